@@ -1,0 +1,59 @@
+"""The lead-intake service: forms and API in, team told, patient answered."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from intake_service.config import Settings
+from intake_service.db import Database
+from intake_service.paths import templates_root
+from intake_service.security import configure_field_encryption
+
+# Forms and API bodies are small; anything larger is refused with 413 before it is read.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app (and its Celery app) from settings, read from the environment if None."""
+    settings = settings or Settings.from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(templates_root()),
+        instance_path=str(settings.instance_path),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # a person may take an hour over the form at night
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_ENABLED=settings.app_env != "test" or settings.extra.get("ratelimit", False),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        PREFERRED_URL_SCHEME="https" if settings.public_base_url.startswith("https") else "http",
+    )
+    app.extensions["intake.settings"] = settings
+    if settings.extra.get("trusted_proxies"):
+        hops = int(settings.extra["trusted_proxies"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_field_encryption(settings.field_encryption_keys)
+    app.extensions["intake.db"] = Database(settings.database_url)
+
+    from intake_service.extensions import csrf, limiter
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from intake_service.celery_app import init_celery
+
+    init_celery(app, settings)
+
+    from intake_service.web import register_blueprints
+
+    register_blueprints(app)
+    return app

@@ -1,0 +1,81 @@
+"""Channels: one small interface in front of every way a message leaves the service.
+
+`get_channel(kind, settings, db)` picks the implementation from configuration: SMTP when
+SMTP_URL is set, Twilio when TWILIO_* is set, the dev outbox otherwise. Code outside this package
+never asks which implementation it holds; provider error codes are translated here, into
+TransientError (try again later) or PermanentError (do not try this again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from intake_service.config import Settings
+    from intake_service.db import Database
+
+CHANNEL_KINDS = ("email", "sms")
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """Everything a channel needs to send one message, and nothing from the database."""
+
+    message_id: int  # our Message.id: stable across retries (Message-ID header, dedupe)
+    channel: str  # "email" | "sms"
+    recipient: str  # email address or E.164 phone
+    body_text: str
+    subject: str | None = None  # email only
+    body_html: str | None = None  # email only
+    headers: Mapping[str, str] = field(default_factory=dict)  # extra email headers
+    status_callback: str | None = None  # sms: where the provider reports delivery
+
+
+class ChannelError(Exception):
+    """A send did not succeed. `reason` is a short code fit for the ledger and metrics."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class TransientError(ChannelError):
+    """Worth trying again later (connection refused, timeout, 4xx from SMTP, 429/5xx)."""
+
+    def __init__(self, reason: str, detail: str = "", retry_after: float | None = None) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    """Sending this message to this recipient will never work (invalid number, opted out...)."""
+
+
+class Channel(Protocol):
+    kind: str
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send the message; return the provider's id. Raises TransientError or PermanentError."""
+        ...
+
+
+def get_channel(kind: str, settings: Settings, db: Database) -> Channel:
+    """The channel configured for `kind` ("email" or "sms")."""
+    from intake_service.channels.dev_outbox import DevOutboxChannel
+
+    if kind == "email":
+        if settings.smtp is None:
+            return DevOutboxChannel("email", settings, db)
+        from intake_service.channels.email import SmtpChannel
+
+        return SmtpChannel(settings.smtp, settings)
+    if kind == "sms":
+        if settings.twilio is None:
+            return DevOutboxChannel("sms", settings, db)
+        from intake_service.channels.sms import TwilioChannel
+
+        return TwilioChannel(settings.twilio)
+    raise ValueError(f"unknown channel kind {kind!r}")

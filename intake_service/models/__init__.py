@@ -1,0 +1,23 @@
+"""The persistent model: one module per aggregate. Importing this registers every table."""
+
+from intake_service.models.consent import ConsentEvent
+from intake_service.models.dev_outbox import DevOutboxEntry
+from intake_service.models.lead import Lead, Submission
+from intake_service.models.message import InvalidTransition, Message, MessageStatus
+from intake_service.models.outbox import OutboxEvent
+from intake_service.models.template import Template, TemplateVersion
+from intake_service.models.triage import Triage
+
+__all__ = [
+    "ConsentEvent",
+    "DevOutboxEntry",
+    "InvalidTransition",
+    "Lead",
+    "Message",
+    "MessageStatus",
+    "OutboxEvent",
+    "Submission",
+    "Template",
+    "TemplateVersion",
+    "Triage",
+]

@@ -1,0 +1,73 @@
+"""A lead (a person who asked) and the submissions (form posts) that brought it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from intake_service.db import Base, utcnow
+from intake_service.security import EncryptedJSON, EncryptedText
+
+if TYPE_CHECKING:
+    from intake_service.models.consent import ConsentEvent
+    from intake_service.models.triage import Triage
+
+FORMS = ("contact", "tms_screen", "phq9", "gad7")
+TREATMENTS = ("ketamine", "spravato", "tms", "psychiatry", "unsure")
+CALLBACK_WINDOWS = ("morning", "afternoon", "evening", "any")
+LEAD_STATUSES = ("new", "contacted", "booked", "closed", "spam")
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    # Contact points stay searchable (STOP replies are matched by phone); health data is encrypted.
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    callback_window: Mapped[str] = mapped_column(String(20), default="any")
+    treatment_interest: Mapped[str] = mapped_column(String(20), default="unsure")
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    priority: Mapped[str | None] = mapped_column(String(20))  # set by triage
+    urgent: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="lead", order_by="Submission.created_at"
+    )
+    consent_events: Mapped[list[ConsentEvent]] = relationship(
+        back_populates="lead", order_by="ConsentEvent.occurred_at"
+    )
+    triage: Mapped[Triage | None] = relationship(back_populates="lead")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_lead_id_created_at", "lead_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    form: Mapped[str] = mapped_column(String(20))
+    via: Mapped[str] = mapped_column(String(10))  # "web" form or "api"
+    answers: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
+    message: Mapped[str | None] = mapped_column(EncryptedText)
+    # A client's Idempotency-Key (API) or the form's one-time token (double clicks).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the normalised input
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+    lead: Mapped[Lead] = relationship(back_populates="submissions")

@@ -1,0 +1,87 @@
+"""One planned or sent email or text, and the state machine it moves through."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from intake_service.db import Base, utcnow
+from intake_service.security import EncryptedText
+
+
+class MessageStatus(enum.StrEnum):
+    PLANNED = "planned"  # a row with a due time; nothing handed to a worker yet
+    QUEUED = "queued"  # its id is on the broker
+    SENDING = "sending"  # a worker has claimed it and is talking to the provider
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider reports it reached the handset or mailbox
+    FAILED = "failed"  # gave up: permanent error or retries exhausted
+    UNDELIVERED = "undelivered"  # accepted, then the carrier could not deliver it
+    SUPPRESSED = "suppressed"  # not sent on purpose (no consent, opted out, lead closed)
+    CANCELLED = "cancelled"  # a planned step no longer wanted (the sequence stopped)
+
+
+S = MessageStatus
+TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
+    S.PLANNED: frozenset({S.QUEUED, S.SENDING, S.SUPPRESSED, S.CANCELLED}),
+    S.QUEUED: frozenset({S.PLANNED, S.SENDING, S.SUPPRESSED, S.CANCELLED}),
+    # Back to PLANNED is a transient failure waiting for its retry time.
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.PLANNED, S.SUPPRESSED}),
+    S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset({S.PLANNED}),  # an operator's retry
+    S.UNDELIVERED: frozenset(),
+    S.SUPPRESSED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+# Statuses from which a worker may start a send.
+SENDABLE = (S.PLANNED, S.QUEUED)
+
+
+class InvalidTransition(Exception):
+    """A status change the message's state machine does not allow."""
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Planning is idempotent: a lead gets one message per step, channel and recipient.
+        UniqueConstraint("lead_id", "plan_key", name="uq_messages_lead_id_plan_key"),
+        Index("ix_messages_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    plan_key: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[str] = mapped_column(String(10))  # "team" | "patient"
+    channel: Mapped[str] = mapped_column(String(10))  # "email" | "sms"
+    template_key: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PLANNED)
+    due_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
+    # What was sent, kept for the lead's timeline; names are personal data, so encrypted.
+    subject: Mapped[str | None] = mapped_column(EncryptedText)
+    body_text: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sending_started_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    failed_at: Mapped[dt.datetime | None]
+
+    def transition(self, new: MessageStatus) -> None:
+        """Move to `new`; raises InvalidTransition if the state machine forbids it."""
+        current = MessageStatus(self.status)
+        if new not in TRANSITIONS[current]:
+            raise InvalidTransition(f"message {self.id}: {current} -> {new} is not allowed")
+        self.status = new

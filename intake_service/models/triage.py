@@ -1,0 +1,35 @@
+"""The triage of a lead: score, priority, candidacy and the reasons for them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from intake_service.db import Base, utcnow
+from intake_service.security import EncryptedJSON
+
+if TYPE_CHECKING:
+    from intake_service.models.lead import Lead
+
+
+class Triage(Base):
+    __tablename__ = "triages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), unique=True
+    )
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    rules_version: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int | None]
+    priority: Mapped[str] = mapped_column(String(20))  # "high" | "normal" | "low"
+    candidacy: Mapped[str | None] = mapped_column(String(20))  # "likely" | "possible" | "unlikely"
+    # Reason codes are derived from answers, so they are health information too.
+    reasons: Mapped[list[str]] = mapped_column(EncryptedJSON, default=list)
+
+    lead: Mapped[Lead] = relationship(back_populates="triage")

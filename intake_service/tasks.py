@@ -1,0 +1,1 @@
+"""Thin Celery tasks: each takes ids only and calls one domain function."""

@@ -1,0 +1,151 @@
+"""Shared fixtures: settings, an app on SQLite or on PostgreSQL, Redis queues.
+
+Every test gets its own database: SQLite in tmp_path, or a PostgreSQL database cloned from a
+template migrated once per session with `alembic upgrade head`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from intake_service import create_app
+from intake_service.config import Settings
+from intake_service.db import Database
+from intake_service.migrate import upgrade
+from tests.support.services import (
+    REDIS_URL,
+    admin_engine,
+    database_url,
+    service_missing,
+    unique_name,
+)
+
+TEST_FERNET_KEY = Fernet.generate_key().decode()
+
+
+def base_env(instance: Path, **overrides: str) -> dict[str, str]:
+    """A complete test environment: embedded parts, no outside services, fixed keys."""
+    env = {
+        "APP_ENV": "test",
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "FIELD_ENCRYPTION_KEYS": TEST_FERNET_KEY,
+        "DATABASE_URL": f"sqlite:///{instance / 'intake.sqlite'}",
+        "CELERY_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite'}",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "MAIL_FROM": "Sunrise Clinic <intake@sunrise.example>",
+        "TEAM_EMAILS": "team@sunrise.example",
+        "CLINIC_NAME": "Sunrise Clinic",
+        "CLINIC_PHONE": "(310) 555-0100",
+        "CLINIC_ADDRESS": "100 Main St, Los Angeles, CA 90001",
+        "CLINIC_TIMEZONE": "America/Los_Angeles",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database migrated to head once; each test clones it."""
+    name = unique_name("intake_tpl")
+    try:
+        engine = admin_engine()
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        service_missing("PostgreSQL", error)
+    upgrade(database_url(name))
+    yield name
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database at head, for this test only."""
+    name = unique_name("intake_test")
+    engine = admin_engine()
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield database_url(name)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.RedisError as error:
+        service_missing("Redis", error)
+    return REDIS_URL
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test; keyword arguments override environment variables by name."""
+
+    def make(**overrides: str) -> Settings:
+        return Settings.from_env(base_env(tmp_path / "instance", **overrides))
+
+    return make
+
+
+@pytest.fixture
+def make_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Flask]]:
+    """Build an app on a migrated database; keyword arguments override environment variables."""
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        settings = make_settings(**overrides)
+        upgrade(settings.database_url)
+        app = create_app(settings)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["intake.db"].dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'intake.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """An app on SQLite with CSRF off, for tests that post forms directly."""
+    application = make_app()
+    application.config["WTF_CSRF_ENABLED"] = False
+    return application
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Database:
+    database: Database = app.extensions["intake.db"]
+    return database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("APP_ENV", "test")

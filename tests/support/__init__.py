@@ -1,0 +1,1 @@
+"""Real stand-ins for the outside world: an SMTP server, a Twilio API, running processes."""
