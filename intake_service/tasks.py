@@ -1,1 +1,43 @@
-"""Thin Celery tasks: each takes ids only and calls one domain function."""
+"""Thin Celery tasks: each takes ids only (never names, phones, answers or bodies).
+
+Every task is idempotent, so acks_late redelivery after a worker dies is safe. Failures are
+not retried through the broker: the database keeps the truth and the beat sweeps pick up
+whatever a failed task left behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from celery import shared_task
+from flask import current_app
+
+from intake_service.config import Settings
+from intake_service.db import get_db
+from intake_service.domain import delivery, outbox, processing
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["intake.settings"]
+    return settings
+
+
+@shared_task(name="intake_service.tasks.process_lead")
+def process_lead(lead_id: str) -> None:
+    processing.process_lead(get_db(), _settings(), uuid.UUID(lead_id))
+
+
+@shared_task(name="intake_service.tasks.deliver")
+def deliver(message_id: int) -> None:
+    delivery.deliver(get_db(), _settings(), message_id)
+
+
+@shared_task(name="intake_service.tasks.dispatch_due", expires=30)
+def dispatch_due() -> None:
+    delivery.hand_to_workers(delivery.claim_due(get_db()))
+
+
+@shared_task(name="intake_service.tasks.sweep_outbox", expires=60)
+def sweep_outbox() -> None:
+    outbox.sweep(get_db(), dt.timedelta(seconds=_settings().outbox_republish_after))

@@ -74,6 +74,7 @@ class Message(Base):
     body_text: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    queued_at: Mapped[dt.datetime | None]
     sending_started_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]

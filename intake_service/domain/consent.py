@@ -1,0 +1,83 @@
+"""Consent wording, versioned, and the evidence recorded when a person agrees."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.models import ConsentEvent
+
+# Each wording ever shown keeps its version forever: the ledger refers to it as proof.
+# Change the words by adding a new version and pointing CURRENT_* at it.
+SMS_WORDINGS = {
+    "sms-2026-11": (
+        "Yes, text me at this number about my inquiry, including a callback request and "
+        "information about treatment. Message frequency varies; message and data rates may "
+        "apply. Reply STOP to opt out, HELP for help. Consent is not a condition of treatment."
+    ),
+}
+EMAIL_WORDINGS = {
+    "email-2026-11": (
+        "By sending this form I agree to be emailed about my inquiry. "
+        "I can unsubscribe at any time."
+    ),
+}
+CURRENT_SMS_WORDING = "sms-2026-11"
+CURRENT_EMAIL_WORDING = "email-2026-11"
+
+
+class UnknownWording(ValueError):
+    """A consent wording version the service never showed."""
+
+
+@dataclass(frozen=True)
+class ConsentEvidence:
+    """Where and how consent was given: stored with every opt-in."""
+
+    source: str  # "web_form" | "api"
+    ip: str | None
+    user_agent: str | None
+    occurred_at: dt.datetime
+
+
+def wording(channel: str, version: str) -> str:
+    """The exact words of a wording version; raises UnknownWording."""
+    table = SMS_WORDINGS if channel == "sms" else EMAIL_WORDINGS
+    try:
+        return table[version]
+    except KeyError:
+        raise UnknownWording(f"unknown {channel} consent wording {version!r}") from None
+
+
+def record_opt_in(
+    session: Session, lead_id: uuid.UUID, channel: str, version: str, evidence: ConsentEvidence
+) -> ConsentEvent:
+    """Add an opt-in to the ledger (not committed); raises UnknownWording."""
+    event = ConsentEvent(
+        lead_id=lead_id,
+        channel=channel,
+        action="opt_in",
+        occurred_at=evidence.occurred_at,
+        wording_version=version,
+        wording=wording(channel, version),
+        source=evidence.source,
+        ip=evidence.ip,
+        user_agent=evidence.user_agent,
+    )
+    session.add(event)
+    return event
+
+
+def has_consent(session: Session, lead_id: uuid.UUID, channel: str) -> bool:
+    """True when the lead's latest consent event for `channel` is an opt-in."""
+    latest = session.scalars(
+        select(ConsentEvent.action)
+        .where(ConsentEvent.lead_id == lead_id, ConsentEvent.channel == channel)
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    ).first()
+    return latest == "opt_in"

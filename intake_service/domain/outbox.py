@@ -1,0 +1,86 @@
+"""The transactional outbox: events committed with the lead, published to the broker after.
+
+The broker carries only lead ids. If it is unreachable when a lead arrives, the event stays
+unpublished in the database and the periodic sweep publishes it later: an outage delays, never
+loses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from intake_service.db import Database, utcnow
+from intake_service.models import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+LEAD_SUBMITTED = "lead.submitted"
+# An event younger than this is still being published by the request that wrote it.
+IN_FLIGHT_GRACE = dt.timedelta(seconds=5)
+
+
+def publish(db: Database, event_ids: Iterable[int]) -> int:
+    """Hand committed events to the broker; returns how many went. Never raises for the broker."""
+    from intake_service import tasks
+
+    published = 0
+    with db.session() as session:
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(list(event_ids))))
+        pending = [(event.id, event.lead_id) for event in events]
+    for event_id, lead_id in pending:
+        try:
+            tasks.process_lead.apply_async(args=[str(lead_id)])
+        except Exception as error:  # the broker's client raises many kinds; all mean "later"
+            log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
+            continue
+        with db.transaction() as session:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id)
+                .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
+            )
+        published += 1
+    return published
+
+
+def stale_event_ids(session: Session, republish_after: dt.timedelta, now: dt.datetime) -> list[int]:
+    """Events not yet processed that were never published, or published too long ago."""
+    return list(
+        session.scalars(
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.processed_at.is_(None),
+                or_(
+                    OutboxEvent.published_at.is_(None)
+                    & (OutboxEvent.created_at < now - IN_FLIGHT_GRACE),
+                    OutboxEvent.published_at < now - republish_after,
+                ),
+            )
+            .order_by(OutboxEvent.id)
+            .limit(500)
+        )
+    )
+
+
+def sweep(db: Database, republish_after: dt.timedelta) -> int:
+    """Publish again every event not taken in time; returns how many were published."""
+    with db.session() as session:
+        ids = stale_event_ids(session, republish_after, utcnow())
+    if ids:
+        log.info("outbox sweep republishing %d events", len(ids))
+    return publish(db, ids) if ids else 0
+
+
+def mark_processed(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:
+    """Record that the lead's submitted events were taken (not committed)."""
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.lead_id == lead_id, OutboxEvent.processed_at.is_(None))
+        .values(processed_at=now)
+    )

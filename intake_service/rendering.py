@@ -1,0 +1,59 @@
+"""Render message templates in Jinja2's sandbox with StrictUndefined.
+
+Templates are data that admins edit: the sandbox keeps them away from Python internals, and
+StrictUndefined makes a misspelt variable an error when the template is saved, not a blank in a
+patient's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+_text_env = SandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+class RenderError(ValueError):
+    """A template that cannot be rendered (syntax, unknown variable, forbidden access)."""
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    subject: str | None
+    body_text: str
+    body_html: str | None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str | None
+    body_text: str
+    body_html: str | None
+
+
+def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:
+    """Render every part of a template; raises RenderError."""
+    try:
+        subject = _text_env.from_string(source.subject).render(context) if source.subject else None
+        text = _text_env.from_string(source.body_text).render(context)
+        html = _html_env.from_string(source.body_html).render(context) if source.body_html else None
+    except TemplateError as error:
+        raise RenderError(f"{type(error).__name__}: {error}") from None
+    # A subject is one line: a newline from a variable would break the header.
+    subject = " ".join(subject.split()) if subject is not None else None
+    return Rendered(subject=subject, body_text=text.strip() + "\n", body_html=html)
+
+
+def validate(source: TemplateSource, sample_context: dict[str, Any]) -> list[str]:
+    """Problems that would stop `source` from rendering; empty when it is fine."""
+    try:
+        render(source, sample_context)
+    except RenderError as error:
+        return [str(error)]
+    return []

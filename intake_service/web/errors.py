@@ -1,0 +1,69 @@
+"""Error answers: JSON with a human sentence under /api, a page elsewhere; never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER = 30  # seconds; long enough for a database failover or restart
+
+SENTENCES = {
+    400: "The request could not be read.",
+    403: "This request is not allowed.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that method.",
+    413: "The request is too large; the limit is 64 KiB.",
+    415: "Send the request as JSON (Content-Type: application/json).",
+    429: "Too many requests; please wait a moment and try again.",
+    500: "Something went wrong on our side; your request was not stored. Please try again.",
+    503: "The service is briefly unavailable; your request was not stored. Try again shortly.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webhooks/")) or request.is_json
+
+
+def error_response(status: int, sentence: str | None = None, **extra: object) -> Response:
+    """The error answer for `status`, shaped for whoever asked (JSON client or browser)."""
+    sentence = sentence or SENTENCES.get(status, "The request failed.")
+    if wants_json():
+        response = jsonify({"error": sentence, **extra})
+    else:
+        response = Response(
+            render_template("error.html", status=status, message=sentence), mimetype="text/html"
+        )
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        response = error_response(status, None if status in SENTENCES else error.description)
+        if status == 429:
+            retry_after = (error.get_response().headers.get("Retry-After")) or "60"
+            response.headers["Retry-After"] = retry_after
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(error: DBAPIError) -> Response:
+        # The transaction rolled back: nothing half-written. Say when to come back.
+        log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
+        response = error_response(503)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500)
