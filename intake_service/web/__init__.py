@@ -14,3 +14,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(dev_outbox.bp)
     register_error_handlers(app)
+    ops.init_metrics(app)
