@@ -36,6 +36,7 @@ class SmtpSettings:
     ssl: bool  # implicit TLS (smtps://)
     starttls: bool
     timeout: float
+    cafile: str | None = None  # CA bundle trusted instead of the system one (private relay, tests)
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,9 @@ class Settings:
         _check_url("PUBLIC_BASE_URL", public_base_url, ("http", "https"))
         public_base_url = public_base_url.rstrip("/")
 
-        mail_from = required_in_production("MAIL_FROM") or "Intake <intake@localhost>"
+        mail_from = required_in_production("MAIL_FROM") or "Intake <intake@clinic.example>"
         _check_address("MAIL_FROM", mail_from)
-        team_raw = required_in_production("TEAM_EMAILS") or "team@localhost"
+        team_raw = required_in_production("TEAM_EMAILS") or "team@clinic.example"
         team_emails = tuple(a.strip() for a in team_raw.split(",") if a.strip())
         for address in team_emails:
             _check_address("TEAM_EMAILS", address)
@@ -228,6 +229,10 @@ def _smtp_settings(url: str, env: Mapping[str, str]) -> SmtpSettings | None:
         raise ConfigError("SMTP_URL has a port that is not a number.") from None
     from urllib.parse import unquote
 
+    # Read raw: the other options are lower-cased above, and a file path is case-sensitive.
+    cafile = (parse_qs(parts.query).get("cafile") or [""])[-1].strip() or None
+    if cafile is not None and not Path(cafile).is_file():
+        raise ConfigError(f"SMTP_URL names cafile={cafile}, which is not a file.")
     return SmtpSettings(
         host=parts.hostname,
         port=port,
@@ -236,6 +241,7 @@ def _smtp_settings(url: str, env: Mapping[str, str]) -> SmtpSettings | None:
         ssl=ssl,
         starttls=starttls,
         timeout=_float(env, "SMTP_TIMEOUT", 10.0),
+        cafile=cafile,
     )
 
 

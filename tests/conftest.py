@@ -29,6 +29,12 @@ from tests.support.services import (
     unique_name,
 )
 
+pytest_plugins = [
+    "tests.support.smtp_server",
+    "tests.support.twilio_standin",
+    "tests.support.guards",
+]
+
 TEST_FERNET_KEY = Fernet.generate_key().decode()
 
 

@@ -9,10 +9,14 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # In CI a test that needs a service fails when it is missing instead of skipping quietly.
-REQUIRE_SERVICES = os.environ.get("INTAKE_REQUIRE_SERVICES", "") == "1" or os.environ.get("CI") == "true"
+REQUIRE_SERVICES = (
+    os.environ.get("INTAKE_REQUIRE_SERVICES", "") == "1" or os.environ.get("CI") == "true"
+)
 
 
 def service_missing(what: str, error: Exception) -> None:
@@ -33,7 +37,9 @@ def unique_name(prefix: str) -> str:
 
 def admin_engine() -> sa.Engine:
     # AUTOCOMMIT: CREATE/DROP DATABASE cannot run inside a transaction.
-    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    return sa.create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
 
 
 def database_url(name: str) -> str:

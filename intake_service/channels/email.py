@@ -1,0 +1,139 @@
+"""Email through an SMTP relay: build the MIME message, send it, translate SMTP errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError
+from intake_service.config import Settings, SmtpSettings
+
+# Headers the channel owns: letting a template override them would break threading or dedupe.
+_OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id"})
+
+
+def message_id_header(message_id: int, mail_from: str) -> str:
+    """The Message-ID for our Message row: the same on every retry, so receivers can dedupe."""
+    _, address = parseaddr(mail_from)
+    domain = address.rpartition("@")[2] or "localhost"
+    return f"<intake-message-{message_id}@{domain}>"
+
+
+def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
+    """The MIME message for `message`: plain text, or text and HTML alternatives."""
+    email = EmailMessage()
+    email["From"] = mail_from
+    email["To"] = message.recipient
+    email["Subject"] = message.subject or ""
+    email["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    email["Message-ID"] = message_id_header(message.message_id, mail_from)
+    for name, value in message.headers.items():
+        if name.lower() in _OWN_HEADERS:
+            raise ValueError(f"header {name} is set by the email channel")
+        email[name] = value
+    email.set_content(message.body_text)
+    if message.body_html is not None:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+class SmtpChannel:
+    kind = "email"
+
+    def __init__(self, smtp: SmtpSettings, settings: Settings) -> None:
+        self._smtp = smtp
+        self._mail_from = settings.mail_from
+        self._envelope_from = parseaddr(settings.mail_from)[1]
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send over SMTP and return the Message-ID. Raises TransientError or PermanentError."""
+        email = build_email(message, self._mail_from)
+        try:
+            self._deliver(email, message.recipient)
+        except smtplib.SMTPException as error:
+            raise _translate_smtp(error) from None
+        except TimeoutError:
+            raise TransientError("timeout") from None
+        except ssl.SSLError as error:
+            # Usually a certificate the relay's CA cannot vouch for: fixed by configuration.
+            raise TransientError("tls_failed", type(error).__name__) from None
+        except OSError as error:
+            raise TransientError("connection", type(error).__name__) from None
+        return str(email["Message-ID"])
+
+    def _deliver(self, email: EmailMessage, recipient: str) -> None:
+        smtp = self._smtp
+        context = ssl.create_default_context(cafile=smtp.cafile)
+        # The constructors connect; smtplib closes the socket itself if the greeting fails.
+        connection = (
+            smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+            if smtp.ssl
+            else smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        )
+        try:
+            if smtp.starttls:
+                connection.starttls(context=context)
+            if smtp.username:
+                connection.login(smtp.username, smtp.password or "")
+            # One recipient: a refusal raises SMTPRecipientsRefused, so nothing partial to check.
+            connection.send_message(email, from_addr=self._envelope_from, to_addrs=[recipient])
+        except BaseException:
+            # No QUIT after a failure: on a timed-out socket it would wait out the timeout again.
+            connection.close()
+            raise
+        _quit_quietly(connection)
+
+
+def _quit_quietly(connection: smtplib.SMTP) -> None:
+    # Once DATA is accepted the mail is the relay's; a failed QUIT must not trigger a resend.
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        connection.close()
+
+
+def _translate_smtp(error: smtplib.SMTPException) -> TransientError | PermanentError:
+    """Map an smtplib error to ours. Details carry the SMTP codes only: replies echo addresses."""
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        # Wrong credentials are fixed by configuration; the message itself is fine.
+        return TransientError("auth_failed", _codes(error.smtp_code, error.smtp_error))
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(error.recipients.values()), (0, b""))
+        return _by_code(code, reply, "recipient_rejected", "recipient_deferred")
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return _by_code(error.smtp_code, error.smtp_error, "sender_rejected", "sender_deferred")
+    if isinstance(error, smtplib.SMTPDataError):
+        return _by_code(error.smtp_code, error.smtp_error, "rejected", "deferred")
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        # smtplib turns a socket timeout into "disconnected"; the timeout is still its context.
+        if isinstance(error.__context__, TimeoutError):
+            return TransientError("timeout")
+        return TransientError("connection", "server disconnected")
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        # STARTTLS or AUTH asked for but not offered: a configuration mismatch.
+        return TransientError("unsupported", "server lacks a configured extension")
+    if isinstance(error, smtplib.SMTPResponseException):
+        return TransientError("smtp_error", _codes(error.smtp_code, error.smtp_error))
+    return TransientError("smtp_error", type(error).__name__)
+
+
+def _by_code(
+    code: int, reply: bytes | str, permanent: str, transient: str
+) -> TransientError | PermanentError:
+    detail = _codes(code, reply)
+    if 500 <= code < 600:
+        return PermanentError(permanent, detail)
+    return TransientError(transient, detail)
+
+
+def _codes(code: int, reply: bytes | str) -> str:
+    """'550 5.1.1': the reply code and any enhanced status code, never the reply's free text."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    enhanced = first if first.count(".") == 2 and first.replace(".", "").isdigit() else ""
+    return f"{code} {enhanced}".strip()

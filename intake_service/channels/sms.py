@@ -1,0 +1,167 @@
+"""Texts through Twilio's Messages API, with the official SDK; Twilio errors are translated here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError
+from intake_service.config import TwilioSettings
+
+TWILIO_API_HOST = "api.twilio.com"
+
+# Error codes meaning this number will never take this text: retrying only costs money.
+PERMANENT_CODES = {
+    21211: "invalid_number",
+    21408: "region_not_enabled",
+    21610: "opted_out",  # the recipient texted STOP; Twilio blocks every send until START
+    21614: "not_mobile",
+}
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, pointed at `base_url` and remembering each thread's last response.
+
+    The SDK builds absolute https://api.twilio.com URLs (next-page links included) and drops
+    response headers when it raises, so both jobs belong at this level.
+    """
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._base = urlsplit(base_url)
+        self._local = threading.local()
+
+    @property
+    def last_response(self) -> Response | None:
+        response: Response | None = getattr(self._local, "response", None)
+        return response
+
+    def rewrite(self, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.hostname != TWILIO_API_HOST:
+            return url
+        path = self._base.path.rstrip("/") + parts.path
+        return urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, ""))
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        self._local.response = None
+        response = super().request(method, self.rewrite(url), *args, **kwargs)
+        self._local.response = response
+        return response
+
+
+class TwilioChannel:
+    kind = "sms"
+
+    def __init__(self, twilio: TwilioSettings) -> None:
+        self._twilio = twilio
+        self._http = BaseUrlHttpClient(twilio.api_base_url, twilio.timeout)
+        self._client = Client(
+            twilio.account_sid,
+            twilio.auth_token,
+            http_client=self._http,
+            # Settings are the only configuration: given an empty mapping the SDK falls back to
+            # os.environ, where TWILIO_EDGE or TWILIO_REGION would reroute every request.
+            environment={"TWILIO_ACCOUNT_SID": twilio.account_sid},
+        )
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Create the message at Twilio; return its SID. Raises TransientError or PermanentError."""
+        options: dict[str, Any] = {"to": message.recipient, "body": message.body_text}
+        # A Messaging Service queues bursts on Twilio's side, so it wins over a bare number.
+        if self._twilio.messaging_service_sid:
+            options["messaging_service_sid"] = self._twilio.messaging_service_sid
+        else:
+            options["from_"] = self._twilio.from_number
+        if message.status_callback:
+            options["status_callback"] = message.status_callback
+        try:
+            created = self._client.messages.create(**options)
+        except (TwilioException, requests.RequestException) as error:
+            raise self._translate(error) from None
+        return str(created.sid)
+
+    def find_existing(self, message: OutgoingMessage, since: dt.datetime) -> str | None:
+        """The SID of a text with this body sent to this recipient since `since`, else None.
+
+        For reconciling after a crash between Twilio's answer and our record of it. Twilio
+        filters on the date sent, so a text still queued there may not be listed yet.
+        Raises TransientError or PermanentError.
+        """
+        if since.tzinfo is None:
+            raise ValueError("since must be timezone-aware")
+        # Twilio's dates have whole seconds; the SDK formats the filter as UTC without converting.
+        floor = since.astimezone(dt.UTC).replace(microsecond=0)
+        try:
+            for record in self._client.messages.stream(
+                to=message.recipient, date_sent_after=floor, page_size=50
+            ):
+                created = record.date_created
+                if record.body == message.body_text and (created is None or created >= floor):
+                    return str(record.sid)
+        except (TwilioException, requests.RequestException) as error:
+            raise self._translate(error) from None
+        return None
+
+    def _translate(self, error: Exception) -> TransientError | PermanentError:
+        """Map an SDK or transport error to ours. Twilio's text can quote the number: not kept."""
+        if isinstance(error, requests.Timeout):  # before ConnectionError: ConnectTimeout is both
+            return TransientError("timeout")
+        if isinstance(error, requests.RequestException):
+            return TransientError("connection", type(error).__name__)
+        if isinstance(error, TwilioRestException | TwilioServiceException):
+            return translate_twilio_error(error.status, error.code, self._retry_after())
+        # A list page that was not 200 comes back as a bare TwilioException.
+        return TransientError("twilio_error", type(error).__name__)
+
+    def _retry_after(self) -> float | None:
+        response = self._http.last_response
+        if response is None or not response.headers:
+            return None
+        return parse_retry_after(response.headers.get("Retry-After"))
+
+
+def translate_twilio_error(
+    status: int, code: int | None, retry_after: float | None = None
+) -> TransientError | PermanentError:
+    """Our error for a Twilio API error response (HTTP status and Twilio error code)."""
+    detail = f"http {status}, twilio {code}"
+    if code in PERMANENT_CODES:
+        return PermanentError(PERMANENT_CODES[code], detail)
+    if status == 429:
+        return TransientError("rate_limited", detail, retry_after=retry_after)
+    if status == 401 or code == 20003:
+        # Wrong SID or token: a configuration fix makes the very same send work, so the
+        # message is kept for retries (and the final failure) rather than dropped at once.
+        return TransientError("auth_failed", detail)
+    if status >= 500:
+        return TransientError("server_error", detail, retry_after=retry_after)
+    if status >= 400:
+        return PermanentError(f"twilio_{code or status}", detail)
+    return TransientError("twilio_error", detail)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
