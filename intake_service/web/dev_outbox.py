@@ -1,0 +1,36 @@
+"""The dev outbox pages: what the embedded default 'sent', listed and shown one by one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+from flask.typing import ResponseReturnValue
+
+from intake_service.db import get_db
+from intake_service.domain import dev_outbox
+
+bp = Blueprint("dev_outbox", __name__, url_prefix="/dev/outbox")
+
+
+@bp.before_request
+def only_where_used() -> None:
+    # 404, not 403: outside development the pages do not exist at all.
+    if not dev_outbox.available(current_app.extensions["intake.settings"]):
+        abort(404)
+
+
+@bp.get("")
+def entries() -> ResponseReturnValue:
+    return render_template("dev_outbox/list.html", entries=dev_outbox.recent(get_db()))
+
+
+@bp.get("/<int:entry_id>")
+def entry(entry_id: int) -> ResponseReturnValue:
+    found = dev_outbox.get(get_db(), entry_id)
+    if found is None:
+        abort(404)
+    response = current_app.make_response(render_template("dev_outbox/detail.html", entry=found))
+    # Belt and braces around the sandboxed iframe: no script runs on this page at all.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'"
+    )
+    return response
