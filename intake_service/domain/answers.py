@@ -31,13 +31,12 @@ class AnswerError(ValueError):
 
 def check_answers(form: str, answers: dict[str, Any] | None) -> None:
     """Raise AnswerError unless `answers` has exactly the shape `form` asks for."""
-    if form == "contact":
-        if answers:
-            raise AnswerError("answers", "The contact form takes no answers.")
+    if form == "contact" and not answers:
         return
     if not isinstance(answers, dict):
         raise AnswerError("answers", "Answer every question.")
-    if form == "tms_screen":
+    # A clinic's contact form may carry the TMS self-screen items too (CONTRACT.md's example).
+    if form in ("contact", "tms_screen"):
         missing = [key for key in TMS_ITEMS if not isinstance(answers.get(key), bool)]
         if missing:
             raise AnswerError(f"answers.{missing[0]}", "Answer yes or no.")

@@ -51,7 +51,7 @@ class Assessment:
 
 def assess(form: str, answers: dict[str, Any] | None) -> Assessment:
     """Triage one submission's answers (already checked by domain.answers)."""
-    if form == "tms_screen" and answers:
+    if form in ("tms_screen", "contact") and answers:
         return _tms(answers)
     if form == "phq9" and answers:
         return _phq9(answers["items"])
