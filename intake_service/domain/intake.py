@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -111,6 +112,9 @@ def check(data: SubmissionInput) -> None:
         errors["contact.callback_window"] = f"Choose one of: {', '.join(CALLBACK_WINDOWS)}."
     if data.treatment_interest not in TREATMENTS:
         errors["treatment_interest"] = f"Choose one of: {', '.join(TREATMENTS)}."
+    for path, value in _texts(data):
+        if path not in errors and _CONTROL.search(value):
+            errors[path] = "Remove the invisible control characters from this field."
     if data.message is not None and len(data.message) > MAX_MESSAGE_CHARS:
         errors["message"] = f"Use at most {MAX_MESSAGE_CHARS} characters."
     if data.sms_consent and not contact.phone:
@@ -127,6 +131,25 @@ def check(data: SubmissionInput) -> None:
             errors[error.path] = str(error)
     if errors:
         raise InvalidSubmission(errors)
+
+
+# C0 controls (NUL breaks PostgreSQL text) but tab and line breaks, which a message may hold.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _texts(data: SubmissionInput) -> list[tuple[str, str]]:
+    """What the person typed; a stray control character there is theirs to remove."""
+    contact = data.contact
+    return [
+        ("contact.first_name", contact.first_name),
+        ("contact.last_name", contact.last_name),
+        ("message", data.message or ""),
+    ]
+
+
+def _clean(value: str | None) -> str | None:
+    """Drop control characters from what the browser sent on its own (headers, query strings)."""
+    return _CONTROL.sub("", value) if value is not None else None
 
 
 def accept(
@@ -154,7 +177,7 @@ def accept(
         phone=contact.phone,
         callback_window=contact.callback_window,
         treatment_interest=data.treatment_interest,
-        source=dict(data.source),
+        source={_clean(k): _clean(v) for k, v in data.source.items()},
         # Known at once, so the answer to this very request can show crisis resources.
         urgent=triage.assess(data.form, data.answers).urgent,
     )
@@ -169,14 +192,14 @@ def accept(
         idempotency_key=data.idempotency_key,
         fingerprint=fingerprint,
         ip=data.ip,
-        user_agent=data.user_agent,
+        user_agent=_clean(data.user_agent),
     )
     session.add_all([lead, submission])
     session.flush()  # the lead row must exist before rows that point at it
     evidence = consent.ConsentEvidence(
         source="api" if data.via == "api" else "web_form",
         ip=data.ip,
-        user_agent=data.user_agent,
+        user_agent=_clean(data.user_agent),
         occurred_at=now,
     )
     if data.sms_consent:
