@@ -165,9 +165,10 @@ class Settings:
             mail_from=mail_from,
             team_emails=team_emails,
             on_call_phone=env.get("ON_CALL_PHONE", "").strip() or None,
-            clinic_name=env.get("CLINIC_NAME", "").strip() or "Our clinic",
-            clinic_phone=env.get("CLINIC_PHONE", "").strip() or "(555) 010-0000",
-            clinic_address=env.get("CLINIC_ADDRESS", "").strip() or "Clinic address not set",
+            # Patients read these in every message; CAN-SPAM needs the real postal address.
+            clinic_name=required_in_production("CLINIC_NAME") or "Sample Clinic",
+            clinic_phone=required_in_production("CLINIC_PHONE") or "(555) 010-0000",
+            clinic_address=required_in_production("CLINIC_ADDRESS") or "Clinic address not set",
             clinic_timezone=clinic_timezone,
             field_encryption_keys=keys,
             smtp=_smtp_settings(env.get("SMTP_URL", "").strip(), env),

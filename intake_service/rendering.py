@@ -47,7 +47,8 @@ def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:
         raise RenderError(f"{type(error).__name__}: {error}") from None
     # A subject is one line: a newline from a variable would break the header.
     subject = " ".join(subject.split()) if subject is not None else None
-    return Rendered(subject=subject, body_text=text.strip() + "\n", body_html=html)
+    # No trailing newline: in a text it is one more billed character.
+    return Rendered(subject=subject, body_text=text.strip(), body_html=html)
 
 
 def validate(source: TemplateSource, sample_context: dict[str, Any]) -> list[str]:

@@ -175,8 +175,14 @@ def test_compose_refuses_to_start_without_secrets(compose: dict[str, Any]) -> No
 def test_compose_defaults_make_valid_production_settings(
     compose: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The stack starts on its defaults plus the two secrets, and they agree with config.py's."""
-    secrets = {"SECRET_KEY": "s" * 40, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    """The stack starts on its defaults plus what only the operator knows (secrets, clinic)."""
+    secrets = {
+        "SECRET_KEY": "s" * 40,
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "CLINIC_NAME": "Sample Clinic",
+        "CLINIC_PHONE": "(555) 010-0000",
+        "CLINIC_ADDRESS": "Clinic address not set",
+    }
     environment = {
         key: interpolate(value, secrets) for key, value in app_environment(compose, "web").items()
     }

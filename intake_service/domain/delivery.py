@@ -82,7 +82,7 @@ def _prepare(
     session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
 ) -> OutgoingMessage:
     version = current_version(session, message.template_key, message.channel)
-    if message.audience == "team":
+    if message_context.audience(message.template_key) == "team":
         context = message_context.team_context(lead, settings, now)
     else:
         context = message_context.patient_context(lead, settings)

@@ -110,17 +110,28 @@ def _zone(name: str) -> dt.tzinfo:
     return ZoneInfo(name)
 
 
-def sample_context(channel: str, key: str) -> dict[str, Any]:
-    """A complete context with sample values, to check a template renders before it is saved."""
+def audience(template_key: str) -> str:
+    """Who a template speaks to: team templates are named team_*, all others reach patients."""
+    return "team" if template_key.startswith("team_") else "patient"
+
+
+def sample_context(template_key: str) -> dict[str, Any]:
+    """The variables the template's audience gets, with sample values: a template is checked
+    against exactly these before it is saved, so it cannot fail at send time for lack of one.
+    """
     sample_clinic = {
         "name": "Sample Clinic",
         "phone": "(310) 555-0100",
         "phone_e164": "+13105550100",
         "address": "100 Main St, Los Angeles, CA 90001",
     }
+    if audience(template_key) == "patient":
+        return {
+            "patient": {"first_name": "Jane", "callback_window": "evening"},
+            "treatment": {"key": "tms", "label": "TMS"},
+            "clinic": sample_clinic,
+        }
     return {
-        "patient": {"first_name": "Jane", "callback_window": "evening"},
-        "treatment": {"key": "tms", "label": "TMS"},
         "clinic": sample_clinic,
         "lead": {
             "id": "00000000-0000-0000-0000-000000000000",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from intake_service.paths import message_templates_root
 from intake_service.rendering import TemplateSource, validate
 
 DEFAULT_LOCALE = "en"
+
+log = logging.getLogger(__name__)
 
 
 class TemplateMissing(LookupError):
@@ -76,7 +79,7 @@ def save_version(
 
     Returns the new version, or None when nothing changed.
     """
-    problems = validate(source, sample_context(channel, key))
+    problems = validate(source, sample_context(key))
     if problems:
         raise InvalidTemplate(f"{key} ({channel}): {problems[0]}")
     template = session.scalars(
@@ -91,6 +94,10 @@ def save_version(
     latest = _latest(session, template.id)
     digest = checksum(source)
     if latest is not None and latest.checksum == digest:
+        return None
+    if origin == "default" and latest is not None and latest.source != "default":
+        # An admin's edit stays in force: reloading the defaults must never undo it.
+        log.info("template %s (%s) keeps its admin version %d", key, channel, latest.version)
         return None
     version = TemplateVersion(
         template_id=template.id,

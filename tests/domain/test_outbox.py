@@ -1,0 +1,206 @@
+"""The transactional outbox against a real Redis broker: publish, survive an outage, sweep."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+
+from intake_service.db import Database
+from intake_service.domain import intake, outbox, processing
+from intake_service.models import OutboxEvent
+from tests.domain.builders import (
+    PATIENT_EMAIL,
+    PATIENT_PHONE,
+    database,
+    load_templates,
+    settings_of,
+    submission,
+)
+from tests.support.services import unique_name
+
+UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
+REPUBLISH_AFTER = dt.timedelta(seconds=30)
+
+
+@pytest.fixture
+def queue(redis_url: str) -> Iterator[str]:
+    """A Redis queue name of this test's own, emptied afterwards."""
+    name = unique_name("intake_test_queue")
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    client.delete(name, *client.keys(f"*{name}*"))
+
+
+def tasks_in(redis_url: str, queue: str) -> list[dict[str, Any]]:
+    """The Celery task messages waiting in `queue`: task name, args and the raw message."""
+    found = []
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    for raw in client.lrange(queue, 0, -1):
+        assert isinstance(raw, str)
+        envelope = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        found.append({"task": envelope["headers"]["task"], "args": args, "raw": raw})
+    return found
+
+
+def event_of(db: Database, lead_id: uuid.UUID) -> OutboxEvent:
+    with db.session() as session:
+        return session.scalars(sa.select(OutboxEvent).where(OutboxEvent.lead_id == lead_id)).one()
+
+
+def age_events(db: Database, by: dt.timedelta) -> None:
+    """Move every event's times into the past, as if `by` had elapsed since."""
+    with db.transaction() as session:
+        for event in session.scalars(sa.select(OutboxEvent)):
+            event.created_at -= by
+            if event.published_at is not None:
+                event.published_at -= by
+
+
+@pytest.fixture
+def redis_app(make_app: Callable[..., Flask], redis_url: str, queue: str) -> Flask:
+    return make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
+
+
+def test_submit_publishes_a_task_carrying_only_the_lead_id(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    before = dt.datetime.now(dt.UTC)
+
+    lead_id = intake.submit(database(redis_app), submission()).lead_id
+
+    event = event_of(database(redis_app), lead_id)
+    assert event.published_at is not None and event.published_at >= before
+    assert event.publish_count == 1
+    (task,) = tasks_in(redis_url, queue)
+    assert task["task"] == "intake_service.tasks.process_lead"
+    assert task["args"] == [str(lead_id)]
+    for personal in ("Jane", "Doe", PATIENT_EMAIL, PATIENT_PHONE, "tried_antidepressants"):
+        assert personal not in task["raw"]
+
+
+def test_processing_hands_each_due_message_on_as_a_task_carrying_only_its_id(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    db = database(redis_app)
+    load_templates(db)
+    lead_id = intake.submit(db, submission()).lead_id
+
+    ids = processing.process_lead(db, settings_of(redis_app), lead_id)
+
+    handed_on = [
+        t for t in tasks_in(redis_url, queue) if t["task"] != "intake_service.tasks.process_lead"
+    ]
+    assert sorted(t["args"][0] for t in handed_on) == sorted(ids)
+    assert {t["task"] for t in handed_on} == {"intake_service.tasks.deliver"}
+    assert all(t["args"] == [t["args"][0]] and isinstance(t["args"][0], int) for t in handed_on)
+    for task in handed_on:
+        for personal in ("Jane", PATIENT_EMAIL, PATIENT_PHONE, "Sunrise Clinic"):
+            assert personal not in task["raw"]
+
+
+def test_unreachable_broker_still_stores_the_lead_quickly_and_leaves_it_unpublished(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    started = time.monotonic()
+
+    accepted = intake.submit(database(app), submission())
+
+    assert time.monotonic() - started < 5
+    event = event_of(database(app), accepted.lead_id)
+    assert event.published_at is None
+    assert event.publish_count == 0
+
+
+def test_sweep_publishes_the_stored_event_once_the_broker_is_back(
+    make_app: Callable[..., Flask], redis_url: str, queue: str
+) -> None:
+    down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    lead_id = intake.submit(database(down), submission()).lead_id
+    age_events(database(down), outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
+    back = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)  # the same database
+
+    published = outbox.sweep(database(back), REPUBLISH_AFTER)
+
+    assert published == 1
+    assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]]
+    event = event_of(database(back), lead_id)
+    assert event.published_at is not None
+    assert event.publish_count == 1
+    assert outbox.sweep(database(back), REPUBLISH_AFTER) == 0  # published now: left alone
+    assert len(tasks_in(redis_url, queue)) == 1
+
+
+def test_sweep_with_the_broker_still_down_keeps_the_event_for_later(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    lead_id = intake.submit(database(app), submission()).lead_id
+    age_events(database(app), outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
+
+    assert outbox.sweep(database(app), REPUBLISH_AFTER) == 0
+    assert event_of(database(app), lead_id).published_at is None
+
+
+def test_sweep_leaves_a_young_unpublished_event_to_the_request_publishing_it(
+    make_app: Callable[..., Flask], redis_url: str, queue: str
+) -> None:
+    down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    intake.submit(database(down), submission())
+    back = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
+
+    assert outbox.sweep(database(back), REPUBLISH_AFTER) == 0
+    assert tasks_in(redis_url, queue) == []
+
+
+def test_sweep_republishes_an_event_published_long_ago_but_never_processed(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    db = database(redis_app)
+    lead_id = intake.submit(db, submission()).lead_id
+    age_events(db, REPUBLISH_AFTER + dt.timedelta(seconds=1))
+
+    assert outbox.sweep(db, REPUBLISH_AFTER) == 1
+
+    assert event_of(db, lead_id).publish_count == 2
+    assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]] * 2
+
+
+def test_sweep_never_republishes_a_processed_event(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    db = database(redis_app)
+    lead_id = intake.submit(db, submission()).lead_id
+    with db.transaction() as session:
+        outbox.mark_processed(session, lead_id, dt.datetime.now(dt.UTC))
+    age_events(db, REPUBLISH_AFTER + dt.timedelta(hours=1))
+
+    assert outbox.sweep(db, REPUBLISH_AFTER) == 0
+
+    assert event_of(db, lead_id).publish_count == 1
+    assert len(tasks_in(redis_url, queue)) == 1  # the original publish only
+
+
+def test_processed_event_that_was_never_published_is_not_published_by_the_sweep(
+    make_app: Callable[..., Flask], redis_url: str, queue: str
+) -> None:
+    down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    lead_id = intake.submit(database(down), submission()).lead_id
+    with database(down).transaction() as session:
+        outbox.mark_processed(session, lead_id, dt.datetime.now(dt.UTC))
+    age_events(database(down), dt.timedelta(hours=1))
+    back = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
+
+    assert outbox.sweep(database(back), REPUBLISH_AFTER) == 0
+    assert tasks_in(redis_url, queue) == []

@@ -1,0 +1,446 @@
+"""Message templates as data: loading the defaults, versions, golden renderings, privacy rules.
+
+Golden files in tests/golden/ hold every default template rendered with a fixed context, so a
+template change shows up as a reviewable diff. After an intended change, rewrite them with
+`UPDATE_GOLDEN=1 python -m pytest tests/domain/test_templates.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake_service.config import Settings
+from intake_service.db import Database
+from intake_service.domain import intake, message_context, sequences
+from intake_service.domain.answers import TMS_ITEMS
+from intake_service.domain.templates import (
+    DefaultTemplate,
+    InvalidTemplate,
+    as_source,
+    current_version,
+    load_defaults,
+    read_defaults,
+    save_version,
+)
+from intake_service.models import DevOutboxEntry, Lead, Submission, Template, TemplateVersion
+from intake_service.models import Triage as TriageRow
+from intake_service.models.lead import CALLBACK_WINDOWS, TREATMENTS
+from intake_service.paths import message_templates_root
+from intake_service.rendering import Rendered, TemplateSource, render
+from tests.domain.builders import (
+    TMS_ALL_YES,
+    count,
+    database,
+    load_templates,
+    messages_of,
+    process_and_deliver,
+    submission,
+)
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+
+FIXED_NOW = dt.datetime(2026, 11, 25, 18, 4, 30, tzinfo=dt.UTC)
+FIXED_LEAD_ID = uuid.UUID("6f1c2a9e-4b7d-4e21-9a53-0c8d2f1e7b64")
+CLINIC = {
+    "CLINIC_NAME": "Sunrise Clinic",
+    "CLINIC_PHONE": "(310) 555-0100",
+    "CLINIC_ADDRESS": "100 Main St, Los Angeles, CA 90001",
+    "CLINIC_TIMEZONE": "America/Los_Angeles",
+    "PUBLIC_BASE_URL": "https://intake.sunrise.example",
+}
+# A real clinic's full name can be long; texts must still fit two segments with it.
+LONG_CLINIC_NAME = "Pacific Coast Interventional Psychiatry and TMS Center of Greater Los Angeles"
+MARKER = "ZEBRA-7731-PRIVATE"
+
+# Who each template is written for, as the sequences send it.
+AUDIENCE = {step.template_key: step.audience for step in sequences.FIRST_CONTACT}
+
+# GSM 03.38: the basic set and its extension table (each extension character costs two).
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+) | set("^{}\\[~]|€\f")
+TWO_SEGMENTS = 2 * 153
+
+
+def on_disk() -> set[tuple[str, str]]:
+    """(key, channel) of every template file in templates/messages/, read straight from disk."""
+    found = set()
+    for folder in message_templates_root().iterdir():
+        if (folder / "email.txt").exists():
+            found.add((folder.name, "email"))
+        if (folder / "sms.txt").exists():
+            found.add((folder.name, "sms"))
+    return found
+
+
+def fixed_lead(**changes: Any) -> Lead:
+    """A lead with fixed names and times, triaged, as the database would hand it over."""
+    values: dict[str, Any] = {
+        "id": FIXED_LEAD_ID,
+        "created_at": FIXED_NOW - dt.timedelta(seconds=42),
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "email": "jane.doe@patients.example",
+        "phone": "+12133734253",
+        "callback_window": "evening",
+        "treatment_interest": "tms",
+        "status": "new",
+        "priority": "high",
+        "urgent": False,
+    }
+    values.update(changes)
+    lead = Lead(**values)
+    lead.submissions = [
+        Submission(
+            id=uuid.UUID("0b5e3c1d-8f2a-4c6b-9d7e-1a2b3c4d5e6f"),
+            form="tms_screen",
+            answers=dict(TMS_ALL_YES),
+            message=f"Please call after work. {MARKER}",
+        )
+    ]
+    lead.triage = TriageRow(
+        score=10,
+        priority="high",
+        candidacy="likely",
+        reasons=["core_tms_indication", "reports_depression_ocd_anxiety"],
+    )
+    return lead
+
+
+def context_for(key: str, lead: Lead, settings: Settings) -> dict[str, Any]:
+    if AUDIENCE[key] == "team":
+        return message_context.team_context(lead, settings, FIXED_NOW)
+    return message_context.patient_context(lead, settings)
+
+
+def render_default(default: DefaultTemplate, lead: Lead, settings: Settings) -> Rendered:
+    return render(default.source, context_for(default.key, lead, settings))
+
+
+def all_parts(rendered: Rendered) -> str:
+    return "\n".join(p for p in (rendered.subject, rendered.body_text, rendered.body_html) if p)
+
+
+@pytest.fixture
+def golden_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(**CLINIC)
+
+
+# --- loading the defaults ------------------------------------------------------------------
+
+
+def test_load_defaults_stores_every_template_folder_once_as_version_1(db: Database) -> None:
+    with db.transaction() as session:
+        saved = load_defaults(session)
+
+    assert len(saved) == len(on_disk())
+    with db.session() as session:
+        templates = session.scalars(sa.select(Template)).all()
+        assert {(t.key, t.channel) for t in templates} == on_disk()
+        for template in templates:
+            assert [(v.version, v.source) for v in template.versions] == [(1, "default")]
+
+
+def test_loading_defaults_again_adds_no_versions(db: Database) -> None:
+    load_templates(db)
+
+    with db.transaction() as session:
+        saved = load_defaults(session)
+
+    assert saved == []
+    assert count(db, "template_versions") == len(on_disk())
+
+
+def test_changed_default_becomes_version_2_and_later_messages_record_it(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    root = tmp_path / "messages"
+    shutil.copytree(message_templates_root(), root)
+    app = make_app()
+    db = database(app)
+    with db.transaction() as session:
+        load_defaults(session, root=root)
+    first_lead = intake.submit(db, submission()).lead_id
+    process_and_deliver(app, first_lead)
+
+    sms = root / "patient_first_reply" / "sms.txt"
+    sms.write_text(sms.read_text().replace("When is a good time", "What time suits you"))
+    with db.transaction() as session:
+        saved = load_defaults(session, root=root)
+        assert [(v.template.key, v.template.channel, v.version) for v in saved] == [
+            ("patient_first_reply", "sms", 2)
+        ]
+        new_version_id = saved[0].id
+    second_lead = intake.submit(db, submission()).lead_id
+    process_and_deliver(app, second_lead)
+
+    def sent_sms(lead_id: uuid.UUID) -> Any:
+        (message,) = [m for m in messages_of(db, lead_id) if m.channel == "sms"]
+        return message
+
+    with db.session() as session:
+        version_ids = dict(
+            session.execute(
+                sa.select(TemplateVersion.version, TemplateVersion.id)
+                .join(Template)
+                .where(Template.key == "patient_first_reply", Template.channel == "sms")
+            ).all()
+        )
+    assert version_ids[2] == new_version_id
+    assert sent_sms(first_lead).template_version_id == version_ids[1]
+    assert sent_sms(second_lead).template_version_id == new_version_id
+    assert "What time suits you" in sent_sms(second_lead).body_text
+    assert "When is a good time" in sent_sms(first_lead).body_text
+
+
+def test_default_with_unknown_variable_is_refused_and_nothing_is_saved(
+    db: Database, tmp_path: Path
+) -> None:
+    root = tmp_path / "messages"
+    shutil.copytree(message_templates_root(), root)
+    broken = root / "team_new_lead" / "email.txt"
+    broken.write_text(broken.read_text() + "\nFavourite colour: {{ lead.favourite_colour }}\n")
+
+    refused = pytest.raises(InvalidTemplate, match=r"team_new_lead \(email\).*favourite_colour")
+    with refused, db.transaction() as session:
+        load_defaults(session, root=root)
+
+    assert count(db, "templates") == 0
+    assert count(db, "template_versions") == 0
+
+
+def test_invalid_edit_leaves_the_version_in_force_unchanged(db: Database) -> None:
+    load_templates(db)
+    with db.session() as session:
+        before = current_version(session, "patient_first_reply", "sms")
+    escape = TemplateSource(None, "Hi {{ patient.__class__.__mro__ }}", None)
+
+    with pytest.raises(InvalidTemplate), db.transaction() as session:
+        save_version(session, "patient_first_reply", "sms", escape, "admin")
+
+    with db.session() as session:
+        assert current_version(session, "patient_first_reply", "sms").id == before.id
+    assert count(db, "template_versions") == len(on_disk())
+
+
+def test_reloading_unchanged_defaults_keeps_an_admin_edit_in_force(db: Database) -> None:
+    # `intake-service run` and every deploy load the defaults again; an admin's wording must
+    # survive that (DESIGN.md: defaults are loaded into the database, where admins edit them).
+    load_templates(db)
+    edited = TemplateSource(None, "Hi {{ patient.first_name }}, {{ clinic.name }} here.", None)
+    with db.transaction() as session:
+        admin_version = save_version(session, "patient_first_reply", "sms", edited, "admin")
+        assert admin_version is not None
+        admin_version_id = admin_version.id
+
+    load_templates(db)
+
+    with db.session() as session:
+        assert current_version(session, "patient_first_reply", "sms").id == admin_version_id
+
+
+@pytest.mark.parametrize(
+    ("key", "channel", "body"),
+    [
+        ("patient_first_reply", "sms", "Hi {{ patient.first_name }}, your score: {{ lead.score }}"),
+        ("patient_first_reply", "email", "Hi {{ lead.name }}"),
+        ("team_new_lead", "email", "New lead {{ patient.first_name }}"),
+    ],
+    ids=["patient-sms-lead.score", "patient-email-lead.name", "team-email-patient.first_name"],
+)
+def test_template_using_variables_its_audience_never_gets_is_refused_at_save(
+    db: Database, key: str, channel: str, body: str
+) -> None:
+    # Patient messages are rendered with patient_context only, team ones with team_context:
+    # a variable from the other context would fail at send time, the error DESIGN.md wants
+    # caught at save time (and a patient template has no business naming `lead.score`).
+    subject = "Subject" if channel == "email" else None
+
+    with pytest.raises(InvalidTemplate), db.transaction() as session:
+        save_version(session, key, channel, TemplateSource(subject, body, None), "admin")
+
+
+def test_invalid_new_template_creates_no_template_row_even_before_commit(db: Database) -> None:
+    source = TemplateSource(None, "Hi {{ patient.nickname }}", None)
+
+    with db.session() as session:
+        with pytest.raises(InvalidTemplate):
+            save_version(session, "brand_new_reminder", "sms", source, "admin")
+        assert not session.new
+        assert session.scalars(sa.select(Template)).all() == []
+
+
+# --- golden renderings ---------------------------------------------------------------------
+
+
+def golden_files(default: DefaultTemplate, rendered: Rendered) -> dict[str, str]:
+    name = f"{default.key}.{default.channel}"
+    if default.channel == "sms":
+        return {f"{name}.txt": rendered.body_text}
+    files = {f"{name}.txt": f"Subject: {rendered.subject}\n\n{rendered.body_text}"}
+    if rendered.body_html is not None:
+        files[f"{name}.html"] = rendered.body_html
+    return files
+
+
+def expected_golden(settings: Settings) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for default in read_defaults():
+        files.update(golden_files(default, render_default(default, fixed_lead(), settings)))
+    return files
+
+
+def test_every_default_template_renders_as_its_golden_file(golden_settings: Settings) -> None:
+    expected = expected_golden(golden_settings)
+    if UPDATE_GOLDEN:
+        GOLDEN.mkdir(exist_ok=True)
+        for stale in set(p.name for p in GOLDEN.iterdir()) - set(expected):
+            (GOLDEN / stale).unlink()
+        for name, content in expected.items():
+            (GOLDEN / name).write_text(content)
+
+    missing = sorted(name for name in expected if not (GOLDEN / name).exists())
+    assert not missing, f"no golden file for {missing}; run with UPDATE_GOLDEN=1 and review"
+    for name, content in expected.items():
+        assert (GOLDEN / name).read_text() == content, (
+            f"{name} differs from its golden file; if intended, run with UPDATE_GOLDEN=1 "
+            "and review the diff"
+        )
+
+
+def test_no_golden_file_outlives_its_template(golden_settings: Settings) -> None:
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(expected_golden(golden_settings))
+
+
+def test_defaults_on_disk_match_what_read_defaults_finds() -> None:
+    assert {(d.key, d.channel) for d in read_defaults()} == on_disk()
+
+
+# --- what the templates may and may not say ------------------------------------------------
+
+
+def sms_defaults() -> list[DefaultTemplate]:
+    return [d for d in read_defaults() if d.channel == "sms"]
+
+
+@pytest.mark.parametrize("treatment", TREATMENTS)
+def test_every_default_sms_is_gsm7_and_fits_two_segments_with_a_long_clinic_name(
+    make_settings: Callable[..., Settings], treatment: str
+) -> None:
+    settings = make_settings(**dict(CLINIC, CLINIC_NAME=LONG_CLINIC_NAME))
+    lead = fixed_lead(first_name="Maximiliana-Josephine", treatment_interest=treatment)
+    assert sms_defaults(), "no default SMS template found"
+
+    for default in sms_defaults():
+        body = render_default(default, lead, settings).body_text.rstrip("\n")
+        outside = sorted(set(body) - GSM7)
+        assert not outside, f"{default.key}: non-GSM-7 characters {outside} make it UCS-2"
+        units = sum(2 if c in "^{}\\[~]|€\f" else 1 for c in body)
+        assert units <= TWO_SEGMENTS, f"{default.key}: {units} GSM-7 units, over two segments"
+        assert LONG_CLINIC_NAME in body
+
+
+FORBIDDEN_IN_PATIENT_MESSAGES = re.compile(r"depress|screening|score|phq|gad-?7", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("treatment", TREATMENTS)
+@pytest.mark.parametrize("window", CALLBACK_WINDOWS)
+def test_patient_messages_carry_no_clinical_detail(
+    golden_settings: Settings, treatment: str, window: str
+) -> None:
+    lead = fixed_lead(treatment_interest=treatment, callback_window=window, urgent=True)
+    patient_defaults = [d for d in read_defaults() if AUDIENCE[d.key] == "patient"]
+    assert patient_defaults, "no patient template found"
+
+    for default in patient_defaults:
+        text = all_parts(render_default(default, lead, golden_settings))
+        found = FORBIDDEN_IN_PATIENT_MESSAGES.findall(text)
+        assert not found, f"{default.key} ({default.channel}) says {found}"
+        assert MARKER not in text
+        for key, wording in TMS_ITEMS.items():
+            assert key not in text
+            assert wording not in text
+
+
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_first_reply_to_an_urgent_lead_shows_988_and_911_on_every_channel(
+    golden_settings: Settings, channel: str
+) -> None:
+    # DOMAIN.md: on a crisis submission "the thank-you page and the first reply show the 988
+    # Suicide & Crisis Lifeline ... and call 911". A lead who gave only a phone number gets
+    # the first reply by text alone.
+    (first_reply,) = [
+        d for d in read_defaults() if d.key == "patient_first_reply" and d.channel == channel
+    ]
+
+    rendered = render_default(first_reply, fixed_lead(urgent=True), golden_settings)
+
+    assert "988" in rendered.body_text
+    assert "911" in rendered.body_text
+
+
+def test_urgent_lead_makes_the_team_email_say_urgent_first(golden_settings: Settings) -> None:
+    (team_email,) = [d for d in read_defaults() if d.key == "team_new_lead"]
+
+    rendered = render_default(
+        team_email, fixed_lead(urgent=True, priority="urgent"), golden_settings
+    )
+
+    assert rendered.subject is not None and rendered.subject.startswith("URGENT: ")
+    assert rendered.body_text.startswith("URGENT:")
+    assert rendered.body_html is not None and "URGENT:" in rendered.body_html
+
+
+def test_team_email_has_no_answers_and_no_free_text_message(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(TEAM_EMAILS="team@sunrise.example")
+    db = database(app)
+    load_templates(db)
+    lead_id = intake.submit(
+        db, submission(message=f"I have been struggling badly. {MARKER}")
+    ).lead_id
+
+    process_and_deliver(app, lead_id)
+
+    with db.session() as session:
+        (team_mail,) = session.scalars(
+            sa.select(DevOutboxEntry).where(DevOutboxEntry.recipient == "team@sunrise.example")
+        ).all()
+        text = "\n".join(
+            part for part in (team_mail.subject, team_mail.body_text, team_mail.body_html) if part
+        )
+    assert "Jane Doe" in text  # it is the team email, rendered
+    assert MARKER not in text
+    assert "struggling" not in text
+    for key, wording in TMS_ITEMS.items():
+        assert key not in text
+        assert wording not in text
+    for reason in ("core_tms_indication", "reports_symptoms", "tried_antidepressants"):
+        assert reason not in text
+
+
+def test_versions_render_the_same_as_their_source_on_disk(
+    db: Database, golden_settings: Settings
+) -> None:
+    load_templates(db)
+    lead = fixed_lead()
+
+    with db.session() as session:
+        for default in read_defaults():
+            stored = as_source(current_version(session, default.key, default.channel))
+            context = context_for(default.key, lead, golden_settings)
+            assert render(stored, context) == render(default.source, context)

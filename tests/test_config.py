@@ -1,0 +1,336 @@
+"""Settings from the environment: what production requires, what is malformed, dev secrets."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from intake_service.config import ConfigError, Settings
+from intake_service.domain import intake
+from intake_service.models import Submission
+from intake_service.security import FieldCipher
+
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "FIELD_ENCRYPTION_KEYS",
+    "PUBLIC_BASE_URL",
+    "MAIL_FROM",
+    "TEAM_EMAILS",
+)
+
+
+def production_env(instance: Path, **changes: str) -> dict[str, str]:
+    env = {
+        "APP_ENV": "production",
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "a-production-secret-of-some-length",
+        "DATABASE_URL": "postgresql://intake:pw@db:5432/intake",
+        "CELERY_BROKER_URL": "redis://redis:6379/0",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "PUBLIC_BASE_URL": "https://intake.sunrise.example/",
+        "MAIL_FROM": "Sunrise Clinic <intake@sunrise.example>",
+        "TEAM_EMAILS": "team@sunrise.example",
+        "CLINIC_NAME": "Sunrise Clinic",
+        "CLINIC_PHONE": "(310) 555-0100",
+        "CLINIC_ADDRESS": "100 Main St, Los Angeles, CA 90001",
+    }
+    env.update(changes)
+    return env
+
+
+def config_error(env: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert message.endswith("."), "a ConfigError is one sentence a person can act on"
+    return message
+
+
+# --- production ----------------------------------------------------------------------------
+
+
+def test_complete_production_environment_is_accepted(tmp_path: Path) -> None:
+    settings = Settings.from_env(production_env(tmp_path))
+
+    assert settings.app_env == "production"
+    assert settings.database_url == "postgresql+psycopg://intake:pw@db:5432/intake"
+    assert settings.public_base_url == "https://intake.sunrise.example"
+    assert not (tmp_path / "secret_key").exists()  # production never generates secrets
+
+
+@pytest.mark.parametrize("name", REQUIRED_IN_PRODUCTION)
+@pytest.mark.parametrize("absent", ["missing", "blank"])
+def test_production_without_a_required_setting_names_it(
+    tmp_path: Path, name: str, absent: str
+) -> None:
+    env = production_env(tmp_path)
+    if absent == "missing":
+        del env[name]
+    else:
+        env[name] = "   "
+
+    message = config_error(env)
+
+    assert message == f"{name} must be set when APP_ENV=production."
+
+
+@pytest.mark.parametrize("name", ["CLINIC_NAME", "CLINIC_PHONE", "CLINIC_ADDRESS"])
+def test_production_without_the_clinic_identity_names_the_setting(
+    tmp_path: Path, name: str
+) -> None:
+    # Patient emails carry the clinic's name, phone and postal address (CAN-SPAM, DOMAIN.md);
+    # production must not fall back to "Our clinic" or "Clinic address not set".
+    env = production_env(
+        tmp_path,
+        CLINIC_NAME="Sunrise Clinic",
+        CLINIC_PHONE="(310) 555-0100",
+        CLINIC_ADDRESS="100 Main St, Los Angeles, CA 90001",
+    )
+    del env[name]
+
+    assert name in config_error(env)
+
+
+def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
+    assert "SECRET_KEY" in config_error(production_env(tmp_path, SECRET_KEY="short"))
+
+
+def test_unknown_app_env_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    message = config_error(production_env(tmp_path, APP_ENV="staging"))
+
+    assert "APP_ENV" in message and "development, production, test" in message
+
+
+# --- malformed values ----------------------------------------------------------------------
+
+
+def test_postgres_scheme_is_refused_with_the_one_to_use(tmp_path: Path) -> None:
+    message = config_error(production_env(tmp_path, DATABASE_URL="postgres://u:p@db/intake"))
+
+    assert "DATABASE_URL" in message and "postgresql://" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://u:p@db/intake"),
+        ("CELERY_BROKER_URL", "http://redis:6379/0"),
+        ("PUBLIC_BASE_URL", "intake.sunrise.example"),
+        ("TWILIO_API_BASE_URL", "ftp://twilio.local"),
+    ],
+)
+def test_url_with_an_unsupported_scheme_is_refused_naming_the_setting(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    env = production_env(tmp_path, **{name: value})
+    if name == "TWILIO_API_BASE_URL":
+        env.update(
+            TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+            TWILIO_AUTH_TOKEN="token",
+            TWILIO_FROM_NUMBER="+13105550100",
+        )
+
+    assert name in config_error(env)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://mail.example.com",
+        "smtp://",
+        "mail.example.com:25",
+        "smtp://mail.example.com:notaport",
+        "smtps://mail.example.com:465?starttls=true",
+    ],
+)
+def test_malformed_smtp_url_is_refused(tmp_path: Path, url: str) -> None:
+    assert "SMTP_URL" in config_error(production_env(tmp_path, SMTP_URL=url))
+
+
+def test_smtp_url_naming_a_missing_ca_file_is_refused(tmp_path: Path) -> None:
+    url = f"smtp://mail.example.com:587?starttls=true&cafile={tmp_path / 'nope.pem'}"
+
+    assert "cafile" in config_error(production_env(tmp_path, SMTP_URL=url))
+
+
+def test_smtp_url_parts_are_read_with_credentials_unquoted(tmp_path: Path) -> None:
+    url = "smtp://intake%40sunrise.example:p%2Fss@mail.example.com?starttls=true"
+
+    smtp = Settings.from_env(production_env(tmp_path, SMTP_URL=url)).smtp
+
+    assert smtp is not None
+    assert (smtp.host, smtp.port, smtp.starttls, smtp.ssl) == ("mail.example.com", 587, True, False)
+    assert (smtp.username, smtp.password) == ("intake@sunrise.example", "p/ss")
+
+
+@pytest.mark.parametrize("position", [1, 2])
+def test_malformed_fernet_key_is_refused_naming_its_position(tmp_path: Path, position: int) -> None:
+    keys = [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
+    keys[position - 1] = "not-a-fernet-key"
+
+    message = config_error(production_env(tmp_path, FIELD_ENCRYPTION_KEYS=",".join(keys)))
+
+    assert f"FIELD_ENCRYPTION_KEYS entry {position}" in message
+    assert "not-a-fernet-key" not in message  # a key, even a wrong one, stays out of logs
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "PST8PDT/Nowhere", "../etc/passwd", "  "])
+def test_unknown_clinic_timezone_is_refused(tmp_path: Path, zone: str) -> None:
+    assert "CLINIC_TIMEZONE" in config_error(production_env(tmp_path, CLINIC_TIMEZONE=zone))
+
+
+@pytest.mark.parametrize(
+    ("twilio", "expected"),
+    [
+        ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),
+        (
+            {"TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM_NUMBER": "+13105550100"},
+            "TWILIO_ACCOUNT_SID",
+        ),
+        ({"TWILIO_FROM_NUMBER": "+13105550100"}, "TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t"}, "TWILIO_FROM_NUMBER"),
+        (
+            {
+                "TWILIO_ACCOUNT_SID": "SK" + "0" * 32,
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_FROM_NUMBER": "+13105550100",
+            },
+            "must start with AC",
+        ),
+        (
+            {
+                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_FROM_NUMBER": "(310) 555-0100",
+            },
+            "E.164",
+        ),
+    ],
+)
+def test_half_configured_twilio_is_refused_naming_what_is_missing(
+    tmp_path: Path, twilio: dict[str, str], expected: str
+) -> None:
+    assert expected in config_error(production_env(tmp_path, **twilio))
+
+
+def test_twilio_with_a_messaging_service_needs_no_from_number(tmp_path: Path) -> None:
+    env = production_env(
+        tmp_path,
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="token",
+        TWILIO_MESSAGING_SERVICE_SID="MG" + "0" * 32,
+    )
+
+    twilio = Settings.from_env(env).twilio
+
+    assert twilio is not None
+    assert twilio.from_number is None
+    assert twilio.api_base_url == "https://api.twilio.com"
+
+
+@pytest.mark.parametrize(("name", "value"), [("TEAM_EMAILS", "team@, b"), ("MAIL_FROM", "intake")])
+def test_malformed_address_is_refused_naming_the_setting(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    assert name in config_error(production_env(tmp_path, **{name: value}))
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5"])
+def test_non_positive_or_non_numeric_interval_is_refused(tmp_path: Path, value: str) -> None:
+    assert "DISPATCH_INTERVAL" in config_error(production_env(tmp_path, DISPATCH_INTERVAL=value))
+
+
+# --- development ---------------------------------------------------------------------------
+
+
+def development_env(instance: Path) -> dict[str, str]:
+    return {"APP_ENV": "development", "INSTANCE_PATH": str(instance)}
+
+
+def test_development_generates_secrets_in_the_instance_folder_and_reuses_them(
+    tmp_path: Path,
+) -> None:
+    instance = tmp_path / "instance"
+
+    first = Settings.from_env(development_env(instance))
+    second = Settings.from_env(development_env(instance))
+
+    assert len(first.secret_key) >= 32
+    assert second.secret_key == first.secret_key
+    assert second.field_encryption_keys == first.field_encryption_keys
+    FieldCipher(first.field_encryption_keys)  # a usable Fernet key
+    for name in ("secret_key", "field_encryption_key"):
+        path = instance / name
+        assert path.exists()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # secrets readable by the owner only
+    assert first.database_url == f"sqlite:///{instance / 'intake.sqlite'}"
+    assert first.broker_url == f"sqla+sqlite:///{instance / 'broker.sqlite'}"
+
+
+def test_each_development_instance_gets_its_own_secrets(tmp_path: Path) -> None:
+    one = Settings.from_env(development_env(tmp_path / "one"))
+    other = Settings.from_env(development_env(tmp_path / "two"))
+
+    assert one.secret_key != other.secret_key
+    assert one.field_encryption_keys != other.field_encryption_keys
+
+
+# --- key rotation --------------------------------------------------------------------------
+
+
+def stored_message(app: Flask) -> str | None:
+    with app.extensions["intake.db"].session() as session:
+        message: str | None = session.scalars(sa.select(Submission.message)).one()
+        return message
+
+
+def submit_with_message(app: Flask, text: str) -> None:
+    contact = intake.Contact(first_name="Jane", email="jane@patients.example")
+    intake.submit(
+        app.extensions["intake.db"], intake.SubmissionInput("contact", contact, message=text)
+    )
+
+
+def test_data_encrypted_with_an_old_key_is_readable_with_a_new_key_first(
+    make_app: Callable[..., Flask],
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    submit_with_message(make_app(FIELD_ENCRYPTION_KEYS=old), "Evenings after six.")
+
+    rotated = make_app(FIELD_ENCRYPTION_KEYS=f"{new},{old}")
+
+    assert stored_message(rotated) == "Evenings after six."
+
+
+def test_after_rotation_new_data_is_encrypted_with_the_new_key(
+    make_app: Callable[..., Flask],
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    rotated = make_app(FIELD_ENCRYPTION_KEYS=f"{new},{old}")
+    submit_with_message(rotated, "Mornings only.")
+
+    with rotated.extensions["intake.db"].session() as session:
+        token = session.execute(sa.text("SELECT message FROM submissions")).scalar_one()
+
+    assert FieldCipher((new,)).decrypt(token) == "Mornings only."
+    with pytest.raises(ValueError, match="could not be read"):
+        FieldCipher((old,)).decrypt(token)
+
+
+def test_data_is_unreadable_once_its_key_is_dropped(make_app: Callable[..., Flask]) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    submit_with_message(make_app(FIELD_ENCRYPTION_KEYS=old), "Evenings after six.")
+
+    without_old = make_app(FIELD_ENCRYPTION_KEYS=new)
+
+    with pytest.raises(ValueError, match="could not be read with any configured key") as caught:
+        stored_message(without_old)
+    assert "Evenings" not in str(caught.value)
