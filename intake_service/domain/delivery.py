@@ -90,10 +90,8 @@ def _prepare(
     message.template_version_id = version.id
     message.subject = rendered.subject
     message.body_text = rendered.body_text
-    status_callback = None
-    if message.channel == "sms" and settings.public_base_url.startswith("https://"):
-        # Twilio only calls back to a public address; a local one would just fail there.
-        status_callback = f"{settings.public_base_url}/webhooks/twilio/status"
+    # No StatusCallback yet: /webhooks/twilio/status arrives with the webhooks issue, and
+    # Twilio would otherwise post delivery reports to an address that answers 404.
     return OutgoingMessage(
         message_id=message.id,
         channel=message.channel,
@@ -101,7 +99,6 @@ def _prepare(
         subject=rendered.subject,
         body_text=rendered.body_text,
         body_html=rendered.body_html,
-        status_callback=status_callback,
     )
 
 
