@@ -9,9 +9,6 @@ from flask import Flask
 
 from intake_service.config import Settings
 
-# Seconds after which the outbox sweep and the scheduler run; short, because leads go cold fast.
-OUTBOX_SWEEP_EVERY = 15.0
-
 
 def init_celery(app: Flask, settings: Settings) -> Celery:
     """Create the Celery app for `app`; every task body runs inside the Flask app context."""
@@ -58,7 +55,8 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
             },
             "sweep-outbox": {
                 "task": "intake_service.tasks.sweep_outbox",
-                "schedule": OUTBOX_SWEEP_EVERY,
+                # Twice per republish period, so no event waits much longer than that period.
+                "schedule": settings.outbox_republish_after / 2,
             },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),

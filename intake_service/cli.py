@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from intake_service.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from intake_service.db import Database
 
 
 def _settings() -> Settings:
@@ -57,19 +60,97 @@ def templates_load() -> None:
 
 
 def _load_templates(settings: Settings) -> list[str]:
-    from intake_service.db import Database
+    from intake_service.domain import sequences
     from intake_service.domain.templates import load_defaults
-    from intake_service.security import configure_field_encryption
 
-    configure_field_encryption(settings.field_encryption_keys)
-    database = Database(settings.database_url)
+    database = _database(settings)
     try:
         with database.transaction() as session:
             versions = load_defaults(session)
             saved = [f"{v.template.key} ({v.template.channel}) v{v.version}" for v in versions]
+            # Sequences name templates, so they load after them.
+            saved += [f"sequence for {t}" for t in sequences.load_defaults(session)]
     finally:
         database.dispose()
     return saved
+
+
+@main.group()
+def messages() -> None:
+    """Dead letters: messages that failed for good."""
+
+
+def _database(settings: Settings | None = None) -> Database:
+    """The database alone, for commands that need no web app or broker."""
+    from intake_service.db import Database
+    from intake_service.security import configure_field_encryption
+
+    settings = settings or _settings()
+    configure_field_encryption(settings.field_encryption_keys)
+    return Database(settings.database_url)
+
+
+@messages.command("failed")
+@click.option("--all", "include_dismissed", is_flag=True, help="Include dismissed ones.")
+def messages_failed(include_dismissed: bool) -> None:
+    """List failed messages, newest first."""
+    from intake_service.domain import dead_letters
+
+    letters = dead_letters.failed(_database(), include_dismissed)
+    if not letters:
+        click.echo("no failed messages")
+    for letter in letters:
+        when = letter.failed_at.strftime("%Y-%m-%d %H:%M:%S") if letter.failed_at else "-"
+        flag = " (dismissed)" if letter.dismissed else ""
+        click.echo(
+            f"{letter.id:>7}  {when}  lead {letter.lead_id}  {letter.audience} {letter.channel} "
+            f"{letter.template_key}  attempts {letter.attempts}  {letter.last_error}{flag}"
+        )
+
+
+@messages.command("show")
+@click.argument("message_id", type=int)
+def messages_show(message_id: int) -> None:
+    """Show a failed message and every attempt at it."""
+    from intake_service.domain import dead_letters
+
+    try:
+        letter, attempts = dead_letters.history(_database(), message_id)
+    except dead_letters.NotADeadLetter as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"message {letter.id}: {letter.audience} {letter.channel} {letter.template_key}")
+    click.echo(f"lead {letter.lead_id}; last error: {letter.last_error}")
+    for attempt in attempts:
+        click.echo(
+            f"  attempt {attempt.number}  {attempt.started_at:%Y-%m-%d %H:%M:%S}  "
+            f"{attempt.outcome or 'unfinished'}  {attempt.detail or ''}".rstrip()
+        )
+
+
+@messages.command("retry")
+@click.argument("message_id", type=int)
+def messages_retry(message_id: int) -> None:
+    """Schedule a failed message again, due now."""
+    from intake_service.domain import dead_letters
+
+    try:
+        dead_letters.retry(_database(), message_id)
+    except (dead_letters.NotADeadLetter, dead_letters.CannotRetry) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"message {message_id} is planned again; a worker takes it within seconds")
+
+
+@messages.command("dismiss")
+@click.argument("message_id", type=int)
+def messages_dismiss(message_id: int) -> None:
+    """Mark a failed message as dealt with; it keeps its history."""
+    from intake_service.domain import dead_letters
+
+    try:
+        dead_letters.dismiss(_database(), message_id)
+    except dead_letters.NotADeadLetter as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"message {message_id} dismissed")
 
 
 @main.command()

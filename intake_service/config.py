@@ -7,6 +7,7 @@ raises `ConfigError` with one sentence a person can act on.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import zoneinfo
@@ -50,6 +51,20 @@ class TwilioSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How hard and how long delivery tries; all in seconds except max_attempts."""
+
+    max_attempts: int
+    max_age: float  # a message older than this is not worth sending any more
+    backoff_base: float
+    backoff_cap: float
+    # A message left in `sending` longer than this lost its worker; it is reconciled with the
+    # provider, then sent or adopted. Must outlast the slowest send (channel timeouts).
+    stale_after: float
+    requeue_after: float  # a `queued` id older than this lost its broker copy; queue it again
+
+
+@dataclass(frozen=True)
 class Settings:
     app_env: str
     secret_key: str
@@ -73,6 +88,7 @@ class Settings:
     task_queue: str
     outbox_republish_after: float  # seconds before an untaken outbox event is published again
     dispatch_interval: float  # seconds between scheduler ticks
+    delivery: DeliverySettings
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -155,6 +171,8 @@ class Settings:
             ) from None
 
         twilio_token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
+        smtp = _smtp_settings(env.get("SMTP_URL", "").strip(), env)
+        twilio = _twilio_settings(env)
         return cls(
             app_env=app_env,
             secret_key=secret_key,
@@ -171,14 +189,15 @@ class Settings:
             clinic_address=required_in_production("CLINIC_ADDRESS") or "Clinic address not set",
             clinic_timezone=clinic_timezone,
             field_encryption_keys=keys,
-            smtp=_smtp_settings(env.get("SMTP_URL", "").strip(), env),
-            twilio=_twilio_settings(env),
+            smtp=smtp,
+            twilio=twilio,
             twilio_auth_token=twilio_token,
             ratelimit_submissions=env.get("RATELIMIT_SUBMISSIONS", "30 per minute;300 per hour"),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             task_queue=env.get("CELERY_QUEUE", "intake"),
             outbox_republish_after=_float(env, "OUTBOX_REPUBLISH_AFTER", 30.0),
             dispatch_interval=_float(env, "DISPATCH_INTERVAL", 5.0),
+            delivery=_delivery_settings(env, smtp, twilio),
         )
 
 
@@ -190,9 +209,35 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than zero.")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a finite number greater than zero, not {raw!r}.")
     return value
+
+
+def _delivery_settings(
+    env: Mapping[str, str], smtp: SmtpSettings | None, twilio: TwilioSettings | None
+) -> DeliverySettings:
+    raw_attempts = env.get("DELIVERY_MAX_ATTEMPTS", "").strip() or "8"
+    if not raw_attempts.isdigit() or int(raw_attempts) < 1:
+        raise ConfigError(
+            f"DELIVERY_MAX_ATTEMPTS must be a whole number of at least 1, not {raw_attempts!r}."
+        )
+    delivery = DeliverySettings(
+        max_attempts=int(raw_attempts),
+        max_age=_float(env, "DELIVERY_MAX_AGE", 48 * 3600.0),
+        backoff_base=_float(env, "DELIVERY_BACKOFF_BASE", 10.0),
+        backoff_cap=_float(env, "DELIVERY_BACKOFF_CAP", 1800.0),
+        stale_after=_float(env, "DELIVERY_STALE_AFTER", 180.0),
+        requeue_after=_float(env, "DELIVERY_REQUEUE_AFTER", 120.0),
+    )
+    # A send still in progress must never look abandoned, or it could be sent twice.
+    slowest = max([1.0] + [s.timeout for s in (smtp, twilio) if s is not None])
+    if delivery.stale_after < 2 * slowest:
+        raise ConfigError(
+            f"DELIVERY_STALE_AFTER must be at least twice the slowest channel timeout "
+            f"({2 * slowest:g} seconds)."
+        )
+    return delivery
 
 
 def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:

@@ -15,7 +15,7 @@ from flask import current_app
 
 from intake_service.config import Settings
 from intake_service.db import get_db
-from intake_service.domain import delivery, outbox, processing
+from intake_service.domain import delivery, outbox, processing, scheduler
 
 
 def _settings() -> Settings:
@@ -35,7 +35,7 @@ def deliver(message_id: int) -> None:
 
 @shared_task(name="intake_service.tasks.dispatch_due", expires=30)
 def dispatch_due() -> None:
-    delivery.hand_to_workers(delivery.claim_due(get_db()))
+    scheduler.hand_to_workers(scheduler.claim_due(get_db(), _settings().delivery))
 
 
 @shared_task(name="intake_service.tasks.sweep_outbox", expires=60)

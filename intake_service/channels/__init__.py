@@ -8,6 +8,7 @@ TransientError (try again later) or PermanentError (do not try this again).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -59,6 +60,13 @@ class Channel(Protocol):
 
     def send(self, message: OutgoingMessage) -> str:
         """Send the message; return the provider's id. Raises TransientError or PermanentError."""
+        ...
+
+    def find_existing(self, message: OutgoingMessage, since: dt.datetime) -> str | None:
+        """The provider's id of this very message if it already took it since `since`, else None.
+
+        Asked before resending a message whose worker died mid-send. Raises TransientError.
+        """
         ...
 
 

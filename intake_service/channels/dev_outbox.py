@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from uuid import uuid4
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from intake_service.channels import CHANNEL_KINDS, OutgoingMessage, TransientError
@@ -49,3 +51,19 @@ class DevOutboxChannel:
             # SQLite busy or the database unreachable: the send may work in a moment.
             raise TransientError("dev_outbox_unavailable") from None
         return provider_id
+
+    def find_existing(self, message: OutgoingMessage, since: dt.datetime) -> str | None:
+        """The provider id of an entry with this recipient and body stored since `since`."""
+        with self._db.session() as session:
+            entries = session.scalars(
+                select(DevOutboxEntry).where(
+                    DevOutboxEntry.channel == self.kind,
+                    DevOutboxEntry.recipient == message.recipient,
+                    DevOutboxEntry.created_at >= since,
+                )
+            )
+            # Bodies are encrypted at rest, so they are compared here rather than in SQL.
+            for entry in entries:
+                if entry.body_text == message.body_text and entry.subject == message.subject:
+                    return entry.provider_id
+        return None

@@ -48,6 +48,14 @@ class SmtpChannel:
         self._mail_from = settings.mail_from
         self._envelope_from = parseaddr(settings.mail_from)[1]
 
+    def find_existing(self, message: OutgoingMessage, since: dt.datetime) -> str | None:
+        """SMTP cannot be asked what it already took: always None.
+
+        A resend after a crash carries the same Message-ID, by which mail systems drop
+        the duplicate (docs/delivery-guarantees.md).
+        """
+        return None
+
     def send(self, message: OutgoingMessage) -> str:
         """Send over SMTP and return the Message-ID. Raises TransientError or PermanentError."""
         email = build_email(message, self._mail_from)

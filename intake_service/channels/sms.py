@@ -59,6 +59,10 @@ class BaseUrlHttpClient(TwilioHttpClient):
         return response
 
 
+# Texts to one recipient read back when reconciling; a patient gets a handful from us.
+RECONCILE_LIMIT = 100
+
+
 class TwilioChannel:
     kind = "sms"
 
@@ -93,17 +97,18 @@ class TwilioChannel:
     def find_existing(self, message: OutgoingMessage, since: dt.datetime) -> str | None:
         """The SID of a text with this body sent to this recipient since `since`, else None.
 
-        For reconciling after a crash between Twilio's answer and our record of it. Twilio
-        filters on the date sent, so a text still queued there may not be listed yet.
-        Raises TransientError or PermanentError.
+        For reconciling after a crash between Twilio's answer and our record of it. No date
+        filter: Twilio's is on the date *sent*, which a text still queued inside a Messaging
+        Service does not have yet; the recent texts to one patient are few, so the newest
+        RECONCILE_LIMIT are read and compared instead. Raises TransientError or PermanentError.
         """
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
-        # Twilio's dates have whole seconds; the SDK formats the filter as UTC without converting.
+        # Twilio's dates have whole seconds.
         floor = since.astimezone(dt.UTC).replace(microsecond=0)
         try:
             for record in self._client.messages.stream(
-                to=message.recipient, date_sent_after=floor, page_size=50
+                to=message.recipient, limit=RECONCILE_LIMIT, page_size=RECONCILE_LIMIT
             ):
                 created = record.date_created
                 if record.body == message.body_text and (created is None or created >= floor):

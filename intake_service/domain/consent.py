@@ -20,6 +20,10 @@ SMS_WORDINGS = {
         "apply. Reply STOP to opt out, HELP for help. Consent is not a condition of treatment."
     ),
 }
+# Opt-outs need no wording of ours: they record what the person (or the provider) told us.
+OPT_OUT_WORDINGS = {
+    "provider": "The messaging provider reported that this number has opted out (Twilio 21610).",
+}
 EMAIL_WORDINGS = {
     "email-2026-11": (
         "By sending this form I agree to be emailed about my inquiry. "
@@ -81,3 +85,20 @@ def has_consent(session: Session, lead_id: uuid.UUID, channel: str) -> bool:
         .limit(1)
     ).first()
     return latest == "opt_in"
+
+
+def record_opt_out(
+    session: Session, lead_id: uuid.UUID, channel: str, source: str, occurred_at: dt.datetime
+) -> ConsentEvent:
+    """Add an opt-out to the ledger (not committed); every later send re-checks the ledger."""
+    event = ConsentEvent(
+        lead_id=lead_id,
+        channel=channel,
+        action="opt_out",
+        occurred_at=occurred_at,
+        wording_version=f"opt-out-{source}",
+        wording=OPT_OUT_WORDINGS.get(source, "The person asked not to be contacted."),
+        source=source,
+    )
+    session.add(event)
+    return event

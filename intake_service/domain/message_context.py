@@ -8,9 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from intake_service.config import Settings
 from intake_service.domain.contact import InvalidContact, display_phone, normalize_phone
-from intake_service.models import Lead
+from intake_service.models import Lead, Message, MessageStatus
 
 TREATMENT_LABELS = {
     "ketamine": "IV ketamine",
@@ -73,7 +76,29 @@ def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
     }
 
 
-def team_context(lead: Lead, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+CHANNEL_LABELS = {"email": "email", "sms": "text"}
+
+
+def delivery_problems(session: Session, lead: Lead) -> list[str]:
+    """Why the patient's messages failed, one line per channel: reasons, never content."""
+    failed = session.execute(
+        select(Message.channel, Message.last_error)
+        .where(
+            Message.lead_id == lead.id,
+            Message.audience == "patient",
+            Message.status == MessageStatus.FAILED,
+        )
+        .order_by(Message.id)
+    ).all()
+    problems: dict[str, str] = {}
+    for channel, error in failed:
+        problems.setdefault(channel, f"{CHANNEL_LABELS[channel]}: {error or 'failed'}")
+    return list(problems.values())
+
+
+def team_context(
+    session: Session, lead: Lead, settings: Settings, now: dt.datetime
+) -> dict[str, Any]:
     """What the team email may say: who, how urgent, what for, when to call, where to look."""
     triage = lead.triage
     form = lead.submissions[-1].form if lead.submissions else "contact"
@@ -99,6 +124,7 @@ def team_context(lead: Lead, settings: Settings, now: dt.datetime) -> dict[str, 
             "age": age((now - lead.created_at).total_seconds()),
             "submitted_at": local.strftime("%a %d %b %Y, %H:%M %Z"),
             "url": f"{settings.public_base_url}/staff/leads/{lead.id}",
+            "problems": delivery_problems(session, lead),
         },
         "clinic": clinic(settings),
     }
@@ -147,5 +173,6 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "age": "12 seconds ago",
             "submitted_at": "Wed 25 Nov 2026, 10:00 PST",
             "url": "http://127.0.0.1:5000/staff/leads/00000000-0000-0000-0000-000000000000",
+            "problems": ["email: recipient_rejected", "text: invalid_number"],
         },
     }

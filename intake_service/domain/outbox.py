@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -21,14 +22,24 @@ from intake_service.models import OutboxEvent
 log = logging.getLogger(__name__)
 
 LEAD_SUBMITTED = "lead.submitted"
+# After a failed publish, requests stop trying the broker for this long: during an outage each
+# would otherwise wait out a connection timeout before answering. The sweep publishes later.
+BROKER_BACKOFF = 5.0
+_broker_down_until = 0.0
 # An event younger than this is still being published by the request that wrote it.
 IN_FLIGHT_GRACE = dt.timedelta(seconds=5)
 
 
-def publish(db: Database, event_ids: Iterable[int]) -> int:
-    """Hand committed events to the broker; returns how many went. Never raises for the broker."""
+def publish(db: Database, event_ids: Iterable[int], *, force: bool = False) -> int:
+    """Hand committed events to the broker; returns how many went. Never raises for the broker.
+
+    Skipped for a few seconds after the broker failed, unless `force` (the sweep forces).
+    """
+    global _broker_down_until
     from intake_service import tasks
 
+    if not force and time.monotonic() < _broker_down_until:
+        return 0
     published = 0
     with db.session() as session:
         events = session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(list(event_ids))))
@@ -38,7 +49,8 @@ def publish(db: Database, event_ids: Iterable[int]) -> int:
             tasks.process_lead.apply_async(args=[str(lead_id)])
         except Exception as error:  # the broker's client raises many kinds; all mean "later"
             log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
-            continue
+            _broker_down_until = time.monotonic() + BROKER_BACKOFF
+            break  # the rest would fail the same way; the sweep has them all
         with db.transaction() as session:
             session.execute(
                 update(OutboxEvent)
@@ -74,7 +86,7 @@ def sweep(db: Database, republish_after: dt.timedelta) -> int:
         ids = stale_event_ids(session, republish_after, utcnow())
     if ids:
         log.info("outbox sweep republishing %d events", len(ids))
-    return publish(db, ids) if ids else 0
+    return publish(db, ids, force=True) if ids else 0
 
 
 def mark_processed(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
-from intake_service.domain import delivery, outbox, sequences, triage
+from intake_service.domain import outbox, scheduler, sequences, triage
 from intake_service.models import Lead, Submission, Triage
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,11 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             )
             lead.priority = result.priority
             lead.urgent = lead.urgent or result.urgent
-        sequences.plan(session, lead, sequences.FIRST_CONTACT, settings, now)
+        steps = sequences.steps_for(session, lead.treatment_interest)
+        sequences.plan(session, lead, steps, settings, now)
         outbox.mark_processed(session, lead.id, now)
     # Hand over what is due now rather than waiting for the next scheduler tick: speed to lead.
-    ids = delivery.claim_due(db, lead_id)
-    delivery.hand_to_workers(ids)
+    ids = scheduler.claim_due(db, settings.delivery, lead_id)
+    scheduler.hand_to_workers(ids)
     log.info("lead %s processed, %d messages handed on", lead_id, len(ids))
     return ids

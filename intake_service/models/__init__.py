@@ -3,19 +3,28 @@
 from intake_service.models.consent import ConsentEvent
 from intake_service.models.dev_outbox import DevOutboxEntry
 from intake_service.models.lead import Lead, Submission
-from intake_service.models.message import InvalidTransition, Message, MessageStatus
+from intake_service.models.message import (
+    DeliveryAttempt,
+    InvalidTransition,
+    Message,
+    MessageStatus,
+)
 from intake_service.models.outbox import OutboxEvent
+from intake_service.models.sequence import Sequence, SequenceStep
 from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
 
 __all__ = [
     "ConsentEvent",
+    "DeliveryAttempt",
     "DevOutboxEntry",
     "InvalidTransition",
     "Lead",
     "Message",
     "MessageStatus",
     "OutboxEvent",
+    "Sequence",
+    "SequenceStep",
     "Submission",
     "Template",
     "TemplateVersion",

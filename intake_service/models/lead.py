@@ -38,6 +38,12 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(20), default="new")
     priority: Mapped[str | None] = mapped_column(String(20))  # set by triage
     urgent: Mapped[bool] = mapped_column(default=False)
+    # A provider said this contact point cannot be used ("invalid_number", "opted_out", ...).
+    phone_status: Mapped[str | None] = mapped_column(String(30))
+    email_status: Mapped[str | None] = mapped_column(String(30))
+    # The follow-up sequence stops for good once a person has taken over (or the patient said so).
+    sequence_stopped_at: Mapped[dt.datetime | None]
+    sequence_stop_reason: Mapped[str | None] = mapped_column(String(40))
     source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     submissions: Mapped[list[Submission]] = relationship(

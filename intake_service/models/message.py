@@ -29,8 +29,9 @@ S = MessageStatus
 TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.PLANNED: frozenset({S.QUEUED, S.SENDING, S.SUPPRESSED, S.CANCELLED}),
     S.QUEUED: frozenset({S.PLANNED, S.SENDING, S.SUPPRESSED, S.CANCELLED}),
-    # Back to PLANNED is a transient failure waiting for its retry time.
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.PLANNED, S.SUPPRESSED}),
+    # Back to PLANNED is a transient failure waiting for its retry time; back to QUEUED is a
+    # message whose worker died mid-send, to be reconciled with the provider.
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.PLANNED, S.QUEUED, S.SUPPRESSED, S.CANCELLED}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
     S.DELIVERED: frozenset(),
     S.FAILED: frozenset({S.PLANNED}),  # an operator's retry
@@ -59,13 +60,15 @@ class Message(Base):
         ForeignKey("leads.id", ondelete="CASCADE"), index=True
     )
     plan_key: Mapped[str] = mapped_column(String(200))
+    step_key: Mapped[str] = mapped_column(String(40))  # the sequence step: "first", "day1", ...
     audience: Mapped[str] = mapped_column(String(10))  # "team" | "patient"
     channel: Mapped[str] = mapped_column(String(10))  # "email" | "sms"
     template_key: Mapped[str] = mapped_column(String(100))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PLANNED)
     due_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # every claim ever; also the claim token
+    retry_base: Mapped[int] = mapped_column(default=0)  # attempts when an operator last retried
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
@@ -79,6 +82,10 @@ class Message(Base):
     sent_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
     failed_at: Mapped[dt.datetime | None]
+    # Set when a worker died while this message was `sending`: before any resend, ask the
+    # provider whether it already has it.
+    needs_reconcile: Mapped[bool] = mapped_column(default=False)
+    dismissed_at: Mapped[dt.datetime | None]  # a dead letter an operator has looked at and closed
 
     def transition(self, new: MessageStatus) -> None:
         """Move to `new`; raises InvalidTransition if the state machine forbids it."""
@@ -86,3 +93,22 @@ class Message(Base):
         if new not in TRANSITIONS[current]:
             raise InvalidTransition(f"message {self.id}: {current} -> {new} is not allowed")
         self.status = new
+
+
+class DeliveryAttempt(Base):
+    """One try at sending a message: the history behind its final state."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int]
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    # "sent" | "adopted" (found at the provider after a crash) | "transient" | "permanent" |
+    # "suppressed" | "cancelled" | "abandoned" (its worker died; reconciled later)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,116 @@
+"""Dead letters: messages that failed for good, kept with their history, retried or dismissed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.db import Database, utcnow
+from intake_service.models import DeliveryAttempt, Lead, Message, MessageStatus
+
+
+class NotADeadLetter(LookupError):
+    """No failed message has that id."""
+
+
+class CannotRetry(ValueError):
+    """Retrying would only be suppressed again (the contact point is dead or opted out)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    lead_id: uuid.UUID
+    audience: str
+    channel: str
+    template_key: str
+    attempts: int
+    failed_at: dt.datetime | None
+    last_error: str | None
+    dismissed: bool
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str | None
+    detail: str | None
+
+
+def _letter(message: Message) -> DeadLetter:
+    return DeadLetter(
+        id=message.id,
+        lead_id=message.lead_id,
+        audience=message.audience,
+        channel=message.channel,
+        template_key=message.template_key,
+        attempts=message.attempts,
+        failed_at=message.failed_at,
+        last_error=message.last_error,
+        dismissed=message.dismissed_at is not None,
+    )
+
+
+def failed(db: Database, include_dismissed: bool = False) -> list[DeadLetter]:
+    """Failed messages, newest first; dismissed ones only when asked."""
+    query = select(Message).where(Message.status == MessageStatus.FAILED)
+    if not include_dismissed:
+        query = query.where(Message.dismissed_at.is_(None))
+    with db.session() as session:
+        return [_letter(m) for m in session.scalars(query.order_by(Message.failed_at.desc()))]
+
+
+def history(db: Database, message_id: int) -> tuple[DeadLetter, list[Attempt]]:
+    """A failed message and every attempt at it; raises NotADeadLetter."""
+    with db.session() as session:
+        message = _failed(session, message_id)
+        attempts = session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.message_id == message_id)
+            .order_by(DeliveryAttempt.started_at, DeliveryAttempt.id)
+        )
+        return _letter(message), [
+            Attempt(a.number, a.started_at, a.finished_at, a.outcome, a.detail) for a in attempts
+        ]
+
+
+def retry(db: Database, message_id: int) -> None:
+    """Put a failed message back on the schedule, due now, with a fresh retry ladder. Commits.
+
+    Raises NotADeadLetter, or CannotRetry when the provider said the contact point cannot be
+    used (invalid, or opted out: texting it again would break the law, not just fail).
+    The next scheduler tick hands it to a worker.
+    """
+    with db.transaction() as session:
+        message = _failed(session, message_id)
+        lead = session.get_one(Lead, message.lead_id)
+        dead = lead.phone_status if message.channel == "sms" else lead.email_status
+        if message.audience == "patient" and dead is not None:
+            raise CannotRetry(
+                f"the patient's {'phone' if message.channel == 'sms' else 'email'} was marked "
+                f"{dead} by the provider; retrying would be suppressed"
+            )
+        message.transition(MessageStatus.PLANNED)
+        # Attempts keep counting (each is also a claim token); the ladder starts again here.
+        message.retry_base = message.attempts
+        message.due_at = utcnow()
+        message.dismissed_at = None
+
+
+def dismiss(db: Database, message_id: int) -> None:
+    """Mark a failed message as looked at; it stays failed, with its history. Commits."""
+    with db.transaction() as session:
+        _failed(session, message_id).dismissed_at = utcnow()
+
+
+def _failed(session: Session, message_id: int) -> Message:
+    message = session.get(Message, message_id)
+    if message is None or message.status != MessageStatus.FAILED:
+        raise NotADeadLetter(f"no failed message with id {message_id}")
+    return message
