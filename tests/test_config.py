@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
 
-from intake_service.config import ConfigError, Settings
+from intake_service.config import ConfigError, DeliverySettings, Settings
 from intake_service.domain import intake
 from intake_service.models import Submission
 from intake_service.security import FieldCipher
@@ -246,6 +246,133 @@ def test_malformed_address_is_refused_naming_the_setting(
 @pytest.mark.parametrize("value", ["soon", "0", "-5"])
 def test_non_positive_or_non_numeric_interval_is_refused(tmp_path: Path, value: str) -> None:
     assert "DISPATCH_INTERVAL" in config_error(production_env(tmp_path, DISPATCH_INTERVAL=value))
+
+
+# --- delivery knobs ------------------------------------------------------------------------
+
+DELIVERY_SECONDS = (
+    "DELIVERY_MAX_AGE",
+    "DELIVERY_BACKOFF_BASE",
+    "DELIVERY_BACKOFF_CAP",
+    "DELIVERY_STALE_AFTER",
+    "DELIVERY_REQUEUE_AFTER",
+)
+TWILIO_ENV = {
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "TWILIO_AUTH_TOKEN": "token",
+    "TWILIO_FROM_NUMBER": "+13105550100",
+}
+
+
+def test_delivery_knobs_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        production_env(
+            tmp_path,
+            DELIVERY_MAX_ATTEMPTS="5",
+            DELIVERY_MAX_AGE="7200",
+            DELIVERY_BACKOFF_BASE="2.5",
+            DELIVERY_BACKOFF_CAP="600",
+            DELIVERY_STALE_AFTER="90",
+            DELIVERY_REQUEUE_AFTER="45",
+        )
+    )
+
+    assert settings.delivery == DeliverySettings(
+        max_attempts=5,
+        max_age=7200,
+        backoff_base=2.5,
+        backoff_cap=600,
+        stale_after=90,
+        requeue_after=45,
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "minimum"),
+    [
+        ({"SMTP_URL": "smtp://relay.sunrise.example:25", "SMTP_TIMEOUT": "30"}, 60),
+        ({**TWILIO_ENV, "TWILIO_TIMEOUT": "45"}, 90),
+        (
+            {
+                "SMTP_URL": "smtp://relay.sunrise.example:25",
+                "SMTP_TIMEOUT": "20",
+                **TWILIO_ENV,
+                "TWILIO_TIMEOUT": "35",
+            },
+            70,
+        ),
+    ],
+    ids=["smtp", "twilio", "slowest-of-both"],
+)
+def test_stale_after_below_twice_the_slowest_channel_timeout_is_refused_with_a_sentence(
+    tmp_path: Path, channel: dict[str, str], minimum: int
+) -> None:
+    # A send still talking to its provider must never look abandoned, or it is sent twice.
+    env = production_env(tmp_path, **channel)
+
+    message = config_error({**env, "DELIVERY_STALE_AFTER": str(minimum - 1)})
+
+    assert message == (
+        "DELIVERY_STALE_AFTER must be at least twice the slowest channel timeout "
+        f"({minimum} seconds)."
+    )
+    settings = Settings.from_env({**env, "DELIVERY_STALE_AFTER": str(minimum)})
+    assert settings.delivery.stale_after == minimum
+
+
+def test_default_stale_after_is_refused_too_when_a_channel_is_slower(tmp_path: Path) -> None:
+    env = production_env(tmp_path, SMTP_URL="smtp://relay.sunrise.example:25", SMTP_TIMEOUT="100")
+
+    assert "DELIVERY_STALE_AFTER" in config_error(env)
+
+
+@pytest.mark.parametrize("name", DELIVERY_SECONDS)
+@pytest.mark.parametrize("value", ["soon", "10s", "1,5", "0x10"])
+def test_non_numeric_delivery_knob_is_refused_naming_it(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    message = config_error(production_env(tmp_path, **{name: value}))
+
+    assert message == f"{name} must be a number of seconds, not {value!r}."
+
+
+@pytest.mark.parametrize("name", DELIVERY_SECONDS)
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_non_positive_delivery_knob_is_refused(tmp_path: Path, name: str, value: str) -> None:
+    assert config_error(production_env(tmp_path, **{name: value})) == (
+        f"{name} must be a finite number greater than zero, not {value!r}."
+    )
+
+
+def test_delivery_knob_that_is_not_a_finite_number_is_refused(tmp_path: Path) -> None:
+    # float() reads "nan" and "inf", and both pass `value <= 0` (and the stale-after check);
+    # timedelta(seconds=...) then raises at every scheduler tick (DELIVERY_STALE_AFTER,
+    # DELIVERY_REQUEUE_AFTER) or at every retry (DELIVERY_MAX_AGE, DELIVERY_BACKOFF_BASE).
+    accepted = []
+    for name in DELIVERY_SECONDS:
+        for value in ("nan", "inf"):
+            try:
+                Settings.from_env(production_env(tmp_path, **{name: value}))
+            except ConfigError as error:
+                assert name in str(error)
+            else:
+                accepted.append(f"{name}={value}")
+
+    assert accepted == []
+
+
+@pytest.mark.parametrize("value", ["three", "0", "-1", "2.5", "1e3", " "])
+def test_max_attempts_must_be_a_whole_number_of_at_least_one(tmp_path: Path, value: str) -> None:
+    env = production_env(tmp_path, DELIVERY_MAX_ATTEMPTS=value)
+    if not value.strip():  # blank means the default
+        assert Settings.from_env(env).delivery.max_attempts == 8
+        return
+
+    message = config_error(env)
+
+    assert message == (
+        f"DELIVERY_MAX_ATTEMPTS must be a whole number of at least 1, not {value!r}."
+    )
 
 
 # --- development ---------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from flask import Flask
 
 from intake_service.config import Settings
 from intake_service.db import Database
-from intake_service.domain import delivery, intake, processing
+from intake_service.domain import delivery, intake, processing, scheduler, sequences
 from intake_service.domain.templates import load_defaults
-from intake_service.models import Message
+from intake_service.models import DeliveryAttempt, Lead, Message
 
 PATIENT_EMAIL = "jane.doe@patients.example"
 PATIENT_PHONE = "+12133734253"
@@ -65,6 +65,7 @@ def load_templates(db: Database) -> None:
     """What `intake-service templates load` does at deploy time."""
     with db.transaction() as session:
         load_defaults(session)
+        sequences.load_defaults(session)
 
 
 def messages_of(db: Database, lead_id: uuid.UUID) -> list[Message]:
@@ -91,6 +92,70 @@ def make_due_now(db: Database, message_id: int) -> None:
 def count(db: Database, table: str) -> int:
     with db.session() as session:
         return int(session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def submit(app: Flask, **changes: Any) -> uuid.UUID:
+    return intake.submit(database(app), submission(**changes)).lead_id
+
+
+def urgent_phq9(**changes: Any) -> dict[str, Any]:
+    """Submission fields for a PHQ-9 with item 9 above 0: a safety flag, a person calls."""
+    values: dict[str, Any] = {
+        "form": "phq9",
+        "treatment_interest": "psychiatry",
+        "answers": {"items": [1, 1, 1, 1, 1, 1, 1, 1, 1]},
+    }
+    values.update(changes)
+    return values
+
+
+def process(app: Flask, lead_id: uuid.UUID) -> list[int]:
+    return processing.process_lead(database(app), settings_of(app), lead_id)
+
+
+def deliver(app: Flask, message_id: int) -> delivery.Outcome:
+    return delivery.deliver(database(app), settings_of(app), message_id)
+
+
+def tick(app: Flask) -> dict[int, delivery.Outcome]:
+    """One scheduler tick and the workers it feeds: claim what is due, deliver each once."""
+    db, settings = database(app), settings_of(app)
+    return {
+        i: delivery.deliver(db, settings, i) for i in scheduler.claim_due(db, settings.delivery)
+    }
+
+
+def find(
+    app: Flask, lead_id: uuid.UUID, step: str, channel: str, audience: str = "patient"
+) -> Message:
+    """The lead's one message for this step, channel and audience."""
+    (found,) = [
+        m
+        for m in messages_of(database(app), lead_id)
+        if (m.step_key, m.channel, m.audience) == (step, channel, audience)
+    ]
+    return found
+
+
+def lead_row(db: Database, lead_id: uuid.UUID) -> Lead:
+    with db.session() as session:
+        return session.get_one(Lead, lead_id)
+
+
+def attempts_of(db: Database, message_id: int) -> list[tuple[int, str | None, str | None]]:
+    """(number, outcome, detail) of every try at a message, in order."""
+    with db.session() as session:
+        rows = session.scalars(
+            sa.select(DeliveryAttempt)
+            .where(DeliveryAttempt.message_id == message_id)
+            .order_by(DeliveryAttempt.number, DeliveryAttempt.id)
+        )
+        return [(a.number, a.outcome, a.detail) for a in rows]
+
+
+def set_columns(db: Database, message_id: int, **values: Any) -> None:
+    with db.transaction() as session:
+        session.execute(sa.update(Message).where(Message.id == message_id).values(**values))
 
 
 def process_and_deliver(app: Flask, lead_id: uuid.UUID) -> list[int]:

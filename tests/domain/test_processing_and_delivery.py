@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.db import Database
-from intake_service.domain import delivery, intake, processing
+from intake_service.domain import delivery, intake, processing, scheduler
 from intake_service.domain.answers import TMS_ITEMS
 from intake_service.domain.templates import current_version
 from intake_service.models import (
@@ -73,15 +73,27 @@ def deliver(app: Flask, message_id: int) -> delivery.Outcome:
     return delivery.deliver(database(app), settings_of(app), message_id)
 
 
+def first_contact(app: Flask, lead_id: uuid.UUID) -> list[Message]:
+    return [m for m in messages_of(database(app), lead_id) if m.step_key == "first"]
+
+
 def planned(app: Flask, lead_id: uuid.UUID) -> list[tuple[str, str, str]]:
-    return sorted((m.audience, m.channel, m.recipient) for m in messages_of(database(app), lead_id))
+    """First contact: who is told right away (follow-up steps are tested in test_sequences)."""
+    return sorted((m.audience, m.channel, m.recipient) for m in first_contact(app, lead_id))
+
+
+def follow_ups(app: Flask, lead_id: uuid.UUID) -> list[tuple[str, str, str]]:
+    return sorted(
+        (m.step_key, m.channel, m.recipient)
+        for m in messages_of(database(app), lead_id)
+        if m.step_key != "first"
+    )
 
 
 def one(app: Flask, lead_id: uuid.UUID, audience: str, channel: str) -> Message:
+    """The lead's first-contact message for this audience and channel."""
     (found,) = [
-        m
-        for m in messages_of(database(app), lead_id)
-        if (m.audience, m.channel) == (audience, channel)
+        m for m in first_contact(app, lead_id) if (m.audience, m.channel) == (audience, channel)
     ]
     return found
 
@@ -103,8 +115,17 @@ def test_process_lead_plans_team_emails_patient_email_and_consented_sms(
         ("team", "email", TEAM[0]),
         ("team", "email", TEAM[1]),
     ]
-    assert sorted(ids) == sorted(m.id for m in messages_of(database(app), lead_id))
-    assert {m.status for m in messages_of(database(app), lead_id)} == {MessageStatus.QUEUED}
+    assert follow_ups(app, lead_id) == [
+        ("day1", "sms", PATIENT_PHONE),
+        ("day3", "email", PATIENT_EMAIL),
+        ("day7", "email", PATIENT_EMAIL),
+    ]
+    # First contact is handed on at once; the follow-up waits in the database for its day.
+    assert sorted(ids) == sorted(m.id for m in first_contact(app, lead_id))
+    assert {m.status for m in first_contact(app, lead_id)} == {MessageStatus.QUEUED}
+    assert {m.status for m in messages_of(database(app), lead_id) if m.step_key != "first"} == {
+        MessageStatus.PLANNED
+    }
     with database(app).session() as session:
         lead = session.get_one(Lead, lead_id)
         assert lead.triage is not None
@@ -122,7 +143,7 @@ def test_phone_without_sms_consent_gets_no_text(ready_app: Callable[..., Flask])
 
     process(app, lead_id)
 
-    assert [c for _, c, _ in planned(app, lead_id)].count("sms") == 0
+    assert [m.channel for m in messages_of(database(app), lead_id)].count("sms") == 0
     assert ("patient", "email", PATIENT_EMAIL) in planned(app, lead_id)
 
 
@@ -137,6 +158,7 @@ def test_phone_only_lead_gets_a_text_and_no_patient_email(ready_app: Callable[..
         ("patient", "sms", PATIENT_PHONE),
         ("team", "email", "team@sunrise.example"),
     ]
+    assert [channel for _, channel, _ in follow_ups(app, lead_id)] == ["sms"]
 
 
 def test_processing_twice_triages_once_and_plans_nothing_twice(
@@ -373,7 +395,8 @@ def test_smtp_451_puts_the_message_back_on_the_schedule_with_backoff(
     retry = message(database(app), team.id)
     assert retry.status == MessageStatus.PLANNED
     assert retry.attempts == 1
-    assert retry.due_at > before + delivery.BACKOFF_BASE / 2 - dt.timedelta(seconds=1)
+    base = dt.timedelta(seconds=settings_of(app).delivery.backoff_base)
+    assert retry.due_at > before + base / 2 - dt.timedelta(seconds=1)
     assert retry.last_error == "recipient_deferred"
     assert retry.sent_at is None
     assert smtp_server.messages == []
@@ -401,22 +424,21 @@ def test_smtp_550_fails_the_message_with_its_reason(
 def test_transient_failures_up_to_max_attempts_end_in_failed(
     ready_app: Callable[..., Flask], smtp_server: SmtpServer
 ) -> None:
-    app = ready_app(SMTP_URL=smtp_server.url, SMTP_TIMEOUT="2")
+    app = ready_app(SMTP_URL=smtp_server.url, SMTP_TIMEOUT="2", DELIVERY_MAX_ATTEMPTS="4")
+    max_attempts = settings_of(app).delivery.max_attempts
     lead_id = submit(app)
     process(app, lead_id)
     team = one(app, lead_id, "team", "email")
-    smtp_server.reject_next(451, stage="rcpt", count=delivery.MAX_ATTEMPTS)
+    smtp_server.reject_next(451, stage="rcpt", count=max_attempts)
 
     statuses = []
-    for _ in range(delivery.MAX_ATTEMPTS):
+    for _ in range(max_attempts):
         make_due_now(database(app), team.id)
         statuses.append(deliver(app, team.id).status)
 
-    assert statuses == [MessageStatus.PLANNED] * (delivery.MAX_ATTEMPTS - 1) + [
-        MessageStatus.FAILED
-    ]
+    assert statuses == [MessageStatus.PLANNED] * (max_attempts - 1) + [MessageStatus.FAILED]
     final = message(database(app), team.id)
-    assert (final.status, final.attempts) == ("failed", delivery.MAX_ATTEMPTS)
+    assert (final.status, final.attempts) == ("failed", max_attempts)
     assert final.failed_at is not None
     make_due_now(database(app), team.id)
     assert deliver(app, team.id).status == "skipped"
@@ -535,6 +557,7 @@ def add_messages(
             Message(
                 lead_id=lead_id,
                 plan_key=f"test:{uuid.uuid4().hex}",
+                step_key="test",
                 audience="team",
                 channel="email",
                 template_key="team_new_lead",
@@ -559,13 +582,13 @@ def test_claim_due_queues_due_messages_and_leaves_future_ones_planned(
     due = add_messages(db, lead_id, [now - dt.timedelta(minutes=5), now - dt.timedelta(seconds=1)])
     future = add_messages(db, lead_id, [now + dt.timedelta(hours=1)])
 
-    claimed = delivery.claim_due(db)
+    claimed = scheduler.claim_due(db, settings_of(app).delivery)
 
     assert sorted(claimed) == sorted(due)
     assert [message(db, i).status for i in due] == [MessageStatus.QUEUED] * 2
     assert all(message(db, i).queued_at is not None for i in due)
     assert message(db, future[0]).status == MessageStatus.PLANNED
-    assert delivery.claim_due(db) == []  # already queued, not stale
+    assert scheduler.claim_due(db, settings_of(app).delivery) == []  # queued, not stale
 
 
 def test_claim_due_requeues_messages_whose_broker_copy_was_lost(
@@ -573,6 +596,7 @@ def test_claim_due_requeues_messages_whose_broker_copy_was_lost(
 ) -> None:
     app = ready_app()
     db = database(app)
+    policy = settings_of(app).delivery
     lead_id = submit(app)
     now = utcnow()
     stale = add_messages(
@@ -580,10 +604,10 @@ def test_claim_due_requeues_messages_whose_broker_copy_was_lost(
         lead_id,
         [now - dt.timedelta(minutes=10)],
         status=MessageStatus.QUEUED,
-        queued_at=now - delivery.REQUEUE_AFTER - dt.timedelta(seconds=1),
+        queued_at=now - dt.timedelta(seconds=policy.requeue_after + 1),
     )
 
-    assert delivery.claim_due(db) == stale
+    assert scheduler.claim_due(db, policy) == stale
 
 
 def test_claim_due_for_one_lead_leaves_other_leads_alone(ready_app: Callable[..., Flask]) -> None:
@@ -594,7 +618,7 @@ def test_claim_due_for_one_lead_leaves_other_leads_alone(ready_app: Callable[...
     my_ids = add_messages(db, mine, [past])
     other_ids = add_messages(db, other, [past])
 
-    assert delivery.claim_due(db, mine) == my_ids
+    assert scheduler.claim_due(db, settings_of(app).delivery, mine) == my_ids
     assert message(db, other_ids[0]).status == MessageStatus.PLANNED
 
 
@@ -604,7 +628,7 @@ def test_concurrent_claims_on_postgresql_never_share_a_message(
     app = ready_app(DATABASE_URL=pg_url)
     db = database(app)
     lead_id = submit(app)
-    total = delivery.DISPATCH_BATCH + 100
+    total = scheduler.BATCH + 100
     all_ids = add_messages(db, lead_id, [utcnow() - dt.timedelta(seconds=1)] * total)
     # Hold both schedulers right after their SELECT of due ids until both have run it, so each
     # selects while the other's row locks are held. Without FOR UPDATE both get the same ids;
@@ -618,7 +642,9 @@ def test_concurrent_claims_on_postgresql_never_share_a_message(
     sa.event.listen(db.engine, "after_cursor_execute", wait_for_the_other)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            first, second = pool.map(lambda _: delivery.claim_due(db), range(2))
+            first, second = pool.map(
+                lambda _: scheduler.claim_due(db, settings_of(app).delivery), range(2)
+            )
     finally:
         sa.event.remove(db.engine, "after_cursor_execute", wait_for_the_other)
 

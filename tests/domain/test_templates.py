@@ -12,17 +12,18 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
 from intake_service.db import Database
-from intake_service.domain import intake, message_context, sequences
+from intake_service.domain import intake, message_context
 from intake_service.domain.answers import TMS_ITEMS
 from intake_service.domain.templates import (
     DefaultTemplate,
@@ -33,7 +34,15 @@ from intake_service.domain.templates import (
     read_defaults,
     save_version,
 )
-from intake_service.models import DevOutboxEntry, Lead, Submission, Template, TemplateVersion
+from intake_service.models import (
+    DevOutboxEntry,
+    Lead,
+    Message,
+    MessageStatus,
+    Submission,
+    Template,
+    TemplateVersion,
+)
 from intake_service.models import Triage as TriageRow
 from intake_service.models.lead import CALLBACK_WINDOWS, TREATMENTS
 from intake_service.paths import message_templates_root
@@ -65,7 +74,7 @@ LONG_CLINIC_NAME = "Pacific Coast Interventional Psychiatry and TMS Center of Gr
 MARKER = "ZEBRA-7731-PRIVATE"
 
 # Who each template is written for, as the sequences send it.
-AUDIENCE = {step.template_key: step.audience for step in sequences.FIRST_CONTACT}
+AUDIENCE = {d.key: message_context.audience(d.key) for d in read_defaults()}
 
 # GSM 03.38: the basic set and its extension table (each extension character costs two).
 GSM7 = set(
@@ -120,14 +129,20 @@ def fixed_lead(**changes: Any) -> Lead:
     return lead
 
 
-def context_for(key: str, lead: Lead, settings: Settings) -> dict[str, Any]:
+def context_for(
+    key: str, lead: Lead, settings: Settings, session: Session | None = None
+) -> dict[str, Any]:
+    """The context a template's audience gets; team templates need a session (delivery problems)."""
     if AUDIENCE[key] == "team":
-        return message_context.team_context(lead, settings, FIXED_NOW)
+        assert session is not None, f"{key} is a team template: pass a session"
+        return message_context.team_context(session, lead, settings, FIXED_NOW)
     return message_context.patient_context(lead, settings)
 
 
-def render_default(default: DefaultTemplate, lead: Lead, settings: Settings) -> Rendered:
-    return render(default.source, context_for(default.key, lead, settings))
+def render_default(
+    default: DefaultTemplate, lead: Lead, settings: Settings, session: Session | None = None
+) -> Rendered:
+    return render(default.source, context_for(default.key, lead, settings, session))
 
 
 def all_parts(rendered: Rendered) -> str:
@@ -137,6 +152,41 @@ def all_parts(rendered: Rendered) -> str:
 @pytest.fixture
 def golden_settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(**CLINIC)
+
+
+# The fixed lead's failed patient messages, as team_unreachable names them: reasons only.
+FIXED_FAILURES = (
+    ("email", "jane.doe@patients.example", "recipient_rejected"),
+    ("sms", "+12133734253", "invalid_number"),
+)
+
+
+@pytest.fixture
+def golden_session(db: Database) -> Iterator[Session]:
+    """A session on a database holding the fixed lead with a failed email and a failed text."""
+    with db.transaction() as session:
+        session.add(
+            Lead(id=FIXED_LEAD_ID, created_at=FIXED_NOW - dt.timedelta(seconds=42), first_name="J")
+        )
+        session.flush()
+        session.add_all(
+            Message(
+                lead_id=FIXED_LEAD_ID,
+                plan_key=f"first:patient:{channel}:{recipient}",
+                step_key="first",
+                audience="patient",
+                channel=channel,
+                template_key="patient_first_reply",
+                recipient=recipient,
+                status=MessageStatus.FAILED,
+                last_error=reason,
+                # A body that must never reach the team: only the reason does.
+                body_text=f"Hi Jane {MARKER}",
+            )
+            for channel, recipient, reason in FIXED_FAILURES
+        )
+    with db.session() as session:
+        yield session
 
 
 # --- loading the defaults ------------------------------------------------------------------
@@ -188,7 +238,9 @@ def test_changed_default_becomes_version_2_and_later_messages_record_it(
     process_and_deliver(app, second_lead)
 
     def sent_sms(lead_id: uuid.UUID) -> Any:
-        (message,) = [m for m in messages_of(db, lead_id) if m.channel == "sms"]
+        (message,) = [
+            m for m in messages_of(db, lead_id) if (m.step_key, m.channel) == ("first", "sms")
+        ]
         return message
 
     with db.session() as session:
@@ -296,15 +348,18 @@ def golden_files(default: DefaultTemplate, rendered: Rendered) -> dict[str, str]
     return files
 
 
-def expected_golden(settings: Settings) -> dict[str, str]:
+def expected_golden(settings: Settings, session: Session) -> dict[str, str]:
     files: dict[str, str] = {}
     for default in read_defaults():
-        files.update(golden_files(default, render_default(default, fixed_lead(), settings)))
+        rendered = render_default(default, fixed_lead(), settings, session)
+        files.update(golden_files(default, rendered))
     return files
 
 
-def test_every_default_template_renders_as_its_golden_file(golden_settings: Settings) -> None:
-    expected = expected_golden(golden_settings)
+def test_every_default_template_renders_as_its_golden_file(
+    golden_settings: Settings, golden_session: Session
+) -> None:
+    expected = expected_golden(golden_settings, golden_session)
     if UPDATE_GOLDEN:
         GOLDEN.mkdir(exist_ok=True)
         for stale in set(p.name for p in GOLDEN.iterdir()) - set(expected):
@@ -321,8 +376,12 @@ def test_every_default_template_renders_as_its_golden_file(golden_settings: Sett
         )
 
 
-def test_no_golden_file_outlives_its_template(golden_settings: Settings) -> None:
-    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(expected_golden(golden_settings))
+def test_no_golden_file_outlives_its_template(
+    golden_settings: Settings, golden_session: Session
+) -> None:
+    expected = expected_golden(golden_settings, golden_session)
+
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(expected)
 
 
 def test_defaults_on_disk_match_what_read_defaults_finds() -> None:
@@ -392,11 +451,13 @@ def test_first_reply_to_an_urgent_lead_shows_988_and_911_on_every_channel(
     assert "911" in rendered.body_text
 
 
-def test_urgent_lead_makes_the_team_email_say_urgent_first(golden_settings: Settings) -> None:
+def test_urgent_lead_makes_the_team_email_say_urgent_first(
+    golden_settings: Settings, golden_session: Session
+) -> None:
     (team_email,) = [d for d in read_defaults() if d.key == "team_new_lead"]
 
     rendered = render_default(
-        team_email, fixed_lead(urgent=True, priority="urgent"), golden_settings
+        team_email, fixed_lead(urgent=True, priority="urgent"), golden_settings, golden_session
     )
 
     assert rendered.subject is not None and rendered.subject.startswith("URGENT: ")
@@ -434,7 +495,7 @@ def test_team_email_has_no_answers_and_no_free_text_message(
 
 
 def test_versions_render_the_same_as_their_source_on_disk(
-    db: Database, golden_settings: Settings
+    db: Database, golden_settings: Settings, golden_session: Session
 ) -> None:
     load_templates(db)
     lead = fixed_lead()
@@ -442,5 +503,5 @@ def test_versions_render_the_same_as_their_source_on_disk(
     with db.session() as session:
         for default in read_defaults():
             stored = as_source(current_version(session, default.key, default.channel))
-            context = context_for(default.key, lead, golden_settings)
+            context = context_for(default.key, lead, golden_settings, golden_session)
             assert render(stored, context) == render(default.source, context)

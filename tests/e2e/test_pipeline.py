@@ -157,12 +157,18 @@ def test_form_to_team_email_and_text_on_redis_and_postgresql(
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
         statuses = conn.execute(
-            sa.text("SELECT status, count(*) FROM messages GROUP BY status")
+            sa.text(
+                "SELECT status, count(*) FROM messages WHERE step_key = 'first' GROUP BY status"
+            )
+        ).all()
+        follow_up = conn.execute(
+            sa.text("SELECT DISTINCT status FROM messages WHERE step_key <> 'first'")
         ).all()
         leads = conn.execute(sa.text("SELECT count(*) FROM leads")).scalar()
     engine.dispose()
     assert leads == 2
     assert dict(statuses) == {"sent": 7}
+    assert follow_up == [("planned",)]  # day 1, 3 and 7 wait in the database, not the broker
 
 
 def test_intake_service_run_on_the_embedded_default(tmp_path: Path) -> None:

@@ -197,6 +197,15 @@ class TwilioStandin:
         """Answer the next `count` requests with Twilio error `code`."""
         self._enqueue(_Canned(status, twilio_error(code, status)) for _ in range(count))
 
+    def backdate(self, by: dt.timedelta) -> None:
+        """Move every accepted message `by` into the past, as if time had passed since it."""
+        with self._lock:
+            for stored in self._messages:
+                stored.created -= by
+                for key in ("date_created", "date_sent", "date_updated"):
+                    if stored.resource.get(key):
+                        stored.resource[key] = format_datetime(stored.created)
+
     def _enqueue(self, canned: Iterable[_Canned]) -> None:
         with self._lock:
             self._canned.extend(canned)

@@ -69,7 +69,9 @@ def test_worker_processes_a_submitted_lead_into_team_email_patient_email_and_tex
         def all_sent() -> bool:
             with db.session() as session:
                 statuses = session.scalars(
-                    sa.select(Message.status).where(Message.lead_id == lead_id)
+                    sa.select(Message.status).where(
+                        Message.lead_id == lead_id, Message.step_key == "first"
+                    )
                 ).all()
             return len(statuses) == 3 and set(statuses) == {MessageStatus.SENT}
 

@@ -1,0 +1,427 @@
+"""A worker killed mid-send: the message is reconciled with the provider, never sent twice.
+
+The crash is simulated in-process: `_record_sent` (the commit after the provider answered) or
+the channel's `send` (the call itself) raises, which leaves the row exactly as a kill -9 would:
+`sending`, its body stored, its attempt unfinished. Then time passes (`sending_started_at` is
+aged beyond DELIVERY_STALE_AFTER), the scheduler ticks and a worker delivers it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake_service.channels import TransientError
+from intake_service.channels.dev_outbox import DevOutboxChannel
+from intake_service.channels.sms import TwilioChannel
+from intake_service.db import Database
+from intake_service.domain import delivery, leads, scheduler
+from intake_service.domain.delivery import Claim
+from intake_service.domain.templates import save_version
+from intake_service.models import DeliveryAttempt, DevOutboxEntry, MessageStatus
+from intake_service.rendering import TemplateSource
+from tests.domain.builders import (
+    PATIENT_PHONE,
+    attempts_of,
+    database,
+    deliver,
+    find,
+    lead_row,
+    message,
+    process,
+    set_columns,
+    settings_of,
+    submit,
+)
+from tests.support.smtp_server import SmtpServer
+from tests.support.twilio_standin import TwilioStandin
+
+
+class WorkerKilled(Exception):
+    """Stands for kill -9: nothing after the point where it is raised runs."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def killed(*args: Any, **kwargs: Any) -> Any:
+    raise WorkerKilled
+
+
+def crash_after_the_provider_answered(
+    app: Flask, message_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(delivery, "_record_sent", killed)
+        with pytest.raises(WorkerKilled):
+            deliver(app, message_id)
+
+
+def time_passes(app: Flask, message_id: int, seconds: float | None = None) -> None:
+    """Age the send beyond DELIVERY_STALE_AFTER (or by `seconds`)."""
+    stale_after = settings_of(app).delivery.stale_after
+    age = dt.timedelta(seconds=stale_after + 1 if seconds is None else seconds)
+    set_columns(database(app), message_id, sending_started_at=utcnow() - age)
+
+
+def claim_due(app: Flask) -> list[int]:
+    return scheduler.claim_due(database(app), settings_of(app).delivery)
+
+
+class Sink:
+    """Where one provider's texts land, seen from the test: the stand-in or the dev outbox."""
+
+    def __init__(self, app: Flask, standin: TwilioStandin | None) -> None:
+        self.app = app
+        self.standin = standin
+
+    def created(self) -> list[tuple[str, str, str]]:
+        """(provider id, recipient, body) of every text the provider accepted."""
+        if self.standin is not None:
+            return [(m["sid"], m["to"], m["body"]) for m in self.standin.messages]
+        with database(self.app).session() as session:
+            entries = session.scalars(
+                sa.select(DevOutboxEntry)
+                .where(DevOutboxEntry.channel == "sms")
+                .order_by(DevOutboxEntry.id)
+            )
+            return [(e.provider_id, e.recipient, e.body_text or "") for e in entries]
+
+    def create_requests(self) -> int:
+        if self.standin is not None:
+            return sum(1 for r in self.standin.requests if r.method == "POST")
+        return len(self.created())
+
+
+@pytest.fixture(params=["twilio", "dev_outbox"])
+def texting(request: pytest.FixtureRequest, ready_app: Callable[..., Flask]) -> Sink:
+    """An app texting through the Twilio stand-in, or through the dev outbox."""
+    if request.param == "twilio":
+        standin: TwilioStandin = request.getfixturevalue("twilio_standin")
+        return Sink(ready_app(**standin.env()), standin)
+    return Sink(ready_app(), None)
+
+
+def first_text(app: Flask) -> tuple[uuid.UUID, int]:
+    lead_id = submit(app)
+    process(app, lead_id)
+    return lead_id, find(app, lead_id, "first", "sms").id
+
+
+# --- a crash after the provider took the text ----------------------------------------------
+
+
+def test_text_sent_before_the_crash_is_adopted_not_sent_again(
+    texting: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, db = texting.app, database(texting.app)
+    _, sms_id = first_text(app)
+
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+
+    crashed = message(db, sms_id)
+    ((provider_id, recipient, body),) = texting.created()
+    assert (crashed.status, crashed.provider_id) == (MessageStatus.SENDING, None)
+    assert (crashed.body_text, recipient) == (body, PATIENT_PHONE)
+    assert attempts_of(db, sms_id) == [(1, None, None)]
+
+    time_passes(app, sms_id)
+    assert claim_due(app) == [sms_id]
+    requeued = message(db, sms_id)
+    assert (requeued.status, requeued.needs_reconcile) == (MessageStatus.QUEUED, True)
+    outcome = deliver(app, sms_id)
+
+    assert (outcome.status, outcome.detail) == (MessageStatus.SENT, provider_id)
+    assert texting.create_requests() == 1
+    assert len(texting.created()) == 1
+    adopted = message(db, sms_id)
+    assert (adopted.status, adopted.provider_id, adopted.needs_reconcile) == (
+        MessageStatus.SENT,
+        provider_id,
+        False,
+    )
+    assert [(n, outcome) for n, outcome, _ in attempts_of(db, sms_id)] == [
+        (1, "abandoned"),
+        (2, "adopted"),
+    ]
+    assert attempts_of(db, sms_id)[0][2] == "worker lost mid-send"
+    assert deliver(app, sms_id).status == "skipped"
+
+
+def test_text_the_crash_stopped_before_the_provider_is_sent_once(
+    texting: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, db = texting.app, database(texting.app)
+    _, sms_id = first_text(app)
+    channel_class = TwilioChannel if texting.standin is not None else DevOutboxChannel
+    with monkeypatch.context() as patch:
+        patch.setattr(channel_class, "send", killed)
+        with pytest.raises(WorkerKilled):
+            deliver(app, sms_id)
+    assert message(db, sms_id).body_text is not None  # rendered: it might have been sent
+    time_passes(app, sms_id)
+    claim_due(app)
+
+    outcome = deliver(app, sms_id)
+
+    assert outcome.status == MessageStatus.SENT
+    ((provider_id, _, body),) = texting.created()
+    assert texting.create_requests() == 1
+    assert (outcome.detail, body) == (provider_id, message(db, sms_id).body_text)
+    assert [(n, outcome) for n, outcome, _ in attempts_of(db, sms_id)] == [
+        (1, "abandoned"),
+        (2, "sent"),
+    ]
+    if texting.standin is not None:  # Twilio was asked before it was sent to
+        assert [r.method for r in texting.standin.requests] == ["GET", "POST"]
+
+
+def test_provider_unreachable_while_reconciling_retries_later_and_still_never_duplicates(
+    ready_app: Callable[..., Flask],
+    twilio_standin: TwilioStandin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = ready_app(**twilio_standin.env())
+    db = database(app)
+    _, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    time_passes(app, sms_id)
+    claim_due(app)
+    twilio_standin.fail_next(status=503)
+
+    assert deliver(app, sms_id).status == MessageStatus.PLANNED  # the look-up failed
+    assert message(db, sms_id).needs_reconcile
+    set_columns(db, sms_id, due_at=utcnow() - dt.timedelta(seconds=1))
+    outcome = deliver(app, sms_id)
+
+    assert outcome.status == MessageStatus.SENT
+    assert sum(1 for r in twilio_standin.requests if r.method == "POST") == 1
+    assert [o for _, o, _ in attempts_of(db, sms_id)] == ["abandoned", "transient", "adopted"]
+
+
+def test_text_sent_before_a_long_outage_is_still_found_and_adopted(
+    ready_app: Callable[..., Flask],
+    twilio_standin: TwilioStandin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker dies right after Twilio took the text, and the scheduler only comes back a
+    # quarter of an hour later (a host restart, a long database outage). Reconciliation must
+    # look back to when the dead worker was sending, not a fixed ten minutes from now, or the
+    # patient gets the text twice.
+    app = ready_app(**twilio_standin.env())
+    db = database(app)
+    _, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    outage = dt.timedelta(minutes=15)
+    twilio_standin.backdate(outage)
+    time_passes(app, sms_id, outage.total_seconds())
+    with db.transaction() as session:
+        session.execute(
+            sa.update(DeliveryAttempt)
+            .where(DeliveryAttempt.message_id == sms_id)
+            .values(started_at=utcnow() - outage)
+        )
+    claim_due(app)
+
+    deliver(app, sms_id)
+
+    assert sum(1 for r in twilio_standin.requests if r.method == "POST") == 1
+    assert [o for _, o, _ in attempts_of(db, sms_id)] == ["abandoned", "adopted"]
+
+
+def test_email_resent_after_a_crash_carries_the_same_message_id(
+    ready_app: Callable[..., Flask], smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = ready_app(SMTP_URL=smtp_server.url, SMTP_TIMEOUT="2")
+    db = database(app)
+    lead_id = submit(app)
+    process(app, lead_id)
+    email_id = find(app, lead_id, "first", "email").id
+    crash_after_the_provider_answered(app, email_id, monkeypatch)
+    time_passes(app, email_id)
+    claim_due(app)
+
+    outcome = deliver(app, email_id)
+
+    first, again = smtp_server.wait_for(2)
+    expected = f"<intake-message-{email_id}@sunrise.example>"
+    assert first.message["Message-ID"] == again.message["Message-ID"] == expected
+    assert (outcome.status, outcome.detail) == (MessageStatus.SENT, expected)
+    assert message(db, email_id).provider_id == expected
+    assert [o for _, o, _ in attempts_of(db, email_id)] == ["abandoned", "sent"]
+
+
+# --- the scheduler and live sends ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 0.97])
+def test_claim_due_never_takes_a_send_younger_than_stale_after(
+    ready_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, fraction: float
+) -> None:
+    app = ready_app(DELIVERY_STALE_AFTER="60")
+    db = database(app)
+    _, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    time_passes(app, sms_id, 60 * fraction)
+
+    assert claim_due(app) == []
+
+    still = message(db, sms_id)
+    assert (still.status, still.needs_reconcile) == (MessageStatus.SENDING, False)
+    assert attempts_of(db, sms_id) == [(1, None, None)]
+    time_passes(app, sms_id, 61)
+    assert claim_due(app) == [sms_id]
+
+
+def test_a_live_send_is_not_claimed_twice_by_deliver(ready_app: Callable[..., Flask]) -> None:
+    app = ready_app()
+    db = database(app)
+    _, sms_id = first_text(app)
+    with db.transaction() as session:
+        assert delivery._claim(session, sms_id, utcnow())
+
+    assert deliver(app, sms_id).status == "skipped"
+    assert message(db, sms_id).attempts == 1
+
+
+# --- a worker that wakes up after being taken over -----------------------------------------
+
+
+def snapshot(db: Database, message_id: int) -> tuple[Any, ...]:
+    row = message(db, message_id)
+    return (
+        row.status,
+        row.provider_id,
+        row.attempts,
+        row.last_error,
+        row.sent_at,
+        row.failed_at,
+        row.due_at,
+        row.needs_reconcile,
+    )
+
+
+def test_stale_claim_cannot_overwrite_a_newer_outcome(
+    ready_app: Callable[..., Flask],
+    twilio_standin: TwilioStandin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = ready_app(**twilio_standin.env())
+    db, settings = database(app), settings_of(app)
+    lead_id, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)  # worker A, attempt 1
+    time_passes(app, sms_id)
+    claim_due(app)
+    assert deliver(app, sms_id).status == MessageStatus.SENT  # worker B adopts it
+    before, history = snapshot(db, sms_id), attempts_of(db, sms_id)
+    stale = Claim(sms_id, 1)
+
+    outcomes = [
+        delivery._record_sent(db, stale, "SMfromthestaleworker"),
+        delivery._record_transient(db, settings, stale, TransientError("timeout")),
+        delivery._record_permanent(db, settings, stale, "invalid_number"),
+    ]
+
+    assert outcomes == [delivery.Outcome("skipped", "taken over")] * 3
+    assert snapshot(db, sms_id) == before
+    assert attempts_of(db, sms_id) == history
+    lead = lead_row(db, lead_id)
+    assert (lead.phone_status, lead.sequence_stopped_at) == (None, None)
+
+
+def test_stale_claim_cannot_touch_a_send_another_worker_holds(
+    ready_app: Callable[..., Flask],
+    twilio_standin: TwilioStandin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = ready_app(**twilio_standin.env())
+    db, settings = database(app), settings_of(app)
+    _, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)  # worker A, attempt 1
+    time_passes(app, sms_id)
+    claim_due(app)
+    with db.transaction() as session:  # worker B claims attempt 2 and is talking to Twilio
+        assert delivery._claim(session, sms_id, utcnow())
+        session.add(DeliveryAttempt(message_id=sms_id, number=2, started_at=utcnow()))
+    holding = snapshot(db, sms_id)
+
+    late = delivery._record_permanent(db, settings, Claim(sms_id, 1), "invalid_number")
+    also_late = delivery._record_transient(db, settings, Claim(sms_id, 1), TransientError("x"))
+
+    assert late == also_late == delivery.Outcome("skipped", "taken over")
+    assert snapshot(db, sms_id) == holding
+    assert delivery._record_sent(db, Claim(sms_id, 2), "SMfromb").status == "sent"
+    assert [o for _, o, _ in attempts_of(db, sms_id)] == ["abandoned", "sent"]
+
+
+# --- what changed while the worker was dead ------------------------------------------------
+
+
+def test_text_sent_before_the_sequence_stopped_is_adopted_not_cancelled(
+    texting: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The patient got the text, the worker died, then staff marked the lead contacted: the
+    # ledger must say the text went out, not that it was cancelled.
+    app, db = texting.app, database(texting.app)
+    lead_id, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    with db.transaction() as session:
+        leads.set_status(session, lead_id, "contacted", utcnow())
+    time_passes(app, sms_id)
+    claim_due(app)
+
+    outcome = deliver(app, sms_id)
+
+    assert outcome.status == MessageStatus.SENT
+    assert texting.create_requests() == 1
+
+
+def test_lost_send_not_at_the_provider_is_cancelled_once_the_sequence_stopped(
+    texting: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, db = texting.app, database(texting.app)
+    lead_id, sms_id = first_text(app)
+    # The worker died after rendering, before the provider call.
+    set_columns(db, sms_id, status=MessageStatus.SENDING, attempts=1, body_text="never sent")
+    with db.transaction() as session:
+        leads.set_status(session, lead_id, "contacted", utcnow())
+    time_passes(app, sms_id)
+    claim_due(app)
+
+    outcome = deliver(app, sms_id)
+
+    assert outcome.status == MessageStatus.CANCELLED
+    assert texting.create_requests() == 0
+
+
+def test_adopted_text_keeps_the_body_that_went_out_not_a_new_rendering(
+    texting: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, db = texting.app, database(texting.app)
+    _, sms_id = first_text(app)
+    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    sent_body = message(db, sms_id).body_text
+    sent_version = message(db, sms_id).template_version_id
+    # An admin changes the template while the worker is dead.
+    with db.transaction() as session:
+        save_version(
+            session,
+            "patient_first_reply",
+            "sms",
+            TemplateSource(None, "Changed text", None),
+            "admin",
+        )
+    time_passes(app, sms_id)
+    claim_due(app)
+
+    assert deliver(app, sms_id).status == MessageStatus.SENT
+
+    adopted = message(db, sms_id)
+    assert (adopted.body_text, adopted.template_version_id) == (sent_body, sent_version)

@@ -1,0 +1,59 @@
+"""SMTP server down for a while; Twilio answering 500, then 429 with Retry-After, for a while.
+
+The SMTP server stops listening (connection refused) and starts again on the same port; the
+Twilio stand-in answers every request (sends and look-ups alike) with an error until told to
+stop. Messages wait in the ledger and go out once, when the providers recover.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+
+from .harness import Client, LeadSpec, Stack, Timer, assert_clean, drain, in_background, stream
+
+pytestmark = pytest.mark.faults
+
+LEADS = 40
+STREAM_SECONDS = 8.0
+
+
+def test_smtp_down_and_twilio_failing_then_recovering(make_stack: Callable[..., Stack]) -> None:
+    timer = Timer()
+    stack = make_stack("provider_outages", workers=2)
+    timer.mark("startup")
+
+    client = Client(stack.base_url)
+    specs = [LeadSpec("providers", n) for n in range(LEADS)]
+    submitter = in_background(lambda: stream(client, specs, STREAM_SECONDS))
+    time.sleep(1.0)
+    stack.smtp.stop()
+    stack.twilio.outage(500)
+    time.sleep(3.0)
+    stack.twilio.outage(429, retry_after=1)
+    time.sleep(2.0)
+    stack.smtp.start()  # SMTP was refused for 5 s
+    time.sleep(1.5)
+    stack.twilio.outage(None)  # Twilio failed for 4.5 s
+    submitter.join(timeout=60)
+    timer.mark("stream_and_outages")
+
+    report = drain("provider_outages", stack, client.posted, started=timer.start, timeout=90)
+    timer.mark("drain")
+    engine = sa.create_engine(stack.database_url)
+    with engine.connect() as conn:
+        retried: dict[str, int] = dict(
+            conn.execute(
+                sa.text("SELECT channel, count(*) FROM messages WHERE attempts > 1 GROUP BY 1")
+            ).all()
+        )
+    engine.dispose()
+    print(f"  twilio error answers={stack.twilio.outage_answers} retried messages={retried}")
+    print(timer)
+    assert all(p.status == 201 for p in client.posted)
+    # The faults were felt: otherwise this test proves nothing.
+    assert stack.twilio.outage_answers > 0 and retried.get("email", 0) > 0, retried
+    assert_clean(report, stack)
