@@ -251,18 +251,30 @@ def _reconcile(channel: Channel, lost: Lost) -> str | None:
     return provider_id
 
 
-def _finish_attempt(
-    session: Session, claim: Claim, outcome: str, detail: str | None, provider_id: str | None = None
+def finish_attempt(
+    session: Session,
+    message_id: int,
+    number: int,
+    outcome: str,
+    detail: str | None,
+    provider_id: str | None = None,
 ) -> None:
+    """Close an open attempt row with its outcome (not committed)."""
     session.execute(
         update(DeliveryAttempt)
         .where(
-            DeliveryAttempt.message_id == claim.message_id,
-            DeliveryAttempt.number == claim.attempt,
+            DeliveryAttempt.message_id == message_id,
+            DeliveryAttempt.number == number,
             DeliveryAttempt.outcome.is_(None),
         )
         .values(finished_at=utcnow(), outcome=outcome, detail=detail, provider_id=provider_id)
     )
+
+
+def _finish_attempt(
+    session: Session, claim: Claim, outcome: str, detail: str | None, provider_id: str | None = None
+) -> None:
+    finish_attempt(session, claim.message_id, claim.attempt, outcome, detail, provider_id)
 
 
 def _record_sent(db: Database, claim: Claim, provider_id: str, lost: Lost | None = None) -> Outcome:

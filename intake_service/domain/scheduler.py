@@ -15,7 +15,8 @@ from sqlalchemy import case, select, update
 
 from intake_service.config import DeliverySettings
 from intake_service.db import Database, utcnow
-from intake_service.models import DeliveryAttempt, Message, MessageStatus
+from intake_service.domain.delivery import finish_attempt
+from intake_service.models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,7 @@ def claim_due(
             )
         )
         for row in abandoned:
-            session.execute(
-                update(DeliveryAttempt)
-                .where(
-                    DeliveryAttempt.message_id == row.id,
-                    DeliveryAttempt.number == row.attempts,
-                    DeliveryAttempt.outcome.is_(None),
-                )
-                .values(finished_at=now, outcome="abandoned", detail="worker lost mid-send")
-            )
+            finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
     if abandoned:
         log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
     return ids

@@ -155,10 +155,12 @@ def recipients(session: Session, lead: Lead, step: Step, settings: Settings) -> 
     if step.audience == "team":
         return list(settings.team_emails)
     if step.channel == "email":
-        usable = lead.email and lead.email_status is None
-        return [lead.email] if usable and has_consent(session, lead.id, "email") else []  # type: ignore[list-item]
-    usable = lead.phone and lead.phone_status is None
-    return [lead.phone] if usable and has_consent(session, lead.id, "sms") else []  # type: ignore[list-item]
+        address, dead = lead.email, lead.email_status
+    else:
+        address, dead = lead.phone, lead.phone_status
+    if address and dead is None and has_consent(session, lead.id, step.channel):
+        return [address]
+    return []
 
 
 def plan(
