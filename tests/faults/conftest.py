@@ -22,7 +22,7 @@ from tests.conftest import TEST_FERNET_KEY
 from tests.support.processes import BIN
 from tests.support.services import REQUIRE_SERVICES, unique_name
 
-from .harness import TEAM_EMAILS, PrivatePostgres, PrivateRedis, Stack, pg_bindir
+from .harness import SUMMARIES, TEAM_EMAILS, PrivatePostgres, PrivateRedis, Stack, pg_bindir
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,3 +118,11 @@ def make_stack(
     for stack in stacks:
         stack.close()
     fault_servers.heal()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per fault scenario at the end of the run, even with output captured."""
+    if SUMMARIES:
+        terminalreporter.section("fault scenarios")
+        for line in SUMMARIES:
+            terminalreporter.write_line(line)

@@ -61,6 +61,9 @@ NOT_FINAL = ("planned", "queued", "sending")
 SENT_STATES = ("sent", "delivered")
 _MESSAGE_ID = re.compile(r"<intake-message-(\d+)@")
 
+# Every scenario's summary line, repeated at the end of the run (conftest.py).
+SUMMARIES: list[str] = []
+
 
 # --- private Redis and PostgreSQL ----------------------------------------------------------
 
@@ -737,6 +740,7 @@ def drain(
     report.elapsed = time.monotonic() - started
     # Printed here, before any assertion, so a failing scenario still shows its line.
     print(f"\n{report.line()}\n{report.detail()}")
+    SUMMARIES.append(report.line())
     return report
 
 
