@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.fernet import Fernet
+from dotenv import dotenv_values
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -101,8 +102,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from the environment; raises ConfigError on a bad or missing value."""
-        env = dict(os.environ if environ is None else environ)
+        """Build settings from the environment; raises ConfigError on a bad or missing value.
+
+        With no mapping given, a .env file in the working directory is read too; variables
+        already in the environment win over it.
+        """
+        if environ is None:
+            file_values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+            env = {**file_values, **os.environ}
+        else:
+            env = dict(environ)
         app_env = env.get("APP_ENV", "development").strip().lower()
         if app_env not in ENVIRONMENTS:
             raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {app_env!r}.")

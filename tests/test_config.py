@@ -461,3 +461,20 @@ def test_data_is_unreadable_once_its_key_is_dropped(make_app: Callable[..., Flas
     with pytest.raises(ValueError, match="could not be read with any configured key") as caught:
         stored_message(without_old)
     assert "Evenings" not in str(caught.value)
+
+
+def test_dot_env_file_is_read_and_the_environment_wins_over_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "CLINIC_NAME=Clinic From Dotenv\nCLINIC_PHONE=(310) 555-0199\n"
+        f"INSTANCE_PATH={tmp_path / 'instance'}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLINIC_NAME", raising=False)
+    monkeypatch.setenv("CLINIC_PHONE", "(310) 555-0100")
+
+    settings = Settings.from_env()
+
+    assert settings.clinic_name == "Clinic From Dotenv"
+    assert settings.clinic_phone == "(310) 555-0100"
