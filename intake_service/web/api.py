@@ -21,10 +21,10 @@ from intake_service.web.api_schema import (
     SubmissionCreated,
     SubmissionRequest,
     field_errors,
-    openapi_document,
     safe_errors,
 )
 from intake_service.web.errors import error_response
+from intake_service.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__)
 
