@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -103,6 +103,11 @@ class Database:
         """A session for reading, or for callers that commit in several steps themselves."""
         with self.sessions() as session:
             yield session
+
+    def ping(self) -> None:
+        """Raise if the database does not answer (readiness checks)."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

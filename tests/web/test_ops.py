@@ -1,0 +1,63 @@
+"""Liveness, readiness and metrics: truthful about dependencies, silent about people."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+from intake_service import create_app
+from intake_service.config import Settings
+from intake_service.domain import intake
+from tests.domain.builders import load_templates, process_and_deliver, submit
+
+
+def test_healthz_answers_without_touching_dependencies(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # A database nobody can reach: the process is still alive.
+    app = create_app(make_settings(DATABASE_URL="postgresql://postgres@127.0.0.1:1/none"))
+    response = app.test_client().get("/healthz")
+    assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+
+
+def test_readyz_is_ready_when_database_and_broker_answer(app: Flask) -> None:
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_readyz_names_an_unreachable_broker(make_app: Callable[..., Flask]) -> None:
+    app = make_app(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["broker"].startswith("unavailable")
+
+
+def test_readyz_names_an_unreachable_database(make_settings: Callable[..., Settings]) -> None:
+    app = create_app(make_settings(DATABASE_URL="postgresql://postgres@127.0.0.1:1/none"))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"].startswith("unavailable")
+
+
+def test_metrics_count_messages_by_status_and_never_name_anyone(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    load_templates(app.extensions["intake.db"])
+    lead_id = submit(
+        app,
+        contact=intake.Contact("Zebedee", "Quill", "zq@example.com", "+13105550177", "any"),
+    )
+    process_and_deliver(app, lead_id)
+
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+
+    assert 'intake_messages{channel="email",status="sent"} 2.0' in text
+    assert 'intake_messages{channel="sms",status="sent"} 1.0' in text
+    assert "intake_outbox_pending 0.0" in text
+    for personal in ("Zebedee", "@example.com", "+1", str(lead_id)):
+        assert personal not in text
