@@ -434,6 +434,25 @@ def test_patient_messages_carry_no_clinical_detail(
             assert wording not in text
 
 
+TREATMENT_WORDS = re.compile(r"ketamine|spravato|esketamine|tms|magnetic|psychiatr", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("treatment", TREATMENTS)
+def test_what_shows_on_a_lock_screen_never_names_a_treatment(
+    golden_settings: Settings, treatment: str
+) -> None:
+    # Texts and email subjects show on lock screens and in inbox previews that others see;
+    # the treatment someone asked about belongs inside the email only.
+    lead = fixed_lead(treatment_interest=treatment)
+    for default in read_defaults():
+        if AUDIENCE[default.key] != "patient":
+            continue
+        rendered = render_default(default, lead, golden_settings)
+        visible = rendered.body_text if default.channel == "sms" else rendered.subject or ""
+        found = TREATMENT_WORDS.findall(visible)
+        assert not found, f"{default.key} ({default.channel}) shows {found}"
+
+
 @pytest.mark.parametrize("channel", ["email", "sms"])
 def test_first_reply_to_an_urgent_lead_shows_988_and_911_on_every_channel(
     golden_settings: Settings, channel: str
