@@ -220,7 +220,7 @@ def test_rejected_email_marks_the_address_and_falls_back_to_a_text_of_the_same_s
     fallback = find(app, lead_id, "day3", "sms")
     assert (fallback.template_key, fallback.recipient) == ("patient_treatment_info", PATIENT_PHONE)
     assert tick(app)[fallback.id].status == MessageStatus.SENT
-    texts = [t for t in twilio_standin.messages if "tell you more about TMS" in t["body"]]
+    texts = [t for t in twilio_standin.messages if "questions about treatment" in t["body"]]
     assert [t["to"] for t in texts] == [PATIENT_PHONE]
     day7 = find(app, lead_id, "day7", "email")
     make_due_now(db, day7.id)
