@@ -29,15 +29,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # a person may take an hour over the form at night
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_ENABLED=settings.app_env != "test" or settings.extra.get("ratelimit", False),
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
         PREFERRED_URL_SCHEME="https" if settings.public_base_url.startswith("https") else "http",
     )
     app.extensions["intake.settings"] = settings
-    if settings.extra.get("trusted_proxies"):
-        hops = int(settings.extra["trusted_proxies"])
+    if settings.trusted_proxies:
+        # Behind a proxy the client's address (rate limits, consent evidence) is forwarded.
+        hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -12,7 +12,7 @@ import os
 import secrets
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -90,7 +90,8 @@ class Settings:
     outbox_republish_after: float  # seconds before an untaken outbox event is published again
     dispatch_interval: float  # seconds between scheduler ticks
     delivery: DeliverySettings
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    ratelimit_enabled: bool
+    trusted_proxies: int  # reverse proxies in front of the web tier whose X-Forwarded-* to trust
 
     @property
     def embedded(self) -> bool:
@@ -207,7 +208,26 @@ class Settings:
             outbox_republish_after=_float(env, "OUTBOX_REPUBLISH_AFTER", 30.0),
             dispatch_interval=_float(env, "DISPATCH_INTERVAL", 5.0),
             delivery=_delivery_settings(env, smtp, twilio),
+            # Tests switch the limiter on where they test it; everywhere else it is on.
+            ratelimit_enabled=_flag(env, "RATELIMIT_ENABLED", default=app_env != "test"),
+            trusted_proxies=_count(env, "TRUSTED_PROXIES"),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+    return raw in ("true", "1", "yes")
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {raw!r}.")
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -317,9 +317,7 @@ def test_rate_limit_answers_429_with_retry_after(
     # limiter registers its hooks in create_app, so flipping app.config afterwards is too late.
     # The limiter is one object for the process: put its on/off switch back for later tests.
     monkeypatch.setattr(limiter, "enabled", limiter.enabled)
-    settings = make_settings(RATELIMIT_SUBMISSIONS="2 per minute").with_overrides(
-        extra={"ratelimit": True}
-    )
+    settings = make_settings(RATELIMIT_SUBMISSIONS="2 per minute", RATELIMIT_ENABLED="true")
     upgrade(settings.database_url)
     app = create_app(settings)
     try:

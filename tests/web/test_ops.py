@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from intake_service import create_app
-from intake_service.config import Settings
+from intake_service.config import ConfigError, Settings
 from intake_service.domain import intake
+from intake_service.models import Submission
 from tests.domain.builders import load_templates, process_and_deliver, submit
 
 
@@ -61,3 +64,29 @@ def test_metrics_count_messages_by_status_and_never_name_anyone(
     assert "intake_outbox_pending 0.0" in text
     for personal in ("Zebedee", "@example.com", "+1", str(lead_id)):
         assert personal not in text
+
+
+@pytest.mark.parametrize(("proxies", "recorded"), [("0", "127.0.0.1"), ("1", "198.51.100.7")])
+def test_client_address_is_taken_from_a_trusted_proxy_only(
+    make_app: Callable[..., Flask], proxies: str, recorded: str
+) -> None:
+    # The address is consent evidence and the rate limit's key: a forged header must not set it.
+    app = make_app(TRUSTED_PROXIES=proxies)
+    response = app.test_client().post(
+        "/api/v1/submissions",
+        json={"form": "contact", "contact": {"first_name": "Ana", "email": "ana@example.com"}},
+        headers={"X-Forwarded-For": "198.51.100.7"},
+    )
+    assert response.status_code == 201
+    with app.extensions["intake.db"].session() as session:
+        assert session.scalars(select(Submission.ip)).one() == recorded
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("TRUSTED_PROXIES", "one"), ("RATELIMIT_ENABLED", "maybe")]
+)
+def test_malformed_proxy_and_limiter_settings_are_refused(
+    make_settings: Callable[..., Settings], name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        make_settings(**{name: value})
