@@ -49,14 +49,7 @@ class DatabaseCollector(Collector):
                 )
             ).one()
         backlog.add_metric([], pending)
-        if first is not None:
-            if first.tzinfo is None:  # SQLite's MIN() bypasses the column type
-                from datetime import UTC
-
-                first = first.replace(tzinfo=UTC)
-            oldest.add_metric([], (utcnow() - first).total_seconds())
-        else:
-            oldest.add_metric([], 0)
+        oldest.add_metric([], (utcnow() - first).total_seconds() if first is not None else 0)
         yield from (messages, backlog, oldest, leads)
 
 

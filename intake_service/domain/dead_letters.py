@@ -90,7 +90,7 @@ def retry(db: Database, message_id: int) -> None:
     with db.transaction() as session:
         message = _failed(session, message_id)
         lead = session.get_one(Lead, message.lead_id)
-        dead = lead.phone_status if message.channel == "sms" else lead.email_status
+        dead = lead.contact_status(message.channel)
         if message.audience == "patient" and dead is not None:
             raise CannotRetry(
                 f"the patient's {'phone' if message.channel == 'sms' else 'email'} was marked "

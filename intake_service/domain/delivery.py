@@ -109,7 +109,7 @@ def _suppression(
         return MessageStatus.CANCELLED, f"sequence stopped: {lead.sequence_stop_reason}"
     if lead.status in CLOSED_LEAD_STATUSES:
         return MessageStatus.SUPPRESSED, f"lead_{lead.status}"
-    contact_status = lead.phone_status if message.channel == "sms" else lead.email_status
+    contact_status = lead.contact_status(message.channel)
     if contact_status is not None:
         return MessageStatus.SUPPRESSED, f"{message.channel}_{contact_status}"
     if not has_consent(session, lead.id, message.channel):
@@ -160,8 +160,6 @@ def _lost_send(session: Session, message: Message) -> Lost | None:
         )
     )
     since = (first_lost or message.created_at) - CLOCK_SLACK
-    if since.tzinfo is None:  # SQLite's MIN() bypasses the column type
-        since = since.replace(tzinfo=dt.UTC)
     outgoing = OutgoingMessage(
         message_id=message.id,
         channel=message.channel,
@@ -319,8 +317,6 @@ def _record_transient(
                 DeliveryAttempt.number > message.retry_base,
             )
         )
-        if first_try is not None and first_try.tzinfo is None:  # SQLite's MIN() has no zone
-            first_try = first_try.replace(tzinfo=dt.UTC)
         too_old = now - (first_try or now) > dt.timedelta(seconds=policy.max_age)
         tries = message.attempts - message.retry_base
         if tries >= policy.max_attempts or too_old:

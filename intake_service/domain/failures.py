@@ -46,8 +46,7 @@ def after_suppression(
     session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
 ) -> None:
     """A patient message skipped because its contact point is dead tries the other channel."""
-    dead = lead.phone_status if message.channel == "sms" else lead.email_status
-    if message.audience == "patient" and dead is not None:
+    if message.audience == "patient" and lead.contact_status(message.channel) is not None:
         _fall_back(session, message, lead, settings, now)
 
 
@@ -90,10 +89,11 @@ def _tell_team_if_unreachable(
     ).all()
     if any(status in REACHED for status, _, _ in patient):
         return
-    dead = {"sms": lead.phone_status is not None, "email": lead.email_status is not None}
     # Only first contact can still answer the patient now; later steps are days away.
     if any(
-        status in PENDING and step == sequences.FIRST_CONTACT and not dead[channel]
+        status in PENDING
+        and step == sequences.FIRST_CONTACT
+        and lead.contact_status(channel) is None
         for status, channel, step in patient
     ):
         return

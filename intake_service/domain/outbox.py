@@ -40,10 +40,11 @@ def publish(db: Database, event_ids: Iterable[int], *, force: bool = False) -> i
 
     if not force and time.monotonic() < _broker_down_until:
         return 0
-    published = 0
     with db.session() as session:
-        events = session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(list(event_ids))))
-        pending = [(event.id, event.lead_id) for event in events]
+        pending = session.execute(
+            select(OutboxEvent.id, OutboxEvent.lead_id).where(OutboxEvent.id.in_(list(event_ids)))
+        ).all()
+    published: list[int] = []
     for event_id, lead_id in pending:
         try:
             tasks.process_lead.apply_async(args=[str(lead_id)])
@@ -51,14 +52,15 @@ def publish(db: Database, event_ids: Iterable[int], *, force: bool = False) -> i
             log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
             _broker_down_until = time.monotonic() + BROKER_BACKOFF
             break  # the rest would fail the same way; the sweep has them all
+        published.append(event_id)
+    if published:
         with db.transaction() as session:
             session.execute(
                 update(OutboxEvent)
-                .where(OutboxEvent.id == event_id)
+                .where(OutboxEvent.id.in_(published))
                 .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
             )
-        published += 1
-    return published
+    return len(published)
 
 
 def stale_event_ids(session: Session, republish_after: dt.timedelta, now: dt.datetime) -> list[int]:

@@ -154,11 +154,12 @@ def recipients(session: Session, lead: Lead, step: Step, settings: Settings) -> 
     """Who a step goes to: the team, or the patient where reachable and consenting."""
     if step.audience == "team":
         return list(settings.team_emails)
-    if step.channel == "email":
-        address, dead = lead.email, lead.email_status
-    else:
-        address, dead = lead.phone, lead.phone_status
-    if address and dead is None and has_consent(session, lead.id, step.channel):
+    address = lead.email if step.channel == "email" else lead.phone
+    if (
+        address
+        and lead.contact_status(step.channel) is None
+        and has_consent(session, lead.id, step.channel)
+    ):
         return [address]
     return []
 

@@ -54,6 +54,10 @@ class Lead(Base):
     )
     triage: Mapped[Triage | None] = relationship(back_populates="lead")
 
+    def contact_status(self, channel: str) -> str | None:
+        """Why a provider said the phone ("sms") or email cannot be used, or None if it can."""
+        return self.phone_status if channel == "sms" else self.email_status
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
