@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.paths import templates_root
-from intake_service.security import configure_field_encryption
+from intake_service.security.encryption import configure_field_encryption
 
 # Forms and API bodies are small; anything larger is refused with 413 before it is read.
 MAX_BODY_BYTES = 64 * 1024

@@ -15,7 +15,8 @@ from flask import current_app
 
 from intake_service.config import Settings
 from intake_service.db import get_db
-from intake_service.domain import delivery, outbox, processing, scheduler
+from intake_service.domain.events import outbox
+from intake_service.domain.outreach import delivery, processing, scheduler
 
 
 def _settings() -> Settings:

@@ -160,7 +160,7 @@ def broker_not_backed_off(monkeypatch: pytest.MonkeyPatch) -> None:
     After a failed publish the outbox skips the broker for a few seconds, process-wide; a test
     that made the broker unreachable would otherwise leave the next test's submit unpublished.
     """
-    from intake_service.domain import outbox
+    from intake_service.domain.events import outbox
 
     monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
 

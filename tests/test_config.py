@@ -14,7 +14,7 @@ from flask import Flask
 from intake_service.config import ConfigError, DeliverySettings, Settings
 from intake_service.domain import intake
 from intake_service.models import Submission
-from intake_service.security import FieldCipher
+from intake_service.security.encryption import FieldCipher
 
 REQUIRED_IN_PRODUCTION = (
     "SECRET_KEY",

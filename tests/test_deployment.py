@@ -1,7 +1,7 @@
 """The deployment files agree with the code: docker-compose.yml, Dockerfile, .env.example, the
 scripts CI runs, and the wheel that `pip install .` builds.
 
-No Docker engine is needed: the files are parsed and checked against intake_service/config.py,
+No Docker engine is needed: the files are parsed and checked against intake_service/config/,
 the one place that reads the environment.
 """
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
-CONFIG_SOURCE = ROOT / "intake_service" / "config.py"
+CONFIG_PACKAGE = ROOT / "intake_service" / "config"
 
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 ALL_SERVICES = (*APP_SERVICES, "redis", "postgres", "mailcatcher")
@@ -36,22 +36,26 @@ SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS")
 _NAME = r'"([A-Z][A-Z0-9_]*)"'
 _READS = re.compile(
     rf"(?:env\.get\(\s*{_NAME}|required_in_production\(\s*{_NAME}\s*\)"
-    rf"|_(?:float|flag|count)\(\s*env\s*,\s*{_NAME})"
+    rf"|read_(?:seconds|flag|count)\(\s*env\s*,\s*{_NAME})"
 )
 _REQUIRED = re.compile(rf"required_in_production\(\s*{_NAME}\s*\)")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
 def config_variables() -> set[str]:
-    """Every environment variable intake_service/config.py reads."""
-    source = CONFIG_SOURCE.read_text()
+    """Every environment variable intake_service/config/ reads."""
+    source = config_source()
     names = {name for match in _READS.finditer(source) for name in match.groups() if name}
-    assert names, "found no environment variables in config.py: has the way it reads them changed?"
+    assert names, "found no environment variables in config/: has the way it reads them changed?"
     return names
 
 
+def config_source() -> str:
+    return "\n".join(path.read_text() for path in sorted(CONFIG_PACKAGE.glob("*.py")))
+
+
 def production_required() -> set[str]:
-    return set(_REQUIRED.findall(CONFIG_SOURCE.read_text()))
+    return set(_REQUIRED.findall(config_source()))
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +159,7 @@ def test_compose_uses_only_variables_config_reads(compose: dict[str, Any]) -> No
     known = config_variables()
     for name in APP_SERVICES:
         unknown = set(app_environment(compose, name)) - known
-        assert not unknown, f"{name} sets {sorted(unknown)}, which config.py never reads"
+        assert not unknown, f"{name} sets {sorted(unknown)}, which config/ never reads"
 
 
 def test_compose_sets_every_variable_config_reads(compose: dict[str, Any]) -> None:
@@ -197,7 +201,7 @@ def test_compose_defaults_make_valid_production_settings(
         "mailcatcher",
         1025,
     )
-    assert settings.twilio is None, "texts should go to the dev outbox until Twilio is set"
+    assert settings.twilio is None, "texts should go to the dev mailbox until Twilio is set"
 
     defaults = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
     for field in (
@@ -230,21 +234,21 @@ def test_env_example_lists_every_variable_config_reads() -> None:
 
 
 def test_only_config_reads_the_environment() -> None:
-    """What config.py reads is all the service reads, so the lists above are complete."""
+    """What config/ reads is all the service reads, so the lists above are complete."""
     reads = re.compile(r"os\.getenv\(|environ\.get\(|environ\[|getenv\(")
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in [*(ROOT / "intake_service").rglob("*.py"), ROOT / "worker.py"]
-        if path != CONFIG_SOURCE
+        if CONFIG_PACKAGE not in path.parents
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if reads.search(line) and not line.lstrip().startswith("#")
     ]
-    assert not offenders, f"read settings in intake_service/config.py instead: {offenders}"
+    assert not offenders, f"read settings in intake_service/config/ instead: {offenders}"
 
 
 def test_env_example_lists_nothing_config_ignores() -> None:
     unknown = env_example_variables() - config_variables()
-    assert not unknown, f".env.example lists {sorted(unknown)}, which config.py never reads"
+    assert not unknown, f".env.example lists {sorted(unknown)}, which config/ never reads"
 
 
 # --- Dockerfile -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from intake_service.rendering import RenderError, TemplateSource, render, validate
+from intake_service.domain.templates.rendering import RenderError, TemplateSource, render, validate
 
 CONTEXT: dict[str, Any] = {
     "patient": {"first_name": "Jane"},

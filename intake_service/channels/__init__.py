@@ -1,7 +1,7 @@
 """Channels: one small interface in front of every way a message leaves the service.
 
 `get_channel(kind, settings, db)` picks the implementation from configuration: SMTP when
-SMTP_URL is set, Twilio when TWILIO_* is set, the dev outbox otherwise. Code outside this package
+SMTP_URL is set, Twilio when TWILIO_* is set, the dev mailbox otherwise. Code outside this package
 never asks which implementation it holds; provider error codes are translated here, into
 TransientError (try again later) or PermanentError (do not try this again).
 """
@@ -72,17 +72,17 @@ class Channel(Protocol):
 
 def get_channel(kind: str, settings: Settings, db: Database) -> Channel:
     """The channel configured for `kind` ("email" or "sms")."""
-    from intake_service.channels.dev_outbox import DevOutboxChannel
+    from intake_service.channels.dev_mailbox import DevMailboxChannel
 
     if kind == "email":
         if settings.smtp is None:
-            return DevOutboxChannel("email", settings, db)
+            return DevMailboxChannel("email", settings, db)
         from intake_service.channels.email import SmtpChannel
 
         return SmtpChannel(settings.smtp, settings)
     if kind == "sms":
         if settings.twilio is None:
-            return DevOutboxChannel("sms", settings, db)
+            return DevMailboxChannel("sms", settings, db)
         from intake_service.channels.sms import TwilioChannel
 
         return TwilioChannel(settings.twilio)

@@ -1,7 +1,7 @@
 """The persistent model: one module per aggregate. Importing this registers every table."""
 
 from intake_service.models.consent import ConsentEvent
-from intake_service.models.dev_outbox import DevOutboxEntry
+from intake_service.models.dev_mailbox import DevMailboxEntry
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.message import (
     DeliveryAttempt,
@@ -17,7 +17,7 @@ from intake_service.models.triage import Triage
 __all__ = [
     "ConsentEvent",
     "DeliveryAttempt",
-    "DevOutboxEntry",
+    "DevMailboxEntry",
     "InvalidTransition",
     "Lead",
     "Message",

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake_service.db import Base, utcnow
-from intake_service.security import EncryptedJSON, EncryptedText
+from intake_service.security.encryption import EncryptedJSON, EncryptedText
 
 if TYPE_CHECKING:
     from intake_service.models.consent import ConsentEvent

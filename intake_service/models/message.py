@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.db import Base, utcnow
-from intake_service.security import EncryptedText
+from intake_service.security.encryption import EncryptedText
 
 
 class MessageStatus(enum.StrEnum):

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake_service.db import Base, utcnow
-from intake_service.security import EncryptedJSON
+from intake_service.security.encryption import EncryptedJSON
 
 if TYPE_CHECKING:
     from intake_service.models.lead import Lead

@@ -1,4 +1,4 @@
-"""Blueprints: one module per area of the web tier."""
+"""Blueprints: one package or module per area of the web tier."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from intake_service.web import api, dev_outbox, intake, ops
+    from intake_service.web import dev_mailbox, ops
+    from intake_service.web.api import submissions
     from intake_service.web.errors import register_error_handlers
+    from intake_service.web.public import pages
 
-    app.register_blueprint(intake.bp)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(submissions.bp)
     app.register_blueprint(ops.bp)
-    app.register_blueprint(dev_outbox.bp)
+    app.register_blueprint(dev_mailbox.bp)
+    app.register_blueprint(dev_mailbox.legacy)
     register_error_handlers(app)
     ops.init_metrics(app)

@@ -36,7 +36,8 @@ def error_response(status: int, sentence: str | None = None, **extra: object) ->
         response = jsonify({"error": sentence, **extra})
     else:
         response = Response(
-            render_template("error.html", status=status, message=sentence), mimetype="text/html"
+            render_template("public/error.html", status=status, message=sentence),
+            mimetype="text/html",
         )
     response.status_code = status
     return response

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.serving import make_server
 
 from intake_service.db import Database
-from intake_service.domain.answers import TMS_ITEMS
+from intake_service.domain.intake.answers import TMS_ITEMS
 from intake_service.models import Submission
 from tests.support.services import free_port
 

@@ -14,8 +14,9 @@ from flask import Flask
 
 from intake_service.config import Settings
 from intake_service.db import Database
-from intake_service.domain import delivery, intake, processing, scheduler, sequences
-from intake_service.domain.templates import load_defaults
+from intake_service.domain import intake
+from intake_service.domain.outreach import delivery, processing, scheduler, sequences
+from intake_service.domain.templates.versions import load_defaults
 from intake_service.models import DeliveryAttempt, Lead, Message
 
 PATIENT_EMAIL = "jane.doe@patients.example"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from intake_service.domain.answers import TMS_ITEMS, AnswerError, check_answers
+from intake_service.domain.intake.answers import TMS_ITEMS, AnswerError, check_answers
 
 FIRST_TMS_ITEM = next(iter(TMS_ITEMS))
 

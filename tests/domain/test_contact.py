@@ -7,7 +7,7 @@ from typing import Any
 import dns.resolver
 import pytest
 
-from intake_service.domain.contact import (
+from intake_service.domain.intake.contact import (
     InvalidContact,
     display_phone,
     normalize_email,

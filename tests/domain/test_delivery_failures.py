@@ -13,8 +13,8 @@ from flask import Flask
 
 from intake_service.config import DeliverySettings
 from intake_service.db import Database
-from intake_service.domain import dead_letters, delivery
-from intake_service.domain.consent import has_consent
+from intake_service.domain.compliance.consent import has_consent
+from intake_service.domain.outreach import dead_letters, delivery
 from intake_service.models import ConsentEvent, DeliveryAttempt, Message, MessageStatus
 from tests.domain.builders import (
     PATIENT_EMAIL,

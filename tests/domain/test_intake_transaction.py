@@ -13,7 +13,9 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from intake_service.db import Database
-from intake_service.domain import consent, intake, outbox
+from intake_service.domain import intake
+from intake_service.domain.compliance import consent
+from intake_service.domain.events import outbox
 from intake_service.models import ConsentEvent, Lead, OutboxEvent, Submission
 from tests.domain.builders import PATIENT_EMAIL, PATIENT_PHONE, count, database, submission
 

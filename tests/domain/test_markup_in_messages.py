@@ -47,12 +47,12 @@ def test_markup_in_every_field_is_escaped_in_every_email_and_the_outbox_pages(
         assert "&lt;script&gt;" in html  # the name is shown, as text
         assert SCRIPT in str(mail.message.get_body(("plain",)).get_content())
 
-    # The text went to the dev outbox (no Twilio configured): its pages escape it too.
+    # The text went to the dev mailbox (no Twilio configured): its pages escape it too.
     client = app.test_client()
-    listing = client.get("/dev/outbox").get_data(as_text=True)
+    listing = client.get("/dev/mailbox").get_data(as_text=True)
     assert "<script>alert" not in listing
-    entry_links = [part.split('"')[0] for part in listing.split('href="/dev/outbox/')[1:]]
+    entry_links = [part.split('"')[0] for part in listing.split('href="/dev/mailbox/')[1:]]
     assert entry_links
     for link in entry_links:
-        page = client.get(f"/dev/outbox/{link}").get_data(as_text=True)
+        page = client.get(f"/dev/mailbox/{link}").get_data(as_text=True)
         assert "<script>alert" not in page and "<b onmouseover" not in page

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.db import Database
-from intake_service.domain import intake, outbox, processing
+from intake_service.domain import intake
+from intake_service.domain.events import outbox
+from intake_service.domain.outreach import processing
 from intake_service.models import OutboxEvent
 from tests.domain.builders import (
     PATIENT_EMAIL,

@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.db import Database
-from intake_service.domain import delivery, intake, processing, scheduler
-from intake_service.domain.answers import TMS_ITEMS
-from intake_service.domain.templates import current_version
+from intake_service.domain import intake
+from intake_service.domain.intake.answers import TMS_ITEMS
+from intake_service.domain.outreach import delivery, processing, scheduler
+from intake_service.domain.templates.versions import current_version
 from intake_service.models import (
     ConsentEvent,
-    DevOutboxEntry,
+    DevMailboxEntry,
     InvalidTransition,
     Lead,
     Message,
@@ -198,7 +199,7 @@ def test_processing_an_unknown_lead_plans_nothing(ready_app: Callable[..., Flask
     assert count(database(app), "messages") == 0
 
 
-# --- delivering, dev outbox ----------------------------------------------------------------
+# --- delivering, dev mailbox ----------------------------------------------------------------
 
 
 def test_each_message_is_sent_once_and_records_version_provider_id_and_time(
@@ -214,7 +215,7 @@ def test_each_message_is_sent_once_and_records_version_provider_id_and_time(
 
     assert [o.status for o in outcomes] == [MessageStatus.SENT] * len(ids)
     assert [o.status for o in repeats] == ["skipped"] * len(ids)
-    assert count(database(app), "dev_outbox") == len(ids)
+    assert count(database(app), "dev_mailbox") == len(ids)
     with database(app).session() as session:
         for message_id in ids:
             sent = session.get_one(Message, message_id)
@@ -225,7 +226,7 @@ def test_each_message_is_sent_once_and_records_version_provider_id_and_time(
             assert sent.sent_at is not None and sent.sent_at >= before
             assert sent.attempts == 1
             entry = session.scalars(
-                sa.select(DevOutboxEntry).where(DevOutboxEntry.provider_id == sent.provider_id)
+                sa.select(DevMailboxEntry).where(DevMailboxEntry.provider_id == sent.provider_id)
             ).one()
             assert entry.recipient == sent.recipient
             assert entry.body_text == sent.body_text
@@ -264,7 +265,7 @@ def test_text_is_suppressed_when_its_consent_is_gone(ready_app: Callable[..., Fl
     after = message(database(app), sms.id)
     assert (after.status, after.last_error, after.sent_at) == ("suppressed", "no_consent", None)
     with database(app).session() as session:
-        texts = session.scalars(sa.select(DevOutboxEntry).where(DevOutboxEntry.channel == "sms"))
+        texts = session.scalars(sa.select(DevMailboxEntry).where(DevMailboxEntry.channel == "sms"))
         assert texts.all() == []
 
 
@@ -306,7 +307,7 @@ def test_closed_lead_gets_no_patient_messages_but_the_team_is_still_told(
     assert (patient_email.status, patient_email.detail) == ("suppressed", "lead_closed")
     assert (patient_sms.status, patient_sms.detail) == ("suppressed", "lead_closed")
     assert team.status == MessageStatus.SENT
-    assert count(database(app), "dev_outbox") == 1
+    assert count(database(app), "dev_mailbox") == 1
 
 
 def test_missing_template_fails_the_message_visibly(make_app: Callable[..., Flask]) -> None:

@@ -18,14 +18,15 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.channels import TransientError
-from intake_service.channels.dev_outbox import DevOutboxChannel
+from intake_service.channels.dev_mailbox import DevMailboxChannel
 from intake_service.channels.sms import TwilioChannel
 from intake_service.db import Database
-from intake_service.domain import delivery, leads, scheduler
-from intake_service.domain.delivery import Claim
-from intake_service.domain.templates import save_version
-from intake_service.models import DeliveryAttempt, DevOutboxEntry, MessageStatus
-from intake_service.rendering import TemplateSource
+from intake_service.domain.leads import status as leads
+from intake_service.domain.outreach import delivery, scheduler
+from intake_service.domain.outreach.delivery import Claim
+from intake_service.domain.templates.rendering import TemplateSource
+from intake_service.domain.templates.versions import save_version
+from intake_service.models import DeliveryAttempt, DevMailboxEntry, MessageStatus
 from tests.domain.builders import (
     PATIENT_PHONE,
     attempts_of,
@@ -76,7 +77,7 @@ def claim_due(app: Flask) -> list[int]:
 
 
 class Sink:
-    """Where one provider's texts land, seen from the test: the stand-in or the dev outbox."""
+    """Where one provider's texts land, seen from the test: the stand-in or the dev mailbox."""
 
     def __init__(self, app: Flask, standin: TwilioStandin | None) -> None:
         self.app = app
@@ -88,9 +89,9 @@ class Sink:
             return [(m["sid"], m["to"], m["body"]) for m in self.standin.messages]
         with database(self.app).session() as session:
             entries = session.scalars(
-                sa.select(DevOutboxEntry)
-                .where(DevOutboxEntry.channel == "sms")
-                .order_by(DevOutboxEntry.id)
+                sa.select(DevMailboxEntry)
+                .where(DevMailboxEntry.channel == "sms")
+                .order_by(DevMailboxEntry.id)
             )
             return [(e.provider_id, e.recipient, e.body_text or "") for e in entries]
 
@@ -100,9 +101,9 @@ class Sink:
         return len(self.created())
 
 
-@pytest.fixture(params=["twilio", "dev_outbox"])
+@pytest.fixture(params=["twilio", "dev_mailbox"])
 def texting(request: pytest.FixtureRequest, ready_app: Callable[..., Flask]) -> Sink:
-    """An app texting through the Twilio stand-in, or through the dev outbox."""
+    """An app texting through the Twilio stand-in, or through the dev mailbox."""
     if request.param == "twilio":
         standin: TwilioStandin = request.getfixturevalue("twilio_standin")
         return Sink(ready_app(**standin.env()), standin)
@@ -160,7 +161,7 @@ def test_text_the_crash_stopped_before_the_provider_is_sent_once(
 ) -> None:
     app, db = texting.app, database(texting.app)
     _, sms_id = first_text(app)
-    channel_class = TwilioChannel if texting.standin is not None else DevOutboxChannel
+    channel_class = TwilioChannel if texting.standin is not None else DevMailboxChannel
     with monkeypatch.context() as patch:
         patch.setattr(channel_class, "send", killed)
         with pytest.raises(WorkerKilled):

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from intake_service.cli import main
 from intake_service.db import Database
-from intake_service.domain import leads, sequences
-from intake_service.domain.sequences import InvalidSequence, parse_delay
-from intake_service.domain.templates import current_version
+from intake_service.domain.leads import status as leads
+from intake_service.domain.outreach import sequences
+from intake_service.domain.outreach.sequences import InvalidSequence, parse_delay
+from intake_service.domain.templates.versions import current_version
 from intake_service.migrate import upgrade
 from intake_service.models import Lead, MessageStatus, Sequence, SequenceStep
 from intake_service.models.lead import TREATMENTS

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
 from intake_service.db import Database
-from intake_service.domain import intake, message_context
-from intake_service.domain.answers import TMS_ITEMS
-from intake_service.domain.templates import (
+from intake_service.domain import intake
+from intake_service.domain.intake.answers import TMS_ITEMS
+from intake_service.domain.templates import message_context
+from intake_service.domain.templates.rendering import Rendered, TemplateSource, render
+from intake_service.domain.templates.versions import (
     DefaultTemplate,
     InvalidTemplate,
     as_source,
@@ -35,7 +37,7 @@ from intake_service.domain.templates import (
     save_version,
 )
 from intake_service.models import (
-    DevOutboxEntry,
+    DevMailboxEntry,
     Lead,
     Message,
     MessageStatus,
@@ -46,7 +48,6 @@ from intake_service.models import (
 from intake_service.models import Triage as TriageRow
 from intake_service.models.lead import CALLBACK_WINDOWS, TREATMENTS
 from intake_service.paths import message_templates_root
-from intake_service.rendering import Rendered, TemplateSource, render
 from tests.domain.builders import (
     TMS_ALL_YES,
     count,
@@ -498,7 +499,7 @@ def test_team_email_has_no_answers_and_no_free_text_message(
 
     with db.session() as session:
         (team_mail,) = session.scalars(
-            sa.select(DevOutboxEntry).where(DevOutboxEntry.recipient == "team@sunrise.example")
+            sa.select(DevMailboxEntry).where(DevMailboxEntry.recipient == "team@sunrise.example")
         ).all()
         text = "\n".join(
             part for part in (team_mail.subject, team_mail.body_text, team_mail.body_html) if part

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake_service.domain.answers import TMS_ITEMS
+from intake_service.domain.intake.answers import TMS_ITEMS
 from intake_service.domain.triage import assess
 
 ITEMS = list(TMS_ITEMS)  # items 1..5 in the order the clinic's site shows them

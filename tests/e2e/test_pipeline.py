@@ -202,7 +202,7 @@ def test_intake_service_run_on_the_embedded_default(tmp_path: Path) -> None:
         assert answer.status_code == 201, answer.text
 
         def outbox() -> str | None:
-            page = requests.get(f"{base}/dev/outbox", timeout=5).text
+            page = requests.get(f"{base}/dev/mailbox", timeout=5).text
             done = (
                 "team@clinic.example" in page
                 and "+14155550134" in page
@@ -211,9 +211,9 @@ def test_intake_service_run_on_the_embedded_default(tmp_path: Path) -> None:
             return page if done else None
 
         page = wait_until(
-            outbox, 60, "team email, patient email and text in the dev outbox", service
+            outbox, 60, "team email, patient email and text in the dev mailbox", service
         )
         assert "New lead: Ana" in str(page)
         output = service.output()
-    assert "/contact" in output and "/dev/outbox" in output
+    assert "/contact" in output and "/dev/mailbox" in output
     assert (tmp_path / "instance" / "intake.sqlite").exists()

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from intake_service import create_app
 from intake_service.config import Settings
 from intake_service.db import Database
-from intake_service.domain import consent
+from intake_service.domain.compliance import consent
 from intake_service.extensions import limiter
 from intake_service.migrate import upgrade
 from intake_service.models import ConsentEvent, Lead, OutboxEvent, Submission

@@ -13,11 +13,11 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from intake_service.db import Database
-from intake_service.domain.answers import TMS_ITEMS
-from intake_service.domain.consent import CURRENT_SMS_WORDING, SMS_WORDINGS
+from intake_service.domain.compliance.consent import CURRENT_SMS_WORDING, SMS_WORDINGS
 from intake_service.domain.intake import THANK_YOU
+from intake_service.domain.intake.answers import TMS_ITEMS
 from intake_service.models import ConsentEvent, Lead, OutboxEvent, Submission
-from intake_service.web.intake import CSRF_EXPIRED, THANK_YOU_SESSION_KEY
+from intake_service.web.public.pages import CSRF_EXPIRED, THANK_YOU_SESSION_KEY
 
 VOID = {"input", "br", "meta", "link", "img", "hr", "source", "area", "base", "col", "wbr"}
 FORM_PAGES = ("/contact", "/screening/tms")

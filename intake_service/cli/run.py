@@ -1,0 +1,85 @@
+"""`intake-service run`: web, one worker and the scheduler together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import click
+
+from intake_service.cli.common import read_settings
+from intake_service.cli.templates import load_templates
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+def run(host: str, port: int) -> None:
+    """Run web, one worker and the scheduler together (the embedded default unless configured)."""
+    from werkzeug.serving import make_server
+
+    from intake_service import create_app
+    from intake_service.migrate import upgrade
+
+    settings = read_settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    load_templates(settings)
+    app = create_app(settings)
+
+    # The worker is a child process reading the same environment, with the instance path
+    # pinned so it finds the same SQLite files and generated keys whatever its directory.
+    env = {**os.environ, "INSTANCE_PATH": str(settings.instance_path)}
+    worker = subprocess.Popen(  # noqa: S603  (fixed argument list, no shell)
+        [
+            sys.executable, "-m", "celery", "-A", "worker", "worker", "--beat",
+            "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+            "--schedule", str(settings.instance_path / "celerybeat-schedule"),
+        ],
+        env=env,
+    )  # fmt: skip
+    server = make_server(host, port, app, threaded=True)
+    base = f"http://{host}:{port}"
+    mode = "embedded default" if settings.embedded else "configured services"
+    click.echo(f"\nintake-service is running ({mode})")
+    click.echo(f"  contact form:   {base}/contact")
+    click.echo(f"  TMS self-screen: {base}/screening/tms")
+    if settings.smtp is None or settings.twilio is None:
+        click.echo(f"  dev mailbox:     {base}/dev/mailbox  (mail and texts land here)")
+    click.echo("Press Ctrl-C to stop.\n")
+
+    def watch_worker() -> None:
+        code = worker.wait()
+        if code not in (0, -signal.SIGTERM):
+            click.echo(f"the worker stopped unexpectedly (exit {code}); stopping", err=True)
+        server.shutdown()
+
+    threading.Thread(target=watch_worker, daemon=True).start()
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_worker(worker)
+        server.server_close()
+        click.echo("stopped")
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()

@@ -1,0 +1,39 @@
+"""`intake-service templates`: load the shipped message templates and sequences."""
+
+from __future__ import annotations
+
+import click
+
+from intake_service.cli.common import database, read_settings
+from intake_service.config import Settings
+
+
+@click.group()
+def templates() -> None:
+    """Message template commands."""
+
+
+@templates.command("load")
+def templates_load() -> None:
+    """Load the default message templates from templates/messages/ as new versions."""
+    saved = load_templates(read_settings())
+    if not saved:
+        click.echo("templates unchanged: the database already has every default")
+    for line in saved:
+        click.echo(f"loaded {line}")
+
+
+def load_templates(settings: Settings) -> list[str]:
+    from intake_service.domain.outreach import sequences
+    from intake_service.domain.templates.versions import load_defaults
+
+    db = database(settings)
+    try:
+        with db.transaction() as session:
+            versions = load_defaults(session)
+            saved = [f"{v.template.key} ({v.template.channel}) v{v.version}" for v in versions]
+            # Sequences name templates, so they load after them.
+            saved += [f"sequence for {t}" for t in sequences.load_defaults(session)]
+    finally:
+        db.dispose()
+    return saved

@@ -1,0 +1,136 @@
+"""Settings for the outside services a message leaves through, and for how hard delivery tries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from intake_service.config.readers import ConfigError, check_url, read_seconds
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    ssl: bool  # implicit TLS (smtps://)
+    starttls: bool
+    timeout: float
+    cafile: str | None = None  # CA bundle trusted instead of the system one (private relay, tests)
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str
+    from_number: str | None
+    messaging_service_sid: str | None
+    api_base_url: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How hard and how long delivery tries; all in seconds except max_attempts."""
+
+    max_attempts: int
+    max_age: float  # a message older than this is not worth sending any more
+    backoff_base: float
+    backoff_cap: float
+    # A message left in `sending` longer than this lost its worker; it is reconciled with the
+    # provider, then sent or adopted. Must outlast the slowest send (channel timeouts).
+    stale_after: float
+    requeue_after: float  # a `queued` id older than this lost its broker copy; queue it again
+
+
+def delivery_settings(
+    env: Mapping[str, str], smtp: SmtpSettings | None, twilio: TwilioSettings | None
+) -> DeliverySettings:
+    raw_attempts = env.get("DELIVERY_MAX_ATTEMPTS", "").strip() or "8"
+    if not raw_attempts.isdigit() or int(raw_attempts) < 1:
+        raise ConfigError(
+            f"DELIVERY_MAX_ATTEMPTS must be a whole number of at least 1, not {raw_attempts!r}."
+        )
+    delivery = DeliverySettings(
+        max_attempts=int(raw_attempts),
+        max_age=read_seconds(env, "DELIVERY_MAX_AGE", 48 * 3600.0),
+        backoff_base=read_seconds(env, "DELIVERY_BACKOFF_BASE", 10.0),
+        backoff_cap=read_seconds(env, "DELIVERY_BACKOFF_CAP", 1800.0),
+        stale_after=read_seconds(env, "DELIVERY_STALE_AFTER", 180.0),
+        requeue_after=read_seconds(env, "DELIVERY_REQUEUE_AFTER", 120.0),
+    )
+    # A send still in progress must never look abandoned, or it could be sent twice.
+    slowest = max([1.0] + [s.timeout for s in (smtp, twilio) if s is not None])
+    if delivery.stale_after < 2 * slowest:
+        raise ConfigError(
+            f"DELIVERY_STALE_AFTER must be at least twice the slowest channel timeout "
+            f"({2 * slowest:g} seconds)."
+        )
+    return delivery
+
+
+def smtp_settings(url: str, env: Mapping[str, str]) -> SmtpSettings | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            "SMTP_URL must look like smtp://user:pass@host:587?starttls=true or smtps://host:465."
+        )
+    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+    ssl = parts.scheme == "smtps"
+    starttls = query.get("starttls", "false") in ("1", "true", "yes")
+    if ssl and starttls:
+        raise ConfigError("SMTP_URL cannot ask for both smtps:// and starttls=true.")
+    try:
+        port = parts.port or (465 if ssl else 587 if starttls else 25)
+    except ValueError:
+        raise ConfigError("SMTP_URL has a port that is not a number.") from None
+    from urllib.parse import unquote
+
+    # Read raw: the other options are lower-cased above, and a file path is case-sensitive.
+    cafile = (parse_qs(parts.query).get("cafile") or [""])[-1].strip() or None
+    if cafile is not None and not Path(cafile).is_file():
+        raise ConfigError(f"SMTP_URL names cafile={cafile}, which is not a file.")
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=ssl,
+        starttls=starttls,
+        timeout=read_seconds(env, "SMTP_TIMEOUT", 10.0),
+        cafile=cafile,
+    )
+
+
+def twilio_settings(env: Mapping[str, str]) -> TwilioSettings | None:
+    sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+    token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+    from_number = env.get("TWILIO_FROM_NUMBER", "").strip() or None
+    service_sid = env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
+    if not (sid or from_number or service_sid):
+        return None
+    if not sid or not token:
+        raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together.")
+    if not sid.startswith("AC"):
+        raise ConfigError("TWILIO_ACCOUNT_SID must start with AC.")
+    if not (from_number or service_sid):
+        raise ConfigError(
+            "Set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID to send texts with Twilio."
+        )
+    if from_number and not from_number.startswith("+"):
+        raise ConfigError("TWILIO_FROM_NUMBER must be in E.164 form, such as +13105550123.")
+    base = env.get("TWILIO_API_BASE_URL", "").strip() or "https://api.twilio.com"
+    check_url("TWILIO_API_BASE_URL", base, ("http", "https"))
+    return TwilioSettings(
+        account_sid=sid,
+        auth_token=token,
+        from_number=from_number,
+        messaging_service_sid=service_sid,
+        api_base_url=base.rstrip("/"),
+        timeout=read_seconds(env, "TWILIO_TIMEOUT", 10.0),
+    )

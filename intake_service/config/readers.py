@@ -1,0 +1,75 @@
+"""Readers of single settings: each returns a typed value or raises ConfigError (one sentence)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def read_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+    return raw in ("true", "1", "yes")
+
+
+def read_count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {raw!r}.")
+    return int(raw)
+
+
+def read_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a finite number greater than zero, not {raw!r}.")
+    return value
+
+
+def check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes and not (name == "DATABASE_URL" and scheme == "postgres"):
+        raise ConfigError(f"{name} must be a URL starting with one of {', '.join(schemes)}://.")
+
+
+def check_address(name: str, value: str) -> None:
+    from email.utils import parseaddr
+
+    _, address = parseaddr(value)
+    try:
+        validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        raise ConfigError(f"{name} holds {value!r}, which is not an email address.") from None
+
+
+def dev_secret(instance_path: Path, name: str, make: Any) -> str:
+    """Outside production, generate a secret once and keep it in the instance folder.
+
+    Kept on disk so a restart can still read what was encrypted and signed before it.
+    """
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value: str = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value

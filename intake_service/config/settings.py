@@ -1,0 +1,188 @@
+"""Typed settings, read from the environment in one place and validated at start-up.
+
+Everything the service can be told lives here. `Settings.from_env` is called by `create_app`;
+nothing else reads `os.environ`. A malformed value, or a value production needs and lacks,
+raises `ConfigError` with one sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from dotenv import dotenv_values
+
+from intake_service.config.providers import (
+    DeliverySettings,
+    SmtpSettings,
+    TwilioSettings,
+    delivery_settings,
+    smtp_settings,
+    twilio_settings,
+)
+from intake_service.config.readers import (
+    ConfigError,
+    check_address,
+    check_url,
+    dev_secret,
+    read_count,
+    read_flag,
+    read_seconds,
+)
+
+ENVIRONMENTS = ("development", "production", "test")
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str
+    secret_key: str
+    database_url: str
+    broker_url: str
+    instance_path: Path
+    public_base_url: str
+    mail_from: str
+    team_emails: tuple[str, ...]
+    on_call_phone: str | None
+    clinic_name: str
+    clinic_phone: str
+    clinic_address: str
+    clinic_timezone: str
+    field_encryption_keys: tuple[str, ...]
+    smtp: SmtpSettings | None
+    twilio: TwilioSettings | None
+    twilio_auth_token: str | None  # also needed to check webhook signatures
+    ratelimit_submissions: str
+    ratelimit_storage_uri: str
+    task_queue: str
+    outbox_republish_after: float  # seconds before an untaken outbox event is published again
+    dispatch_interval: float  # seconds between scheduler ticks
+    delivery: DeliverySettings
+    ratelimit_enabled: bool
+    trusted_proxies: int  # reverse proxies in front of the web tier whose X-Forwarded-* to trust
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded default (SQLite and the SQL broker)."""
+        return self.database_url.startswith("sqlite") or self.broker_url.startswith("sqla+")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment; raises ConfigError on a bad or missing value.
+
+        With no mapping given, a .env file in the working directory is read too; variables
+        already in the environment win over it.
+        """
+        if environ is None:
+            file_values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+            env = {**file_values, **os.environ}
+        else:
+            env = dict(environ)
+        app_env = env.get("APP_ENV", "development").strip().lower()
+        if app_env not in ENVIRONMENTS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {app_env!r}.")
+        production = app_env == "production"
+
+        def required_in_production(name: str) -> str | None:
+            value = env.get(name, "").strip() or None
+            if production and value is None:
+                raise ConfigError(f"{name} must be set when APP_ENV=production.")
+            return value
+
+        instance_path = Path(env.get("INSTANCE_PATH", "instance")).resolve()
+
+        database_url = required_in_production("DATABASE_URL") or (
+            f"sqlite:///{instance_path / 'intake.sqlite'}"
+        )
+        check_url("DATABASE_URL", database_url, ("sqlite", "postgresql", "postgresql+psycopg"))
+        if database_url.startswith("postgres://"):
+            raise ConfigError("DATABASE_URL must start with postgresql://, not postgres://.")
+        if database_url.startswith("postgresql://"):
+            # Name the driver we ship rather than relying on SQLAlchemy's psycopg2 default.
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+
+        broker_url = required_in_production("CELERY_BROKER_URL") or (
+            f"sqla+sqlite:///{instance_path / 'broker.sqlite'}"
+        )
+        check_url("CELERY_BROKER_URL", broker_url, ("redis", "rediss", "sqla+sqlite", "amqp"))
+
+        secret_key = required_in_production("SECRET_KEY") or dev_secret(
+            instance_path, "secret_key", lambda: secrets.token_urlsafe(32)
+        )
+        if production and len(secret_key) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters long.")
+
+        keys_raw = required_in_production("FIELD_ENCRYPTION_KEYS") or dev_secret(
+            instance_path, "field_encryption_key", lambda: Fernet.generate_key().decode()
+        )
+        keys = tuple(k.strip() for k in keys_raw.split(",") if k.strip())
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"FIELD_ENCRYPTION_KEYS entry {position} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes)."
+                ) from None
+
+        public_base_url = required_in_production("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
+        check_url("PUBLIC_BASE_URL", public_base_url, ("http", "https"))
+        public_base_url = public_base_url.rstrip("/")
+
+        mail_from = required_in_production("MAIL_FROM") or "Intake <intake@clinic.example>"
+        check_address("MAIL_FROM", mail_from)
+        team_raw = required_in_production("TEAM_EMAILS") or "team@clinic.example"
+        team_emails = tuple(a.strip() for a in team_raw.split(",") if a.strip())
+        for address in team_emails:
+            check_address("TEAM_EMAILS", address)
+
+        clinic_timezone = env.get("CLINIC_TIMEZONE", "America/Los_Angeles").strip()
+        try:
+            zoneinfo.ZoneInfo(clinic_timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"CLINIC_TIMEZONE must be an IANA zone such as America/New_York, "
+                f"not {clinic_timezone!r}."
+            ) from None
+
+        twilio_token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
+        smtp = smtp_settings(env.get("SMTP_URL", "").strip(), env)
+        twilio = twilio_settings(env)
+        return cls(
+            app_env=app_env,
+            secret_key=secret_key,
+            database_url=database_url,
+            broker_url=broker_url,
+            instance_path=instance_path,
+            public_base_url=public_base_url,
+            mail_from=mail_from,
+            team_emails=team_emails,
+            on_call_phone=env.get("ON_CALL_PHONE", "").strip() or None,
+            # Patients read these in every message; CAN-SPAM needs the real postal address.
+            clinic_name=required_in_production("CLINIC_NAME") or "Sample Clinic",
+            clinic_phone=required_in_production("CLINIC_PHONE") or "(555) 010-0000",
+            clinic_address=required_in_production("CLINIC_ADDRESS") or "Clinic address not set",
+            clinic_timezone=clinic_timezone,
+            field_encryption_keys=keys,
+            smtp=smtp,
+            twilio=twilio,
+            twilio_auth_token=twilio_token,
+            ratelimit_submissions=env.get("RATELIMIT_SUBMISSIONS", "30 per minute;300 per hour"),
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+            task_queue=env.get("CELERY_QUEUE", "intake"),
+            outbox_republish_after=read_seconds(env, "OUTBOX_REPUBLISH_AFTER", 30.0),
+            dispatch_interval=read_seconds(env, "DISPATCH_INTERVAL", 5.0),
+            delivery=delivery_settings(env, smtp, twilio),
+            # Tests switch the limiter on where they test it; everywhere else it is on.
+            ratelimit_enabled=read_flag(env, "RATELIMIT_ENABLED", default=app_env != "test"),
+            trusted_proxies=read_count(env, "TRUSTED_PROXIES"),
+        )

@@ -1,0 +1,1 @@
+"""Domain events: the transactional outbox that hands committed work to the broker."""

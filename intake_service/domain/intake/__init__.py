@@ -1,0 +1,33 @@
+"""Accepting a submission: the one transaction, the answers each form takes, contact rules.
+
+The package's front door is `submit` (and `accept` inside a caller's transaction); the web
+forms and the JSON API both come through it.
+"""
+
+from intake_service.domain.intake.submission import (
+    CRISIS_MESSAGE,
+    THANK_YOU,
+    Accepted,
+    Contact,
+    IdempotencyConflict,
+    InvalidSubmission,
+    SubmissionInput,
+    accept,
+    check,
+    replay,
+    submit,
+)
+
+__all__ = [
+    "CRISIS_MESSAGE",
+    "THANK_YOU",
+    "Accepted",
+    "Contact",
+    "IdempotencyConflict",
+    "InvalidSubmission",
+    "SubmissionInput",
+    "accept",
+    "check",
+    "replay",
+    "submit",
+]

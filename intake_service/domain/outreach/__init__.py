@@ -1,0 +1,1 @@
+"""Outreach: sequences planned as rows, the scheduler, delivery, failures and dead letters."""

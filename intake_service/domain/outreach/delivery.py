@@ -1,0 +1,352 @@
+"""Deliver one message: claim it, re-check it, render it, send it, record what happened.
+
+The claim is a compare-and-set on the status, committed before the provider is called, and
+every later record of the outcome is conditional on still holding that claim (same status,
+same attempt number). So two workers given the same id cannot both send, and a worker that
+wakes up after its message was taken over cannot overwrite the newer truth.
+
+A message a dead worker left in `sending` is put back in the queue with `needs_reconcile`:
+before sending it again, deliver() asks the provider whether it already has it, and adopts the
+provider's id if so (docs/delivery-guarantees.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from intake_service.channels import (
+    Channel,
+    OutgoingMessage,
+    PermanentError,
+    TransientError,
+    get_channel,
+)
+from intake_service.config import DeliverySettings, Settings
+from intake_service.db import Database, utcnow
+from intake_service.domain.compliance.consent import has_consent
+from intake_service.domain.outreach import failures
+from intake_service.domain.templates import message_context
+from intake_service.domain.templates.rendering import RenderError, render
+from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
+from intake_service.models import DeliveryAttempt, Lead, Message, MessageStatus
+from intake_service.models.message import SENDABLE
+
+log = logging.getLogger(__name__)
+
+# Leads that no longer want, or no longer need, messages to the patient.
+CLOSED_LEAD_STATUSES = ("closed", "spam")
+# Provider clocks and ours differ a little: look this much further back than the lost attempt.
+CLOCK_SLACK = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # the message's status after this attempt, or "skipped"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker holds while it sends: the message and the attempt number it claimed."""
+
+    message_id: int
+    attempt: int
+
+
+def backoff(
+    policy: DeliverySettings, attempts: int, retry_after: float | None = None
+) -> dt.timedelta:
+    """Exponential backoff with jitter, never sooner than the provider's Retry-After."""
+    ceiling = min(policy.backoff_base * 2 ** max(0, attempts - 1), policy.backoff_cap)
+    # Jitter spreads retries out after an outage; it needs no cryptographic randomness.
+    seconds = random.uniform(ceiling / 2, ceiling)  # noqa: S311
+    if retry_after is not None:
+        seconds = max(seconds, retry_after)
+    return dt.timedelta(seconds=seconds)
+
+
+def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
+    claimed = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_(SENDABLE), Message.due_at <= now)
+        .values(
+            status=MessageStatus.SENDING,
+            attempts=Message.attempts + 1,
+            sending_started_at=now,
+            updated_at=now,
+        )
+    )
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _held(session: Session, claim: Claim) -> Message | None:
+    """The message, if this worker's claim on it still stands (locked for the update)."""
+    message = session.get(Message, claim.message_id, with_for_update=True)
+    if (
+        message is None
+        or message.status != MessageStatus.SENDING
+        or message.attempts != claim.attempt
+    ):
+        log.warning(
+            "message %s was taken over while attempt %d ran", claim.message_id, claim.attempt
+        )
+        return None
+    return message
+
+
+def _suppression(
+    session: Session, message: Message, lead: Lead
+) -> tuple[MessageStatus, str] | None:
+    """Why this message must not go out now, re-checked at send time: the world may have changed."""
+    if message.audience == "team":
+        return None
+    if lead.sequence_stopped_at is not None:
+        return MessageStatus.CANCELLED, f"sequence stopped: {lead.sequence_stop_reason}"
+    if lead.status in CLOSED_LEAD_STATUSES:
+        return MessageStatus.SUPPRESSED, f"lead_{lead.status}"
+    contact_status = lead.contact_status(message.channel)
+    if contact_status is not None:
+        return MessageStatus.SUPPRESSED, f"{message.channel}_{contact_status}"
+    if not has_consent(session, lead.id, message.channel):
+        return MessageStatus.SUPPRESSED, "no_consent"
+    return None
+
+
+def _render(
+    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
+) -> OutgoingMessage:
+    version = current_version(session, message.template_key, message.channel)
+    if message_context.audience(message.template_key) == "team":
+        context = message_context.team_context(session, lead, settings, now)
+    else:
+        context = message_context.patient_context(lead, settings)
+    rendered = render(as_source(version), context)
+    message.template_version_id = version.id
+    message.subject = rendered.subject
+    message.body_text = rendered.body_text
+    # No StatusCallback yet: /webhooks/twilio/status arrives with the webhooks issue, and
+    # Twilio would otherwise post delivery reports to an address that answers 404.
+    return OutgoingMessage(
+        message_id=message.id,
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=rendered.subject,
+        body_text=rendered.body_text,
+        body_html=rendered.body_html,
+    )
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A send a dead worker may have completed: what to look for, and since when."""
+
+    message: OutgoingMessage
+    since: dt.datetime
+    template_version_id: int | None
+
+
+def _lost_send(session: Session, message: Message) -> Lost | None:
+    """The message as the dead worker was sending it, or None if nothing can have gone out."""
+    if message.body_text is None:
+        return None  # it died before rendering
+    first_lost = session.scalar(
+        select(func.min(DeliveryAttempt.started_at)).where(
+            DeliveryAttempt.message_id == message.id, DeliveryAttempt.outcome == "abandoned"
+        )
+    )
+    since = (first_lost or message.created_at) - CLOCK_SLACK
+    outgoing = OutgoingMessage(
+        message_id=message.id,
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        body_text=message.body_text,
+    )
+    return Lost(outgoing, since, message.template_version_id)
+
+
+def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
+    """Send one due message if it is still sendable; safe to call any number of times. Commits."""
+    now = utcnow()
+    with db.transaction() as session:
+        if not _claim(session, message_id, now):
+            return Outcome("skipped", "not due, or not in a sendable state")
+        message = session.get_one(Message, message_id)
+        claim = Claim(message_id, message.attempts)
+        session.add(DeliveryAttempt(message_id=message_id, number=claim.attempt, started_at=now))
+        lead = session.get_one(Lead, message.lead_id)
+        lost = _lost_send(session, message) if message.needs_reconcile else None
+        # A lost send is looked for at the provider first: if it went out, it is sent,
+        # whatever changed since; only if it did not do the send-time checks apply.
+        if lost is None:
+            stopped = _stop_if_unwanted(session, claim, message, lead, settings, now)
+            if stopped is not None:
+                return stopped
+        try:
+            outgoing = _render(session, message, lead, settings, now)
+        except (TemplateMissing, RenderError) as error:
+            # Nothing but an admin can fix this; keep it visible as a failure.
+            log.error("message %s failed to render: %s", message_id, type(error).__name__)
+            message.transition(MessageStatus.FAILED)
+            message.last_error = f"template: {error}"
+            message.failed_at = now
+            _finish_attempt(session, claim, "permanent", "template")
+            failures.after_failure(session, message, lead, settings, now)
+            return Outcome(MessageStatus.FAILED, "template")
+
+    channel = get_channel(outgoing.channel, settings, db)
+    try:
+        if lost is not None:
+            adopted = _reconcile(channel, lost)
+            if adopted is not None:
+                return _record_sent(db, claim, adopted, lost=lost)
+            with db.transaction() as session:
+                held = _held(session, claim)
+                if held is None:
+                    return Outcome("skipped", "taken over")
+                lead = session.get_one(Lead, held.lead_id)
+                stopped = _stop_if_unwanted(session, claim, held, lead, settings, utcnow())
+                if stopped is not None:
+                    return stopped
+        provider_id = channel.send(outgoing)
+    except TransientError as error:
+        return _record_transient(db, settings, claim, error)
+    except PermanentError as error:
+        return _record_permanent(db, settings, claim, error.reason)
+    return _record_sent(db, claim, provider_id)
+
+
+def _stop_if_unwanted(
+    session: Session,
+    claim: Claim,
+    message: Message,
+    lead: Lead,
+    settings: Settings,
+    now: dt.datetime,
+) -> Outcome | None:
+    """Cancel or suppress a message that must not go out now (not committed)."""
+    suppression = _suppression(session, message, lead)
+    if suppression is None:
+        return None
+    status, reason = suppression
+    message.transition(status)
+    message.last_error = reason
+    _finish_attempt(session, claim, status.value, reason)
+    failures.after_suppression(session, message, lead, settings, now)
+    return Outcome(status, reason)
+
+
+def _reconcile(channel: Channel, lost: Lost) -> str | None:
+    """Ask the provider for the message a dead worker was sending. Raises TransientError."""
+    provider_id = channel.find_existing(lost.message, since=lost.since)
+    if provider_id is not None:
+        log.info("message %s was already at the provider; adopting it", lost.message.message_id)
+    return provider_id
+
+
+def finish_attempt(
+    session: Session,
+    message_id: int,
+    number: int,
+    outcome: str,
+    detail: str | None,
+    provider_id: str | None = None,
+) -> None:
+    """Close an open attempt row with its outcome (not committed)."""
+    session.execute(
+        update(DeliveryAttempt)
+        .where(
+            DeliveryAttempt.message_id == message_id,
+            DeliveryAttempt.number == number,
+            DeliveryAttempt.outcome.is_(None),
+        )
+        .values(finished_at=utcnow(), outcome=outcome, detail=detail, provider_id=provider_id)
+    )
+
+
+def _finish_attempt(
+    session: Session, claim: Claim, outcome: str, detail: str | None, provider_id: str | None = None
+) -> None:
+    finish_attempt(session, claim.message_id, claim.attempt, outcome, detail, provider_id)
+
+
+def _record_sent(db: Database, claim: Claim, provider_id: str, lost: Lost | None = None) -> Outcome:
+    adopted = lost is not None
+    with db.transaction() as session:
+        message = _held(session, claim)
+        if message is None:
+            return Outcome("skipped", "taken over")
+        if lost is not None:
+            # Keep what actually went out, not this attempt's fresh rendering.
+            message.subject = lost.message.subject
+            message.body_text = lost.message.body_text
+            message.template_version_id = lost.template_version_id
+        message.transition(MessageStatus.SENT)
+        message.provider_id = provider_id
+        message.sent_at = utcnow()
+        message.last_error = None
+        message.needs_reconcile = False
+        _finish_attempt(session, claim, "adopted" if adopted else "sent", None, provider_id)
+    log.info(
+        "message %s %s via %s", claim.message_id, "adopted" if adopted else "sent", message.channel
+    )
+    return Outcome(MessageStatus.SENT, provider_id)
+
+
+def _record_transient(
+    db: Database, settings: Settings, claim: Claim, error: TransientError
+) -> Outcome:
+    policy = settings.delivery
+    now = utcnow()
+    with db.transaction() as session:
+        message = _held(session, claim)
+        if message is None:
+            return Outcome("skipped", "taken over")
+        message.last_error = error.reason
+        _finish_attempt(session, claim, "transient", error.reason)
+        # Age counts from the first try since the last operator retry, not from planning:
+        # a day-7 follow-up was planned a week before it was ever due.
+        first_try = session.scalar(
+            select(func.min(DeliveryAttempt.started_at)).where(
+                DeliveryAttempt.message_id == message.id,
+                DeliveryAttempt.number > message.retry_base,
+            )
+        )
+        too_old = now - (first_try or now) > dt.timedelta(seconds=policy.max_age)
+        tries = message.attempts - message.retry_base
+        if tries >= policy.max_attempts or too_old:
+            message.transition(MessageStatus.FAILED)
+            message.failed_at = now
+            message.last_error = f"gave up after {tries} attempts: {error.reason}"
+            log.warning("message %s failed after %d attempts", claim.message_id, message.attempts)
+            lead = session.get_one(Lead, message.lead_id)
+            failures.after_failure(session, message, lead, settings, now)
+            return Outcome(MessageStatus.FAILED, error.reason)
+        # Back to the schedule, not to the broker: the wait lives in the database.
+        message.transition(MessageStatus.PLANNED)
+        message.due_at = now + backoff(policy, tries, error.retry_after)
+    log.info("message %s will be retried (%s)", claim.message_id, error.reason)
+    return Outcome(MessageStatus.PLANNED, error.reason)
+
+
+def _record_permanent(db: Database, settings: Settings, claim: Claim, reason: str) -> Outcome:
+    now = utcnow()
+    with db.transaction() as session:
+        message = _held(session, claim)
+        if message is None:
+            return Outcome("skipped", "taken over")
+        message.transition(MessageStatus.FAILED)
+        message.last_error = reason
+        message.failed_at = now
+        _finish_attempt(session, claim, "permanent", reason)
+        lead = session.get_one(Lead, message.lead_id)
+        failures.mark_contact_point(session, message, lead, reason, now)
+        failures.after_failure(session, message, lead, settings, now)
+    log.warning("message %s failed permanently (%s)", claim.message_id, reason)
+    return Outcome(MessageStatus.FAILED, reason)

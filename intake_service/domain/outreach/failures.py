@@ -1,0 +1,103 @@
+"""What a failed message means for its lead: a contact point marked, another channel tried,
+the team told once when the patient could not be reached at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.config import Settings
+from intake_service.domain.compliance.consent import record_opt_out
+from intake_service.domain.outreach import sequences
+from intake_service.domain.templates.versions import TemplateMissing, current_version
+from intake_service.models import Lead, Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+# Provider reasons that say a phone number can never take our texts (channels/sms.py).
+UNUSABLE_PHONE = ("invalid_number", "not_mobile", "region_not_enabled", "opted_out")
+UNUSABLE_EMAIL = ("recipient_rejected",)
+REACHED = (MessageStatus.SENT, MessageStatus.DELIVERED)
+PENDING = (MessageStatus.PLANNED, MessageStatus.QUEUED, MessageStatus.SENDING)
+UNREACHABLE_TEMPLATE = "team_unreachable"
+
+
+def mark_contact_point(
+    session: Session, message: Message, lead: Lead, reason: str, now: dt.datetime
+) -> None:
+    """Record that a phone or email cannot be used, so nothing more goes there (not committed)."""
+    if message.audience != "patient":
+        return
+    if message.channel == "sms" and reason in UNUSABLE_PHONE:
+        lead.phone_status = reason
+        if reason == "opted_out":
+            # Twilio refuses texts to a number that sent STOP (21610): that is an opt-out, and
+            # an opt-out stops the whole sequence.
+            record_opt_out(session, lead.id, "sms", "provider", now)
+            sequences.stop(session, lead.id, "opted_out", now)
+    elif message.channel == "email" and reason in UNUSABLE_EMAIL:
+        lead.email_status = "rejected"
+
+
+def after_suppression(
+    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
+) -> None:
+    """A patient message skipped because its contact point is dead tries the other channel."""
+    if message.audience == "patient" and lead.contact_status(message.channel) is not None:
+        _fall_back(session, message, lead, settings, now)
+
+
+def after_failure(
+    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
+) -> None:
+    """Fall back to the patient's other channel, then tell the team if nobody reached them."""
+    if message.audience != "patient":
+        log.error("team message %s failed: %s", message.id, message.last_error)
+        return
+    session.flush()  # the contact-point marks above must be visible to the queries below
+    _fall_back(session, message, lead, settings, now)
+    _tell_team_if_unreachable(session, lead, settings, now)
+
+
+def _fall_back(
+    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
+) -> None:
+    other = "email" if message.channel == "sms" else "sms"
+    if lead.sequence_stopped_at is not None:
+        return
+    try:
+        current_version(session, message.template_key, other)
+    except TemplateMissing:
+        log.info("no %s version of %s to fall back to", other, message.template_key)
+        return
+    step = sequences.Step(message.step_key, "patient", other, message.template_key)
+    planned = sequences.plan(session, lead, [step], settings, now)
+    if planned:
+        log.info("message %s falls back to %s as message %s", message.id, other, planned[0].id)
+
+
+def _tell_team_if_unreachable(
+    session: Session, lead: Lead, settings: Settings, now: dt.datetime
+) -> None:
+    patient = session.execute(
+        select(Message.status, Message.channel, Message.step_key).where(
+            Message.lead_id == lead.id, Message.audience == "patient"
+        )
+    ).all()
+    if any(status in REACHED for status, _, _ in patient):
+        return
+    # Only first contact can still answer the patient now; later steps are days away.
+    if any(
+        status in PENDING
+        and step == sequences.FIRST_CONTACT
+        and lead.contact_status(channel) is None
+        for status, channel, step in patient
+    ):
+        return
+    step = sequences.Step("unreachable", "team", "email", UNREACHABLE_TEMPLATE)
+    # The plan key is unique per lead: the team is told once, however many messages failed.
+    if sequences.plan(session, lead, [step], settings, now):
+        log.warning("lead %s could not be reached on any channel; telling the team", lead.id)

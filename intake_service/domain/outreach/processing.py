@@ -1,0 +1,55 @@
+"""Process a submitted lead: triage it, plan its first messages, hand the due ones on."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+
+from intake_service.config import Settings
+from intake_service.db import Database, utcnow
+from intake_service.domain import triage
+from intake_service.domain.events import outbox
+from intake_service.domain.outreach import scheduler, sequences
+from intake_service.models import Lead, Submission, Triage
+
+log = logging.getLogger(__name__)
+
+
+def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[int]:
+    """Triage and plan a lead once, however often it is called; returns due message ids. Commits."""
+    now = utcnow()
+    with db.transaction() as session:
+        # The row lock serialises two workers given the same lead (SQLite has one writer anyway).
+        lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
+        if lead is None:
+            log.warning("lead %s not found; nothing to process", lead_id)
+            return []
+        if lead.triage is None:
+            submission = session.scalars(
+                select(Submission)
+                .where(Submission.lead_id == lead.id)
+                .order_by(Submission.created_at.desc())
+                .limit(1)
+            ).one()
+            result = triage.assess(submission.form, submission.answers)
+            lead.triage = Triage(
+                submission_id=submission.id,
+                created_at=now,
+                rules_version=triage.RULES_VERSION,
+                score=result.score,
+                priority=result.priority,
+                candidacy=result.candidacy,
+                reasons=list(result.reasons),
+            )
+            lead.priority = result.priority
+            lead.urgent = lead.urgent or result.urgent
+        steps = sequences.steps_for(session, lead.treatment_interest)
+        sequences.plan(session, lead, steps, settings, now)
+        outbox.mark_processed(session, lead.id, now)
+    # Hand over what is due now rather than waiting for the next scheduler tick: speed to lead.
+    ids = scheduler.claim_due(db, settings.delivery, lead_id)
+    scheduler.hand_to_workers(ids)
+    log.info("lead %s processed, %d messages handed on", lead_id, len(ids))
+    return ids

@@ -1,0 +1,93 @@
+"""The durable scheduler: due messages are rows; each tick claims them and hands ids to workers.
+
+Three kinds of row are due: a planned message whose due_at has come; a queued message whose
+broker copy was evidently lost (queued long ago and never started); and a message left in
+`sending` by a worker that died (to be reconciled with the provider before any resend).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from sqlalchemy import case, select, update
+
+from intake_service.config import DeliverySettings
+from intake_service.db import Database, utcnow
+from intake_service.domain.outreach.delivery import finish_attempt
+from intake_service.models import Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+def claim_due(
+    db: Database, policy: DeliverySettings, lead_id: uuid.UUID | None = None
+) -> list[int]:
+    """Mark due messages (of one lead, or all) queued and return their ids. Commits.
+
+    On PostgreSQL concurrent schedulers skip each other's rows (FOR UPDATE SKIP LOCKED); on
+    SQLite one writer at a time holds the database, and deliver()'s compare-and-set claim
+    guards against any overlap either way.
+    """
+    now = utcnow()
+    stale_sending = (Message.status == MessageStatus.SENDING) & (
+        Message.sending_started_at < now - dt.timedelta(seconds=policy.stale_after)
+    )
+    due = (
+        ((Message.status == MessageStatus.PLANNED) & (Message.due_at <= now))
+        | (
+            (Message.status == MessageStatus.QUEUED)
+            & (Message.queued_at < now - dt.timedelta(seconds=policy.requeue_after))
+        )
+        | stale_sending
+    )
+    if lead_id is not None:
+        due = due & (Message.lead_id == lead_id)
+    with db.transaction() as session:
+        rows = session.execute(
+            select(Message.id, Message.status, Message.attempts)
+            .where(due)
+            .order_by(Message.due_at)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        abandoned = [row for row in rows if row.status == MessageStatus.SENDING]
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(
+                # A dead worker may have reached the provider: look before sending again.
+                needs_reconcile=case(
+                    (Message.status == MessageStatus.SENDING, True), else_=Message.needs_reconcile
+                ),
+                status=MessageStatus.QUEUED,
+                queued_at=now,
+                updated_at=now,
+            )
+        )
+        for row in abandoned:
+            finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
+    if abandoned:
+        log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
+    return ids
+
+
+def hand_to_workers(message_ids: list[int]) -> int:
+    """Put message ids on the broker; one that fails stays queued for the next requeue."""
+    from intake_service import tasks
+
+    sent = 0
+    for message_id in message_ids:
+        try:
+            tasks.deliver.apply_async(args=[message_id])
+        except Exception as error:  # broker down: the requeue sweep will try again
+            log.warning("message %s not handed to a worker (%s)", message_id, type(error).__name__)
+            continue
+        sent += 1
+    return sent

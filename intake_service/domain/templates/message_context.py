@@ -1,0 +1,178 @@
+"""The plain dicts message templates see: built here, never an ORM object in a template.
+
+Patient messages get no clinical detail at all; team messages get the least needed to act.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.config import Settings
+from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
+from intake_service.models import Lead, Message, MessageStatus
+
+TREATMENT_LABELS = {
+    "ketamine": "IV ketamine",
+    "spravato": "Spravato (esketamine)",
+    "tms": "TMS",
+    "psychiatry": "Psychiatry visit",
+    "unsure": "Not sure yet",
+}
+FORM_LABELS = {
+    "contact": "Contact form",
+    "tms_screen": "TMS self-screen",
+    "phq9": "PHQ-9 questionnaire",
+    "gad7": "GAD-7 questionnaire",
+}
+WINDOW_LABELS = {
+    "morning": "morning",
+    "afternoon": "afternoon",
+    "evening": "evening",
+    "any": "any time",
+}
+
+
+def clinic(settings: Settings) -> dict[str, str]:
+    try:
+        phone_e164 = normalize_phone(settings.clinic_phone)
+    except InvalidContact:
+        phone_e164 = settings.clinic_phone
+    return {
+        "name": settings.clinic_name,
+        "phone": settings.clinic_phone,
+        "phone_e164": phone_e164,
+        "address": settings.clinic_address,
+    }
+
+
+def age(seconds: float) -> str:
+    """How long ago, in words a busy coordinator reads at a glance."""
+    seconds = max(0, int(seconds))
+    if seconds < 90:
+        return f"{seconds} seconds ago"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes ago"
+    if seconds < 36 * 3600:
+        return f"{round(seconds / 3600)} hours ago"
+    return f"{round(seconds / 86400)} days ago"
+
+
+def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
+    """What a patient's message may say: their first name, the clinic, the treatment chosen."""
+    return {
+        "patient": {
+            "first_name": lead.first_name,
+            "callback_window": WINDOW_LABELS.get(lead.callback_window, "any time"),
+        },
+        "treatment": {
+            "key": lead.treatment_interest,
+            "label": TREATMENT_LABELS[lead.treatment_interest],
+        },
+        "clinic": clinic(settings),
+    }
+
+
+CHANNEL_LABELS = {"email": "email", "sms": "text"}
+
+
+def delivery_problems(session: Session, lead: Lead) -> list[str]:
+    """Why the patient's messages failed, one line per channel: reasons, never content."""
+    failed = session.execute(
+        select(Message.channel, Message.last_error)
+        .where(
+            Message.lead_id == lead.id,
+            Message.audience == "patient",
+            Message.status == MessageStatus.FAILED,
+        )
+        .order_by(Message.id)
+    ).all()
+    problems: dict[str, str] = {}
+    for channel, error in failed:
+        problems.setdefault(channel, f"{CHANNEL_LABELS[channel]}: {error or 'failed'}")
+    return list(problems.values())
+
+
+def team_context(
+    session: Session, lead: Lead, settings: Settings, now: dt.datetime
+) -> dict[str, Any]:
+    """What the team email may say: who, how urgent, what for, when to call, where to look."""
+    triage = lead.triage
+    form = lead.submissions[-1].form if lead.submissions else "contact"
+    reachable = []
+    if lead.phone:
+        reachable.append(f"phone {display_phone(lead.phone)}")
+    if lead.email:
+        reachable.append(f"email {lead.email}")
+    zone = settings.clinic_timezone
+    local = lead.created_at.astimezone(_zone(zone))
+    return {
+        "lead": {
+            "id": str(lead.id),
+            "name": lead.full_name,
+            "priority": lead.priority or "normal",
+            "urgent": lead.urgent,
+            "treatment": TREATMENT_LABELS[lead.treatment_interest],
+            "callback_window": WINDOW_LABELS.get(lead.callback_window, "any time"),
+            "form": FORM_LABELS.get(form, form),
+            "candidacy": triage.candidacy if triage else None,
+            "score": triage.score if triage else None,
+            "reachable_by": ", ".join(reachable),
+            "age": age((now - lead.created_at).total_seconds()),
+            "submitted_at": local.strftime("%a %d %b %Y, %H:%M %Z"),
+            "url": f"{settings.public_base_url}/staff/leads/{lead.id}",
+            "problems": delivery_problems(session, lead),
+        },
+        "clinic": clinic(settings),
+    }
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def audience(template_key: str) -> str:
+    """Who a template speaks to: team templates are named team_*, all others reach patients."""
+    return "team" if template_key.startswith("team_") else "patient"
+
+
+def sample_context(template_key: str) -> dict[str, Any]:
+    """The variables the template's audience gets, with sample values: a template is checked
+    against exactly these before it is saved, so it cannot fail at send time for lack of one.
+    """
+    sample_clinic = {
+        "name": "Sample Clinic",
+        "phone": "(310) 555-0100",
+        "phone_e164": "+13105550100",
+        "address": "100 Main St, Los Angeles, CA 90001",
+    }
+    if audience(template_key) == "patient":
+        return {
+            "patient": {"first_name": "Jane", "callback_window": "evening"},
+            "treatment": {"key": "tms", "label": "TMS"},
+            "clinic": sample_clinic,
+        }
+    return {
+        "clinic": sample_clinic,
+        "lead": {
+            "id": "00000000-0000-0000-0000-000000000000",
+            "name": "Jane Doe",
+            "priority": "high",
+            "urgent": False,
+            "treatment": "TMS",
+            "callback_window": "evening",
+            "form": "TMS self-screen",
+            "candidacy": "likely",
+            "score": 7,
+            "reachable_by": "phone (310) 555-0123, email jane@example.com",
+            "age": "12 seconds ago",
+            "submitted_at": "Wed 25 Nov 2026, 10:00 PST",
+            "url": "http://127.0.0.1:5000/staff/leads/00000000-0000-0000-0000-000000000000",
+            "problems": ["email: recipient_rejected", "text: invalid_number"],
+        },
+    }

@@ -1,0 +1,149 @@
+"""Message templates as data: load the defaults from templates/messages/, find the version in force.
+
+On disk each template key is a folder holding one file per part and channel:
+`email.subject`, `email.txt`, `email.html` and `sms.txt`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.domain.templates.message_context import sample_context
+from intake_service.domain.templates.rendering import TemplateSource, validate
+from intake_service.models import Template, TemplateVersion
+from intake_service.paths import message_templates_root
+
+DEFAULT_LOCALE = "en"
+
+log = logging.getLogger(__name__)
+
+
+class TemplateMissing(LookupError):
+    """No version of a template exists; run `intake-service templates load`."""
+
+
+class InvalidTemplate(ValueError):
+    """A template that would not render; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class DefaultTemplate:
+    key: str
+    channel: str
+    source: TemplateSource
+
+
+def read_defaults(root: Path | None = None) -> list[DefaultTemplate]:
+    """Every default template on disk, in a stable order."""
+    root = root or message_templates_root()
+    found: list[DefaultTemplate] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        email_text = folder / "email.txt"
+        if email_text.exists():
+            html = folder / "email.html"
+            found.append(
+                DefaultTemplate(
+                    folder.name,
+                    "email",
+                    TemplateSource(
+                        subject=(folder / "email.subject").read_text().strip(),
+                        body_text=email_text.read_text(),
+                        body_html=html.read_text() if html.exists() else None,
+                    ),
+                )
+            )
+        sms = folder / "sms.txt"
+        if sms.exists():
+            found.append(
+                DefaultTemplate(folder.name, "sms", TemplateSource(None, sms.read_text(), None))
+            )
+    return found
+
+
+def checksum(source: TemplateSource) -> str:
+    payload = json.dumps([source.subject, source.body_text, source.body_html])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def save_version(
+    session: Session, key: str, channel: str, source: TemplateSource, origin: str
+) -> TemplateVersion | None:
+    """Add a new version unless the latest one is identical (not committed); raises InvalidTemplate.
+
+    Returns the new version, or None when nothing changed.
+    """
+    problems = validate(source, sample_context(key))
+    if problems:
+        raise InvalidTemplate(f"{key} ({channel}): {problems[0]}")
+    template = session.scalars(
+        select(Template).where(
+            Template.key == key, Template.channel == channel, Template.locale == DEFAULT_LOCALE
+        )
+    ).first()
+    if template is None:
+        template = Template(key=key, channel=channel, locale=DEFAULT_LOCALE)
+        session.add(template)
+        session.flush()
+    latest = _latest(session, template.id)
+    digest = checksum(source)
+    if latest is not None and latest.checksum == digest:
+        return None
+    if origin == "default" and latest is not None and latest.source != "default":
+        # An admin's edit stays in force: reloading the defaults must never undo it.
+        log.info("template %s (%s) keeps its admin version %d", key, channel, latest.version)
+        return None
+    version = TemplateVersion(
+        template_id=template.id,
+        version=(latest.version + 1) if latest else 1,
+        source=origin,
+        subject=source.subject,
+        body_text=source.body_text,
+        body_html=source.body_html,
+        checksum=digest,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def load_defaults(session: Session, root: Path | None = None) -> list[TemplateVersion]:
+    """Load every default template as a new version where it changed (not committed)."""
+    saved = []
+    for default in read_defaults(root):
+        version = save_version(session, default.key, default.channel, default.source, "default")
+        if version is not None:
+            saved.append(version)
+    return saved
+
+
+def current_version(session: Session, key: str, channel: str) -> TemplateVersion:
+    """The version in force (the newest); raises TemplateMissing."""
+    template_id = session.scalars(
+        select(Template.id).where(
+            Template.key == key, Template.channel == channel, Template.locale == DEFAULT_LOCALE
+        )
+    ).first()
+    latest = _latest(session, template_id) if template_id is not None else None
+    if latest is None:
+        raise TemplateMissing(f"no {channel} template {key!r}; run `intake-service templates load`")
+    return latest
+
+
+def _latest(session: Session, template_id: int) -> TemplateVersion | None:
+    return session.scalars(
+        select(TemplateVersion)
+        .where(TemplateVersion.template_id == template_id)
+        .order_by(TemplateVersion.version.desc())
+        .limit(1)
+    ).first()
+
+
+def as_source(version: TemplateVersion) -> TemplateSource:
+    return TemplateSource(version.subject, version.body_text, version.body_html)

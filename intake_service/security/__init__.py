@@ -1,0 +1,1 @@
+"""Security: field encryption at rest; room for passwords and webhook signatures."""

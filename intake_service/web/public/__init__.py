@@ -1,0 +1,1 @@
+"""The public pages patients use: forms, thank-you pages."""

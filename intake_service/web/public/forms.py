@@ -1,0 +1,225 @@
+"""Flask-WTF forms for the public pages: the shape of the input, nothing more.
+
+Rules that span fields (email or phone, a phone for texts) belong to domain.intake.check;
+the view maps its errors back onto these fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
+
+from intake_service.domain.compliance import consent
+from intake_service.domain.intake import Contact
+from intake_service.domain.intake.answers import TMS_ITEMS
+from intake_service.domain.intake.contact import InvalidContact, normalize_email, normalize_phone
+from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
+
+TREATMENT_CHOICES = [
+    ("ketamine", "IV ketamine"),
+    ("spravato", "Spravato (esketamine)"),
+    ("tms", "TMS"),
+    ("psychiatry", "Psychiatry visit"),
+    ("unsure", "Not sure yet"),
+]
+CALLBACK_CHOICES = [
+    ("morning", "Morning"),
+    ("afternoon", "Afternoon"),
+    ("evening", "Evening"),
+    ("any", "Any time"),
+]
+HOW_HEARD_CHOICES = [
+    ("", "Choose one (optional)"),
+    ("search", "Search engine"),
+    ("doctor", "My doctor or therapist"),
+    ("friend", "Friend or family"),
+    ("social", "Social media"),
+    ("advert", "Advertisement"),
+    ("insurance", "My insurance"),
+    ("other", "Other"),
+]
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+MAX_EMAIL_CHARS = 320
+MAX_PHONE_CHARS = 40
+# Field names of domain errors keyed "contact.<name>"; anything else without a field is form-level.
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "callback_window")
+
+
+def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class ContactForm(FlaskForm):
+    first_name = StringField(
+        "First name",
+        validators=[
+            InputRequired("Enter your first name."),
+            Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
+        ],
+        render_kw={"autocomplete": "given-name", "maxlength": MAX_NAME_CHARS},
+    )
+    last_name = StringField(
+        "Last name",
+        validators=[
+            Optional(),
+            Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
+        ],
+        render_kw={"autocomplete": "family-name", "maxlength": MAX_NAME_CHARS},
+    )
+    email = EmailField(
+        "Email",
+        validators=[
+            Optional(),
+            Length(max=MAX_EMAIL_CHARS, message=f"Use at most {MAX_EMAIL_CHARS} characters."),
+        ],
+        render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"},
+    )
+    phone = TelField(
+        "Phone",
+        validators=[
+            Optional(),
+            Length(max=MAX_PHONE_CHARS, message=f"Use at most {MAX_PHONE_CHARS} characters."),
+        ],
+        render_kw={"autocomplete": "tel"},
+    )
+    treatment_interest = SelectField(
+        "What are you interested in?",
+        choices=_choices(TREATMENT_CHOICES),
+        default="unsure",
+        invalid_choice_message="Choose one of the options.",
+    )
+    callback_window = RadioField(
+        "When is a good time to call you?",
+        choices=_choices(CALLBACK_CHOICES),
+        default="any",
+        invalid_choice_message="Choose a time of day.",
+    )
+    message = TextAreaField(
+        "Anything you would like us to know?",
+        validators=[
+            Optional(),
+            Length(max=MAX_MESSAGE_CHARS, message=f"Use at most {MAX_MESSAGE_CHARS} characters."),
+        ],
+        render_kw={"rows": 5, "maxlength": MAX_MESSAGE_CHARS},
+    )
+    # The label is the exact wording whose version is sent along: the proof of consent.
+    sms_consent = BooleanField(consent.SMS_WORDINGS[consent.CURRENT_SMS_WORDING], default=False)
+    sms_wording_version = HiddenField(default=consent.CURRENT_SMS_WORDING)
+    how_heard = SelectField(
+        "How did you hear about us?",
+        choices=_choices(HOW_HEARD_CHOICES),
+        default="",
+        invalid_choice_message="Choose one of the options, or leave it blank.",
+    )
+    # Made on GET, sent back with the post: the idempotency key that turns a double click
+    # (or a resend after a lost response) into one submission.
+    submission_token = HiddenField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.phone_e164: str | None = None
+        self.email_normalized: str | None = None
+
+    def start(self, treatment: str | None = None) -> None:
+        """Prepare a blank form for GET: a fresh token, and a treatment chosen by the link."""
+        self.submission_token.data = str(uuid.uuid4())
+        if treatment in dict(TREATMENT_CHOICES):
+            self.treatment_interest.data = treatment
+
+    def validate_phone(self, field: Field) -> None:
+        try:
+            self.phone_e164 = normalize_phone(field.data)
+        except InvalidContact as error:
+            raise ValidationError(str(error)) from None
+
+    def validate_email(self, field: Field) -> None:
+        try:
+            self.email_normalized = normalize_email(field.data)
+        except InvalidContact as error:
+            raise ValidationError(str(error)) from None
+
+    def token(self) -> str | None:
+        """The posted submission token if it is one this service made (a UUID), else None."""
+        raw = (self.submission_token.data or "").strip()
+        try:
+            return str(uuid.UUID(raw))
+        except ValueError:
+            return None
+
+    def contact(self) -> Contact:
+        """The contact details, normalised; call after validate()."""
+        return Contact(
+            first_name=self.first_name.data or "",
+            last_name=self.last_name.data or "",
+            email=self.email_normalized,
+            phone=self.phone_e164,
+            callback_window=self.callback_window.data or "any",
+        )
+
+    def answers(self) -> dict[str, bool] | None:
+        """The questionnaire's answers as the domain stores them (none on the contact form)."""
+        return None
+
+    def add_errors(self, errors: dict[str, str]) -> None:
+        """Show errors keyed like domain.intake's ("contact.phone") beside their fields."""
+        for path, sentence in errors.items():
+            field = self._field_for(path)
+            if field is None:
+                self.form_errors.append(sentence)
+            elif sentence not in field.errors:
+                field.errors = [*field.errors, sentence]
+
+    def _field_for(self, path: str) -> Field | None:
+        head, _, rest = path.partition(".")
+        if head in ("treatment_interest", "message"):
+            return self._fields[head]
+        if (head == "contact" and rest in CONTACT_FIELDS) or head == "answers":
+            return self._fields.get(rest)
+        return None
+
+    def item_fields(self) -> list[Field]:
+        return []
+
+
+class TmsScreenForm(ContactForm):
+    """The TMS self-screen: five yes/no items, then the same contact fields."""
+
+    def answers(self) -> dict[str, bool] | None:
+        return {key: self[key].data == "yes" for key in TMS_ITEMS}
+
+    def item_fields(self) -> list[Field]:
+        return [self[key] for key in TMS_ITEMS]
+
+
+# One required yes/no radio group per item, named by its TMS_ITEMS key (the answers' keys).
+# validate_choice is off so a missing answer gets one message (InputRequired), not two.
+for _key, _text in TMS_ITEMS.items():
+    setattr(
+        TmsScreenForm,
+        _key,
+        RadioField(
+            _text,
+            choices=_choices(YES_NO),
+            validate_choice=False,
+            validators=[
+                InputRequired("Answer yes or no."),
+                AnyOf(["yes", "no"], message="Answer yes or no."),
+            ],
+        ),
+    )
