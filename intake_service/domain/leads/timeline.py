@@ -104,6 +104,8 @@ def _lead_events(session: Session, lead_id: uuid.UUID, users: dict[int, str]) ->
             # Assignment events hold account ids; show who they are.
             if e.kind in ("assigned", "claimed") and isinstance(data.get(key), int):
                 data[f"{key}_label"] = users.get(data[key], "a former colleague")
+        if isinstance(data.get("due_at"), str):
+            data["due_at"] = dt.datetime.fromisoformat(data["due_at"])
         actor = users.get(e.actor_id) if e.actor_id else None
         entries.append(Entry(e.at, _EVENT_GROUP.get(e.kind, "status"), e.kind, actor, e.note, data))
     return entries
