@@ -184,7 +184,11 @@ def lead_event(
 
 
 def callback(
-    session: Session, lead_row: Lead, due_at: dt.datetime | None, origin: str = "staff", **fields: Any
+    session: Session,
+    lead_row: Lead,
+    due_at: dt.datetime | None,
+    origin: str = "staff",
+    **fields: Any,
 ) -> CallbackRequest:
     row = CallbackRequest(lead_id=lead_row.id, due_at=due_at, origin=origin, **fields)
     session.add(row)

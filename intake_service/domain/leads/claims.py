@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -14,20 +15,20 @@ from intake_service.domain.leads.status import get_lead
 from intake_service.models import Lead, User
 
 
-class AlreadyClaimed(Exception):
-    """Someone else holds the lead; `holder` says who."""
+@dataclass(frozen=True)
+class Claim:
+    """How a claim went: won, already the claimer's, or lost to `holder`."""
 
-    def __init__(self, holder: str) -> None:
-        self.holder = holder
-        super().__init__(f"already claimed by {holder}")
+    outcome: str  # "won" | "already_yours" | "lost"
+    holder: str | None = None
 
 
 class CannotAssign(ValueError):
     """The account cannot take leads (unknown or disabled)."""
 
 
-def claim(session: Session, lead_id: uuid.UUID, actor: audit.Actor, now: dt.datetime) -> bool:
-    """Take an unassigned lead (not committed). Returns False if it was already the actor's.
+def claim(session: Session, lead_id: uuid.UUID, actor: audit.Actor, now: dt.datetime) -> Claim:
+    """Take an unassigned lead (not committed); a lost claim is audited, not raised.
 
     A compare-and-set in one UPDATE: of two people claiming at once, the database lets one
     row change and the other sees none (PostgreSQL re-checks the WHERE after the first
@@ -41,14 +42,14 @@ def claim(session: Session, lead_id: uuid.UUID, actor: audit.Actor, now: dt.date
     )
     if changed.rowcount == 1:  # type: ignore[attr-defined]
         events.record(session, lead_id, "claimed", actor, now, {"user_id": actor.id})
-        return True
+        return Claim("won")
     lead = get_lead(session, lead_id)
     session.refresh(lead)
     if lead.assignee_id == actor.id:
-        return False
+        return Claim("already_yours")
     holder = session.get(User, lead.assignee_id) if lead.assignee_id else None
     audit.record(session, actor, "lead.claim_lost", lead_id=lead_id, at=now)
-    raise AlreadyClaimed(holder.label if holder else "someone else")
+    return Claim("lost", holder.label if holder else "someone else")
 
 
 def assign(

@@ -15,6 +15,7 @@ from werkzeug.exceptions import NotFound
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts.users import active_staff
 from intake_service.domain.leads import callbacks, calls, claims, detail, inbox, status, timeline
+from intake_service.web.errors import error_response
 from intake_service.web.staff import bp
 from intake_service.web.staff.forms import (
     OUTCOME_LABELS,
@@ -88,16 +89,15 @@ def _back(lead_id: uuid.UUID) -> ResponseReturnValue:
     return redirect(target, code=303)
 
 
-def _act(lead_id: uuid.UUID, work: Callable[[Session], str]) -> ResponseReturnValue:
+def _act(
+    lead_id: uuid.UUID, work: Callable[[Session], str | tuple[str, str]]
+) -> ResponseReturnValue:
     """Run one domain action in a transaction; its sentence (or error) is flashed."""
     try:
         with get_db().transaction() as db_session:
             message = work(db_session)
     except status.UnknownLead:
         raise NotFound() from None
-    except claims.AlreadyClaimed as error:
-        flash(f"Someone was quicker: {error.holder} has already claimed this lead.", "error")
-        return _back(lead_id)
     except (
         calls.InvalidEntry,
         callbacks.InvalidCallback,
@@ -106,13 +106,15 @@ def _act(lead_id: uuid.UUID, work: Callable[[Session], str]) -> ResponseReturnVa
     ) as error:
         flash(str(error).capitalize() + ".", "error")
         return _back(lead_id)
-    flash(message)
+    if isinstance(message, tuple):
+        flash(*message)
+    else:
+        flash(message)
     return _back(lead_id)
 
 
 def _invalid(lead_id: uuid.UUID) -> ResponseReturnValue:
-    flash(FORM_INVALID, "error")
-    return _back(lead_id), 400  # type: ignore[return-value]
+    return error_response(400, FORM_INVALID)
 
 
 @bp.post("/staff/leads/<uuid:lead_id>/claim")
@@ -122,9 +124,13 @@ def claim(lead_id: uuid.UUID) -> ResponseReturnValue:
         return _invalid(lead_id)
     who = actor()
 
-    def work(s: Session) -> str:
-        mine = claims.claim(s, lead_id, who, utcnow())
-        return "You claimed this lead." if mine else "This lead is already yours."
+    def work(s: Session) -> str | tuple[str, str]:
+        result = claims.claim(s, lead_id, who, utcnow())
+        if result.outcome == "lost":
+            return f"Someone was quicker: {result.holder} has already claimed this lead.", "error"
+        return (
+            "You claimed this lead." if result.outcome == "won" else "This lead is already yours."
+        )
 
     return _act(lead_id, work)
 

@@ -123,9 +123,7 @@ def test_disabled_account_cannot_sign_in_and_its_session_ends(
     assert refused.status_code == 401
 
 
-def test_logout_ends_the_session_and_is_audited(
-    sign_in: Callable[..., Any], db: Database
-) -> None:
+def test_logout_ends_the_session_and_is_audited(sign_in: Callable[..., Any], db: Database) -> None:
     client = sign_in("clinician")
     assert client.post("/logout").status_code == 303
     assert client.get("/staff/leads").status_code == 302
