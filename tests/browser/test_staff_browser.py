@@ -7,7 +7,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -22,13 +21,23 @@ from tests.support.services import free_port
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SIZES = {
     "laptop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-              "is_mobile": True, "has_touch": True},
-}  # fmt: skip
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 COORDINATOR = "coordinator@clinic.example"
 CLINICIAN = "clinician@clinic.example"
@@ -93,12 +102,17 @@ def sign_in(page: Page, email: str, path: str = "/staff/leads") -> None:
 def submit_through_api(base_url: str, first_name: str) -> str:
     body = {
         "form": "contact",
-        "contact": {"first_name": first_name, "last_name": "Rivera", "email": f"{first_name.lower()}@patients.example",
-                    "phone": "(310) 555-0123", "callback_window": "evening"},
+        "contact": {
+            "first_name": first_name,
+            "last_name": "Rivera",
+            "email": f"{first_name.lower()}@patients.example",
+            "phone": "(310) 555-0123",
+            "callback_window": "evening",
+        },
         "treatment_interest": "tms",
         "message": "Could TMS help me?",
         "consent": {"sms": True, "email": True},
-    }  # fmt: skip
+    }
     response = requests.post(f"{base_url}/api/v1/submissions", json=body, timeout=10)
     assert response.status_code == 201, response.text
     return str(response.json()["lead_id"])

@@ -113,8 +113,13 @@ def lead(
     session.flush()
     if triage is not None:
         assert first is not None
-        values = {"rules_version": "test", "score": None, "priority": "normal",
-                  "candidacy": None, "reasons": []}  # fmt: skip
+        values = {
+            "rules_version": "test",
+            "score": None,
+            "priority": "normal",
+            "candidacy": None,
+            "reasons": [],
+        }
         values.update(triage)
         session.add(Triage(lead_id=row.id, submission_id=first.id, created_at=created, **values))
         row.priority = values["priority"]
@@ -175,9 +180,13 @@ def lead_event(
 ) -> LeadEvent:
     """A timeline event without its audit line, e.g. a call logged an hour ago."""
     row = LeadEvent(
-        lead_id=lead_row.id, kind=kind, at=at, actor_id=actor.id if actor else None,
-        data=data, note=note,
-    )  # fmt: skip
+        lead_id=lead_row.id,
+        kind=kind,
+        at=at,
+        actor_id=actor.id if actor else None,
+        data=data,
+        note=note,
+    )
     session.add(row)
     session.flush()
     return row

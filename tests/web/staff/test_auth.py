@@ -33,9 +33,12 @@ def test_sign_in_lands_on_next_and_records_the_login(
 ) -> None:
     response = client.post(
         "/login",
-        data={"email": "COORDINATOR@clinic.example", "password": factories.STAFF_PASSWORD,
-              "next": "/staff/callbacks"},
-    )  # fmt: skip
+        data={
+            "email": "COORDINATOR@clinic.example",
+            "password": factories.STAFF_PASSWORD,
+            "next": "/staff/callbacks",
+        },
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/staff/callbacks"
     assert client.get("/staff/callbacks").status_code == 200
@@ -44,15 +47,23 @@ def test_sign_in_lands_on_next_and_records_the_login(
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
-     "http:/evil.example"],
-)  # fmt: skip
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+    ],
+)
 def test_next_cannot_leave_the_site(client: Any, accounts: dict[str, Any], target: str) -> None:
     response = client.post(
         "/login",
-        data={"email": accounts["coordinator"][1], "password": factories.STAFF_PASSWORD,
-              "next": target},
-    )  # fmt: skip
+        data={
+            "email": accounts["coordinator"][1],
+            "password": factories.STAFF_PASSWORD,
+            "next": target,
+        },
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/staff/leads"
 
@@ -146,17 +157,21 @@ def test_background_polls_do_not_keep_a_session_alive(sign_in: Callable[..., Any
     with client.session_transaction() as session:
         before = session["staff.seen"]
     since = dt.datetime.now(dt.UTC).isoformat()
-    client.get("/staff/leads/new-rows", query_string={"since": since},
-               headers={"X-Background": "1", "HX-Request": "true"})  # fmt: skip
+    client.get(
+        "/staff/leads/new-rows",
+        query_string={"since": since},
+        headers={"X-Background": "1", "HX-Request": "true"},
+    )
     with client.session_transaction() as session:
         assert session["staff.seen"] == before
 
 
 def test_expired_htmx_poll_is_told_to_redirect(client: Any) -> None:
     response = client.get(
-        "/staff/leads/new-rows", query_string={"since": "2026-01-01T00:00:00+00:00"},
+        "/staff/leads/new-rows",
+        query_string={"since": "2026-01-01T00:00:00+00:00"},
         headers={"HX-Request": "true"},
-    )  # fmt: skip
+    )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith("/login")
 
@@ -184,9 +199,10 @@ def test_session_cookie_is_httponly_and_lax_and_secure_over_https(
         factories.user(session, "coordinator", email="c@clinic.example")
     client = app.test_client()
     response = client.post(
-        "/login", data={"email": "c@clinic.example", "password": factories.STAFF_PASSWORD},
+        "/login",
+        data={"email": "c@clinic.example", "password": factories.STAFF_PASSWORD},
         base_url="https://intake.clinic.example",
-    )  # fmt: skip
+    )
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from intake_service.db import Database, utcnow
-from intake_service.domain.leads import claims, dashboard
 from intake_service.domain.compliance.audit import Actor
+from intake_service.domain.leads import claims, dashboard
 from tests.support import factories
 
 
@@ -92,13 +92,31 @@ def test_speed_to_lead_comes_from_events_and_ignores_automatic_messages(db: Data
     with db.transaction() as session:
         staff = factories.user(session, "clinician")
         fast = factories.lead(session, age=dt.timedelta(hours=2), source={"utm_source": "google"})
-        factories.lead_event(session, fast, "call_logged", fast.created_at + dt.timedelta(minutes=3),
-                             staff, outcome="reached")  # fmt: skip
+        factories.lead_event(
+            session,
+            fast,
+            "call_logged",
+            fast.created_at + dt.timedelta(minutes=3),
+            staff,
+            outcome="reached",
+        )
         slow = factories.lead(session, age=dt.timedelta(hours=3))
-        factories.lead_event(session, slow, "call_logged", slow.created_at + dt.timedelta(minutes=10),
-                             staff, outcome="voicemail")  # fmt: skip
-        factories.lead_event(session, slow, "status_changed", slow.created_at + dt.timedelta(minutes=50),
-                             staff, **{"from": "new", "to": "contacted"})  # fmt: skip
+        factories.lead_event(
+            session,
+            slow,
+            "call_logged",
+            slow.created_at + dt.timedelta(minutes=10),
+            staff,
+            outcome="voicemail",
+        )
+        factories.lead_event(
+            session,
+            slow,
+            "status_changed",
+            slow.created_at + dt.timedelta(minutes=50),
+            staff,
+            **{"from": "new", "to": "contacted"},
+        )
         never = factories.lead(session, age=dt.timedelta(hours=1))
         factories.message(session, never, "delivered")  # automatic: not contact
         factories.lead(session, status="spam")

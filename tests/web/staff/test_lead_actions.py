@@ -49,10 +49,13 @@ def test_lead_page_shows_contact_triage_answers_and_messages_and_audits_the_view
 ) -> None:
     with db.transaction() as session:
         lead = factories.lead(
-            session, first_name="Ana", message="Evenings <b>please</b>", sms_consent=True,
+            session,
+            first_name="Ana",
+            message="Evenings <b>please</b>",
+            sms_consent=True,
             answers={"struggles_with_depression_ocd_anxiety": True, "tried_antidepressants": True},
             triage={"priority": "high", "candidacy": "likely", "reasons": ["core_tms_indication"]},
-        )  # fmt: skip
+        )
         factories.message(session, lead, "failed", last_error="21211: invalid To number")
         lead_id = lead.id
     page = sign_in("clinician").get(f"/staff/leads/{lead_id}")
@@ -113,8 +116,15 @@ def test_reaching_the_patient_marks_contacted_and_stops_follow_up(
     with db.transaction() as session:
         lead = factories.lead(session)
         planned = factories.message(session, lead, "planned", step_key="day1")
-        team = factories.message(session, lead, "planned", audience="team", channel="email",
-                                 recipient="team@clinic.example", template_key="team_new_lead")  # fmt: skip
+        team = factories.message(
+            session,
+            lead,
+            "planned",
+            audience="team",
+            channel="email",
+            recipient="team@clinic.example",
+            template_key="team_new_lead",
+        )
         lead_id, planned_id, team_id = lead.id, planned.id, team.id
         factories.callback(session, lead, utcnow() + dt.timedelta(hours=1))
     client = sign_in()
@@ -178,9 +188,10 @@ def test_schedule_a_callback_in_the_clinic_zone(sign_in: Callable[..., Any], db:
     local = callback.due_at.astimezone(dt.timezone(dt.timedelta(hours=-8)))
     assert (local.hour, local.minute) in ((10, 30), (11, 30))  # PST or PDT
     past = client.post(
-        f"/staff/leads/{lead_id}/callbacks", data={"day": "2020-01-01", "time": "10:00"},
+        f"/staff/leads/{lead_id}/callbacks",
+        data={"day": "2020-01-01", "time": "10:00"},
         follow_redirects=True,
-    )  # fmt: skip
+    )
     assert "already passed" in past.get_data(as_text=True)
     listing = client.get("/staff/callbacks").get_data(as_text=True)
     assert "Pat" in listing
@@ -204,8 +215,13 @@ def test_mark_booked_closed_spam_and_unspam(sign_in: Callable[..., Any], db: Dat
         client.post(f"/staff/leads/{lead_id}/status", data={"mark": "deleted"}).status_code == 400
     )
     transitions = [(e.data["from"], e.data["to"]) for e in events_of(db, lead_id)]
-    assert transitions == [("new", "contacted"), ("contacted", "spam"), ("spam", "contacted"),
-                           ("contacted", "booked"), ("booked", "closed")]  # fmt: skip
+    assert transitions == [
+        ("new", "contacted"),
+        ("contacted", "spam"),
+        ("spam", "contacted"),
+        ("contacted", "booked"),
+        ("booked", "closed"),
+    ]
 
 
 def test_timeline_filters_by_kind_and_order(sign_in: Callable[..., Any], db: Database) -> None:
