@@ -14,7 +14,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.db import Base, utcnow
-from intake_service.security import EncryptedText
+from intake_service.security.encryption import EncryptedText
 
 EVENT_KINDS = (
     "claimed",

@@ -97,6 +97,7 @@ def sign_in(page: Page, email: str, path: str = "/staff/leads") -> None:
     page.get_by_label("Password").fill(factories.STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"**{path}")
+    page.wait_for_load_state("load")
 
 
 def submit_through_api(base_url: str, first_name: str) -> str:
@@ -238,6 +239,7 @@ def test_inbox_by_keyboard_alone(
     expect(selected).to_have_attribute("data-lead-id", str(second))
     page.keyboard.press("c")
     expect(page.locator(".flash")).to_contain_text("You claimed this lead")
+    page.wait_for_load_state("load")  # the shortcuts script runs before `load`
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     page.wait_for_url("**/staff/leads/*")

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake_service.domain.answers import TMS_ITEMS
 from intake_service.domain.compliance import audit
+from intake_service.domain.intake.answers import TMS_ITEMS
 from intake_service.domain.leads import callbacks
 from intake_service.domain.leads.status import get_lead
 from intake_service.domain.leads.timeline import Entry, timeline

@@ -8,9 +8,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake_service.domain.outreach import sequences
 from intake_service.domain.compliance import audit
 from intake_service.domain.leads import events
+from intake_service.domain.outreach import sequences
 from intake_service.models import Lead, LeadEvent
 from intake_service.models.lead import LEAD_STATUSES
 

@@ -1,7 +1,7 @@
 """staff accounts, sign-in attempts, audit trail, lead events, callbacks, lead assignee
 
 Revision ID: 5a7f3c2e9b41
-Revises: c944776d739a
+Revises: a1d3e5f7b9c0
 Create Date: 2026-12-01 17:16:34.965457
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5a7f3c2e9b41"
-down_revision: str | None = "c944776d739a"
+down_revision: str | None = "a1d3e5f7b9c0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,10 +9,14 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 
 from intake_service.db import utcnow
-from intake_service.domain.contact import display_phone
+from intake_service.domain.intake.contact import display_phone
 from intake_service.domain.leads.dashboard import duration_label
 from intake_service.domain.leads.inbox import age_label
-from intake_service.domain.message_context import FORM_LABELS, TREATMENT_LABELS, WINDOW_LABELS
+from intake_service.domain.templates.message_context import (
+    FORM_LABELS,
+    TREATMENT_LABELS,
+    WINDOW_LABELS,
+)
 
 bp = Blueprint("staff", __name__, static_folder="static", static_url_path="/staff/static")
 
