@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import Flask
@@ -33,6 +34,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        # Staff sessions are permanent cookies that lapse after the idle time; the server also
+        # checks the last activity it saw (web/staff/session.py), so a copied cookie ages too.
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=settings.staff_idle_minutes),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
         PREFERRED_URL_SCHEME="https" if settings.public_base_url.startswith("https") else "http",
     )
     app.extensions["intake.settings"] = settings
@@ -45,10 +52,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_field_encryption(settings.field_encryption_keys)
     app.extensions["intake.db"] = Database(settings.database_url)
 
-    from intake_service.extensions import csrf, limiter
+    from intake_service.extensions import csrf, limiter, login_manager
 
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
 
     from intake_service.celery_app import init_celery
 

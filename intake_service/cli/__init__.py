@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake_service.cli import database, messages, run, templates
+from intake_service.cli import database, messages, run, templates, users
 
 
 @click.group()
@@ -16,3 +16,4 @@ main.add_command(database.db)
 main.add_command(templates.templates)
 main.add_command(messages.messages)
 main.add_command(run.run)
+main.add_command(users.users)

@@ -66,6 +66,7 @@ class Settings:
     delivery: DeliverySettings
     ratelimit_enabled: bool
     trusted_proxies: int  # reverse proxies in front of the web tier whose X-Forwarded-* to trust
+    staff_idle_minutes: int = 30  # a staff session left alone this long signs itself out
 
     @property
     def embedded(self) -> bool:
@@ -185,4 +186,5 @@ class Settings:
             # Tests switch the limiter on where they test it; everywhere else it is on.
             ratelimit_enabled=read_flag(env, "RATELIMIT_ENABLED", default=app_env != "test"),
             trusted_proxies=read_count(env, "TRUSTED_PROXIES"),
+            staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
         )

@@ -1,8 +1,10 @@
 """The persistent model: one module per aggregate. Importing this registers every table."""
 
+from intake_service.models.audit import AuditEvent
 from intake_service.models.consent import ConsentEvent
 from intake_service.models.dev_mailbox import DevMailboxEntry
 from intake_service.models.lead import Lead, Submission
+from intake_service.models.lead_event import CallbackRequest, LeadEvent
 from intake_service.models.message import (
     DeliveryAttempt,
     InvalidTransition,
@@ -13,13 +15,18 @@ from intake_service.models.outbox import OutboxEvent
 from intake_service.models.sequence import Sequence, SequenceStep
 from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
+from intake_service.models.user import LoginAttempt, User
 
 __all__ = [
+    "AuditEvent",
+    "CallbackRequest",
     "ConsentEvent",
     "DeliveryAttempt",
     "DevMailboxEntry",
     "InvalidTransition",
     "Lead",
+    "LeadEvent",
+    "LoginAttempt",
     "Message",
     "MessageStatus",
     "OutboxEvent",
@@ -29,4 +36,5 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "Triage",
+    "User",
 ]

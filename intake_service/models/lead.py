@@ -15,6 +15,7 @@ from intake_service.security.encryption import EncryptedJSON, EncryptedText
 if TYPE_CHECKING:
     from intake_service.models.consent import ConsentEvent
     from intake_service.models.triage import Triage
+    from intake_service.models.user import User
 
 FORMS = ("contact", "tms_screen", "phq9", "gad7")
 TREATMENTS = ("ketamine", "spravato", "tms", "psychiatry", "unsure")
@@ -45,6 +46,9 @@ class Lead(Base):
     sequence_stopped_at: Mapped[dt.datetime | None]
     sequence_stop_reason: Mapped[str | None] = mapped_column(String(40))
     source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Who owns the lead; set only by a compare-and-set claim or an explicit assignment.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[dt.datetime | None]
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="lead", order_by="Submission.created_at"
@@ -53,6 +57,7 @@ class Lead(Base):
         back_populates="lead", order_by="ConsentEvent.occurred_at"
     )
     triage: Mapped[Triage | None] = relationship(back_populates="lead")
+    assignee: Mapped[User | None] = relationship()
 
     def contact_status(self, channel: str) -> str | None:
         """Why a provider said the phone ("sms") or email cannot be used, or None if it can."""

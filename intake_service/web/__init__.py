@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from intake_service.web import dev_mailbox, ops
+    from intake_service.web import admin, dev_mailbox, ops, staff
     from intake_service.web.api import submissions
     from intake_service.web.errors import register_error_handlers
     from intake_service.web.public import pages
@@ -16,5 +16,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(dev_mailbox.bp)
     app.register_blueprint(dev_mailbox.legacy)
+    staff.init_app(app)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(admin.bp)
     register_error_handlers(app)
     ops.init_metrics(app)

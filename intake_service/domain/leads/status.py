@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.domain.compliance import audit
+from intake_service.domain.leads import events
 from intake_service.domain.outreach import sequences
-from intake_service.models import Lead
+from intake_service.models import Lead, LeadEvent
 from intake_service.models.lead import LEAD_STATUSES
 
 # Once a person has reached the lead, or the lead is closed, automated follow-up stops.
@@ -19,19 +22,61 @@ class UnknownLead(LookupError):
     """No lead has that id."""
 
 
-def set_status(session: Session, lead_id: uuid.UUID, status: str, now: dt.datetime) -> None:
-    """Change a lead's status, stopping its sequence where a person took over (not committed).
-
-    Raises UnknownLead, or ValueError for a status that does not exist.
-    """
-    if status not in LEAD_STATUSES:
-        raise ValueError(f"unknown lead status {status!r}")
+def get_lead(session: Session, lead_id: uuid.UUID) -> Lead:
+    """The lead; raises UnknownLead."""
     lead = session.get(Lead, lead_id)
     if lead is None:
         raise UnknownLead(str(lead_id))
+    return lead
+
+
+def set_status(
+    session: Session,
+    lead_id: uuid.UUID,
+    status: str,
+    now: dt.datetime,
+    actor: audit.Actor | None = None,
+) -> bool:
+    """Change a lead's status, stopping its sequence where a person took over (not committed).
+
+    With an actor (staff), the change goes on the timeline and the audit trail. Returns False
+    if the lead already had that status. Raises UnknownLead, or ValueError for a status that
+    does not exist.
+    """
+    if status not in LEAD_STATUSES:
+        raise ValueError(f"unknown lead status {status!r}")
+    lead = get_lead(session, lead_id)
+    previous = lead.status
     lead.status = status
     if status in STOPS_FOLLOW_UP:
         sequences.stop(session, lead_id, status, now)
+    if previous == status:
+        return False
+    if actor is not None:
+        data = {"from": previous, "to": status}
+        events.record(session, lead_id, "status_changed", actor, now, data)
+    return True
+
+
+def unspam(session: Session, lead_id: uuid.UUID, now: dt.datetime, actor: audit.Actor) -> str:
+    """Take a lead out of spam, back to the status it had before (not committed).
+
+    Its follow-up stays stopped: a lead marked spam may have missed its moment, and a person
+    now decides what it hears next. Returns the restored status; raises UnknownLead, or
+    ValueError if the lead is not spam.
+    """
+    lead = get_lead(session, lead_id)
+    if lead.status != "spam":
+        raise ValueError("this lead is not marked as spam")
+    marked = session.scalars(
+        select(LeadEvent)
+        .where(LeadEvent.lead_id == lead_id, LeadEvent.kind == "status_changed")
+        .order_by(LeadEvent.at.desc(), LeadEvent.id.desc())
+    ).first()
+    before = marked.data.get("from") if marked and marked.data.get("to") == "spam" else None
+    restored = before if before in LEAD_STATUSES and before != "spam" else "new"
+    set_status(session, lead_id, restored, now, actor)
+    return restored
 
 
 def patient_replied(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:

@@ -1,0 +1,1 @@
+"""Staff accounts: creating, listing and disabling them; signing in with lockout."""

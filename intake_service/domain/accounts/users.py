@@ -1,0 +1,72 @@
+"""Staff accounts: create, list, disable, look up."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.domain.compliance import audit
+from intake_service.models import User
+from intake_service.models.user import ROLES
+from intake_service.security.passwords import check_strength, hash_password
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed as asked; the message says why."""
+
+
+class UnknownUser(LookupError):
+    """No account has that email address."""
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: validated, lower-cased. Raises AccountError."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise AccountError(f"not a usable email address: {error}") from None
+
+
+def create_user(
+    session: Session, email: str, role: str, password: str, actor: audit.Actor, name: str = ""
+) -> User:
+    """Add an active account (not committed); raises AccountError or passwords.WeakPassword."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    address = normalise_email(email)
+    check_strength(password)
+    if session.scalars(select(User).where(User.email == address)).first() is not None:
+        raise AccountError(f"an account for {address} already exists")
+    user = User(email=address, role=role, display_name=name.strip(), password_hash="")
+    user.password_hash = hash_password(password)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user.created", detail={"user_id": user.id, "role": role})
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == email.strip().lower())).first()
+
+
+def active_staff(session: Session) -> list[User]:
+    """Accounts that can be given leads, by name."""
+    users = session.scalars(select(User).where(User.active.is_(True)))
+    return sorted(users, key=lambda u: u.label.lower())
+
+
+def disable_user(session: Session, email: str, actor: audit.Actor) -> User:
+    """Disable an account and end its sessions (not committed); raises UnknownUser."""
+    user = find_by_email(session, email)
+    if user is None:
+        raise UnknownUser(email)
+    if user.active:
+        user.active = False
+        user.session_version += 1
+        audit.record(session, actor, "user.disabled", detail={"user_id": user.id})
+    return user

@@ -1,0 +1,88 @@
+"""The audit trail: record who viewed or changed what. Append-only; rows are never changed.
+
+Details carry ids and codes, never health information: a note's text or a patient's name
+must not end up here, because admins and auditors read this trail broadly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.db import utcnow
+from intake_service.models import AuditEvent
+
+KINDS = (
+    "auth.login",
+    "auth.logout",
+    "auth.login_failed",
+    "auth.locked_out",
+    "auth.session_expired",
+    "lead.viewed",
+    "lead.claimed",
+    "lead.claim_lost",
+    "lead.assigned",
+    "lead.status_changed",
+    "lead.call_logged",
+    "lead.note_added",
+    "lead.callback_scheduled",
+    "lead.callback_done",
+    "user.created",
+    "user.disabled",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a staff account, or the command line (id None)."""
+
+    id: int | None
+    email: str | None
+    address: str | None = None
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    kind: str,
+    lead_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
+    """Add one audit event (not committed). Raises ValueError for a kind not in KINDS."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown audit event kind {kind!r}")
+    event = AuditEvent(
+        at=at or utcnow(),
+        actor_id=actor.id,
+        actor_email=actor.email,
+        kind=kind,
+        lead_id=lead_id,
+        address=actor.address,
+        detail=detail or {},
+    )
+    session.add(event)
+    return event
+
+
+def events(
+    session: Session,
+    lead_id: uuid.UUID | None = None,
+    actor_id: int | None = None,
+    kind: str | None = None,
+    limit: int = 200,
+) -> list[AuditEvent]:
+    """The newest events, optionally for one lead, one person or one kind."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    if lead_id is not None:
+        query = query.where(AuditEvent.lead_id == lead_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if kind is not None:
+        query = query.where(AuditEvent.kind == kind)
+    return list(session.scalars(query))

@@ -1,0 +1,78 @@
+"""The staff app: sign-in, the live inbox, one page per lead, callbacks and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app
+
+from intake_service.db import utcnow
+from intake_service.domain.intake.contact import display_phone
+from intake_service.domain.leads.dashboard import duration_label
+from intake_service.domain.leads.inbox import age_label
+from intake_service.domain.templates.message_context import (
+    FORM_LABELS,
+    TREATMENT_LABELS,
+    WINDOW_LABELS,
+)
+
+bp = Blueprint("staff", __name__, static_folder="static", static_url_path="/staff/static")
+
+STATUS_LABELS = {
+    "new": "New",
+    "contacted": "Contacted",
+    "booked": "Booked",
+    "closed": "Closed",
+    "spam": "Spam",
+}
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(current_app.extensions["intake.settings"].clinic_timezone)
+
+
+def local_time(value: dt.datetime | None, fmt: str = "%a %d %b, %H:%M") -> str:
+    """A UTC time in the clinic's zone, as staff read it."""
+    if value is None:
+        return "—"
+    return value.astimezone(_zone()).strftime(fmt)
+
+
+def ago(value: dt.datetime) -> str:
+    return age_label((utcnow() - value).total_seconds())
+
+
+@bp.app_template_filter("phone")
+def _phone(value: str | None) -> str:
+    return display_phone(value) if value else "—"
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {
+        "treatment_labels": TREATMENT_LABELS,
+        "window_labels": WINDOW_LABELS,
+        "form_labels": FORM_LABELS,
+        "status_labels": STATUS_LABELS,
+        "local_time": local_time,
+        "ago": ago,
+        "duration": duration_label,
+        "clinic_zone": current_app.extensions["intake.settings"].clinic_timezone,
+    }
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Staff pages show health information: keep them out of every cache and the back button.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from intake_service.web.staff import auth, callbacks, dashboard, inbox, lead  # noqa: F401
+    from intake_service.web.staff.session import init_session
+
+    init_session(app)

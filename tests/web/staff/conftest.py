@@ -1,0 +1,39 @@
+"""Staff app fixtures: accounts of each role and clients signed in as them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from intake_service.db import Database
+from tests.support import factories
+
+
+@pytest.fixture
+def accounts(db: Database) -> dict[str, Any]:
+    """One active account per role, keyed by role; values are (id, email)."""
+    made = {}
+    with db.transaction() as session:
+        for role in ("admin", "clinician", "coordinator"):
+            user = factories.user(session, role, email=f"{role}@clinic.example")
+            made[role] = (user.id, user.email)
+    return made
+
+
+@pytest.fixture
+def sign_in(app: Flask, accounts: dict[str, Any]) -> Callable[..., Any]:
+    """A test client signed in with the given role."""
+
+    def make(role: str = "coordinator") -> Any:
+        client = app.test_client()
+        response = client.post(
+            "/login",
+            data={"email": accounts[role][1], "password": factories.STAFF_PASSWORD},
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return make
