@@ -2,7 +2,7 @@
 
 `detect(text)` reads a message (a form's free text, an API submission, an inbound text) and
 says whether it holds crisis language, which rule raised the flag and which words did. The
-rules are data (crisis_rules.py); this module only normalises text and matches phrases.
+rules are data (crisis_rules.toml); this module only normalises text and matches phrases.
 
 Normalising defeats the usual disguises, the same way for the message and for the phrases:
 case and accents ("Suicídio"), leetspeak ("k1ll mys3lf", "$uicide"), repeated letters
