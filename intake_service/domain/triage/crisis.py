@@ -134,8 +134,13 @@ def _unleet(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return out
 
 
+# Spoken forms read as written out, in the message and in the phrases alike.
+_CONTRACTIONS = {"wanna": "want to", "gonna": "going to", "gotta": "got to", "imma": "im going to"}
+
+
 def _number_words(spaced: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """A lone "2" between words reads "to" ("want 2 die")."""
+    """A lone "2" between words reads "to" ("want 2 die"); "wanna" reads "want to"."""
+    spaced = _expand_contractions(spaced)
     out: list[tuple[str, int]] = []
     for position, (char, index) in enumerate(spaced):
         if (
@@ -148,6 +153,24 @@ def _number_words(spaced: list[tuple[str, int]]) -> list[tuple[str, int]]:
             out.extend([("t", index), ("o", index)])
         else:
             out.append((char, index))
+    return out
+
+
+def _expand_contractions(spaced: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    word: list[tuple[str, int]] = []
+    for pair in [*spaced, (" ", -1)]:
+        if pair[0] != " ":
+            word.append(pair)
+            continue
+        text = "".join(c for c, _ in word)
+        if text in _CONTRACTIONS and word:
+            out.extend((c, word[0][1]) for c in _CONTRACTIONS[text])
+        else:
+            out.extend(word)
+        if pair[1] != -1:
+            out.append(pair)
+        word = []
     return out
 
 
@@ -227,6 +250,8 @@ def compile_phrase(phrase: str) -> re.Pattern[str]:
     for raw in phrase.split():
         if raw == "...":
             parts.append(f"(?: [a-z0-9]+){{0,{GAP_WORDS}}}")
+        elif raw == "##":  # a number of two digits or more: "took 30 of my"
+            parts.append(("" if not parts else " ") + "[1-9][0-9]+")
         elif raw.startswith("[") and raw.endswith("]"):
             parts.append(f"(?: {_token(raw[1:-1])})?")
         else:
