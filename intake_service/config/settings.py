@@ -191,7 +191,7 @@ class Settings:
             trusted_proxies=read_count(env, "TRUSTED_PROXIES"),
             staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
             on_call_email=_on_call_email(env),
-            urgent_repage_minutes=read_seconds(env, "URGENT_REPAGE_MINUTES", 10.0),
+            urgent_repage_minutes=_repage_minutes(env),
         )
 
 
@@ -200,3 +200,13 @@ def _on_call_email(env: Mapping[str, str]) -> str | None:
     if address is not None:
         check_address("ON_CALL_EMAIL", address)
     return address
+
+
+def _repage_minutes(env: Mapping[str, str]) -> float:
+    try:
+        return read_seconds(env, "URGENT_REPAGE_MINUTES", 10.0)
+    except ConfigError:
+        raw = env.get("URGENT_REPAGE_MINUTES", "")
+        raise ConfigError(
+            f"URGENT_REPAGE_MINUTES must be a number of minutes greater than zero, not {raw!r}."
+        ) from None

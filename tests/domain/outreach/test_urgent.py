@@ -288,3 +288,20 @@ def test_urgent_messages_go_ahead_of_others_in_the_queue(app: Flask) -> None:
     with db.session() as session:
         first = session.get_one(Message, claimed[0])
         assert first.lead_id == lead_id
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "soon", "nan"])
+def test_bad_repage_minutes_is_refused_with_a_sentence(
+    make_settings: Callable[..., Any], raw: str
+) -> None:
+    from intake_service.config import ConfigError
+
+    with pytest.raises(ConfigError, match="URGENT_REPAGE_MINUTES must be a number of minutes"):
+        make_settings(URGENT_REPAGE_MINUTES=raw)
+
+
+def test_on_call_email_must_be_an_address(make_settings: Callable[..., Any]) -> None:
+    from intake_service.config import ConfigError
+
+    with pytest.raises(ConfigError, match="ON_CALL_EMAIL"):
+        make_settings(ON_CALL_EMAIL="not an address")
