@@ -58,6 +58,11 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
                 # Twice per republish period, so no event waits much longer than that period.
                 "schedule": settings.outbox_republish_after / 2,
             },
+            # Unacknowledged urgent leads are paged again; due times live in urgent_pages.
+            "repage-urgent-leads": {
+                "task": "intake_service.tasks.repage_urgent",
+                "schedule": 30.0,
+            },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
     )

@@ -16,7 +16,7 @@ from flask import current_app
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.events import outbox
-from intake_service.domain.outreach import delivery, processing, scheduler
+from intake_service.domain.outreach import delivery, processing, scheduler, urgent
 
 
 def _settings() -> Settings:
@@ -42,3 +42,10 @@ def dispatch_due() -> None:
 @shared_task(name="intake_service.tasks.sweep_outbox", expires=60)
 def sweep_outbox() -> None:
     outbox.sweep(get_db(), dt.timedelta(seconds=_settings().outbox_republish_after))
+
+
+@shared_task(name="intake_service.tasks.repage_urgent", expires=60)
+def repage_urgent() -> None:
+    db, settings = get_db(), _settings()
+    if urgent.sweep(db, settings):
+        scheduler.hand_to_workers(scheduler.claim_due(db, settings.delivery))

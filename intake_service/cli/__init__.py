@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake_service.cli import database, messages, run, templates, users
+from intake_service.cli import database, messages, run, templates, triage, users
 
 
 @click.group()
@@ -17,3 +17,4 @@ main.add_command(templates.templates)
 main.add_command(messages.messages)
 main.add_command(run.run)
 main.add_command(users.users)
+main.add_command(triage.triage)

@@ -67,6 +67,9 @@ class Settings:
     ratelimit_enabled: bool
     trusted_proxies: int  # reverse proxies in front of the web tier whose X-Forwarded-* to trust
     staff_idle_minutes: int = 30  # a staff session left alone this long signs itself out
+    on_call_email: str | None = None
+    # An urgent lead nobody acknowledged is paged again, to the whole team, this often.
+    urgent_repage_minutes: float = 10.0
 
     @property
     def embedded(self) -> bool:
@@ -187,4 +190,23 @@ class Settings:
             ratelimit_enabled=read_flag(env, "RATELIMIT_ENABLED", default=app_env != "test"),
             trusted_proxies=read_count(env, "TRUSTED_PROXIES"),
             staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
+            on_call_email=_on_call_email(env),
+            urgent_repage_minutes=_repage_minutes(env),
         )
+
+
+def _on_call_email(env: Mapping[str, str]) -> str | None:
+    address = env.get("ON_CALL_EMAIL", "").strip() or None
+    if address is not None:
+        check_address("ON_CALL_EMAIL", address)
+    return address
+
+
+def _repage_minutes(env: Mapping[str, str]) -> float:
+    try:
+        return read_seconds(env, "URGENT_REPAGE_MINUTES", 10.0)
+    except ConfigError:
+        raw = env.get("URGENT_REPAGE_MINUTES", "")
+        raise ConfigError(
+            f"URGENT_REPAGE_MINUTES must be a number of minutes greater than zero, not {raw!r}."
+        ) from None

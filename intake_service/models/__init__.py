@@ -15,6 +15,7 @@ from intake_service.models.outbox import OutboxEvent
 from intake_service.models.sequence import Sequence, SequenceStep
 from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
+from intake_service.models.urgent import UrgentPage
 from intake_service.models.user import LoginAttempt, User
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "Triage",
+    "UrgentPage",
     "User",
 ]

@@ -49,6 +49,9 @@ class Lead(Base):
     # Who owns the lead; set only by a compare-and-set claim or an explicit assignment.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assigned_at: Mapped[dt.datetime | None]
+    # An urgent lead stays at the top, and is paged again, until a person acknowledges it.
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="lead", order_by="Submission.created_at"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -31,5 +31,13 @@ class Triage(Base):
     candidacy: Mapped[str | None] = mapped_column(String(20))  # "likely" | "possible" | "unlikely"
     # Reason codes are derived from answers, so they are health information too.
     reasons: Mapped[list[str]] = mapped_column(EncryptedJSON, default=list)
+    # {service: {"level": ..., "reasons": [...]}} and [{"code", "services", "source"}]: derived
+    # from answers and free text, so encrypted like them.
+    candidacies: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
+    flags: Mapped[list[dict[str, Any]] | None] = mapped_column(EncryptedJSON)
+    # The crisis detector's version and what it found: [{"rule", "category", "words"}]; the
+    # words are the patient's own, so they are encrypted.
+    crisis_version: Mapped[str | None] = mapped_column(String(40))
+    crisis: Mapped[list[dict[str, Any]] | None] = mapped_column(EncryptedJSON)
 
     lead: Mapped[Lead] = relationship(back_populates="triage")

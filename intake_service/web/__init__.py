@@ -10,10 +10,12 @@ def register_blueprints(app: Flask) -> None:
     from intake_service.web.api import submissions
     from intake_service.web.errors import register_error_handlers
     from intake_service.web.public import pages
+    from intake_service.web.staff import ack
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(ack.bp)
     app.register_blueprint(dev_mailbox.bp)
     app.register_blueprint(dev_mailbox.legacy)
     staff.init_app(app)

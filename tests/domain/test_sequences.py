@@ -153,17 +153,21 @@ def test_planning_twice_plans_nothing_twice(ready_app: Callable[..., Flask]) -> 
     assert len(first_plan) == 7  # two team emails, two first replies, three follow-ups
 
 
-def test_urgent_lead_gets_first_contact_only(ready_app: Callable[..., Flask]) -> None:
-    app = ready_app()
+def test_urgent_lead_gets_the_crisis_reply_and_pages_but_no_marketing_or_drip(
+    ready_app: Callable[..., Flask],
+) -> None:
+    app = ready_app(ON_CALL_PHONE="+13105550199", ON_CALL_EMAIL="oncall@sunrise.example")
     lead_id = submit(app, **urgent_phq9())
 
     process(app, lead_id)
 
     assert lead_row(database(app), lead_id).urgent
     assert by_step(app, lead_id) == [
-        ("first", "patient", "email", "patient_first_reply"),
-        ("first", "patient", "sms", "patient_first_reply"),
-        ("first", "team", "email", "team_new_lead"),
+        ("first", "patient", "email", "patient_crisis_reply"),
+        ("first", "patient", "sms", "patient_crisis_reply"),
+        ("first", "team", "email", "team_urgent_page"),
+        ("page1", "team", "email", "team_urgent_page"),
+        ("page1", "team", "sms", "team_urgent_page"),
     ]
 
 

@@ -32,9 +32,10 @@ THANK_YOU = (
     "at any time, or call 911 if you are in immediate danger."
 )
 CRISIS_MESSAGE = (
-    "Thank you for telling us. If you are in immediate danger, call 911 now. You can call or "
-    "text 988 (Suicide & Crisis Lifeline) at any time, day or night. A member of our care team "
-    "will call you as soon as possible."
+    "If you are in immediate danger, call 911 now. You can call or text 988 (Suicide & Crisis "
+    "Lifeline) at any time, day or night, or chat at 988lifeline.org; for Spanish, call 988 and "
+    "press 2. Thank you for telling us: a clinician from our team will call you as soon as "
+    "possible."
 )
 
 
@@ -168,6 +169,7 @@ def accept(
             return earlier, None
 
     contact = data.contact
+    urgent = triage.assess(data.form, data.answers, data.message).urgent
     lead = Lead(
         id=uuid.uuid4(),
         created_at=now,
@@ -178,8 +180,10 @@ def accept(
         callback_window=contact.callback_window,
         treatment_interest=data.treatment_interest,
         source={_clean(k): _clean(v) for k, v in data.source.items()},
-        # Known at once, so the answer to this very request can show crisis resources.
-        urgent=triage.assess(data.form, data.answers).urgent,
+        # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the
+        # answer to this very request shows crisis resources and the lead tops the list.
+        urgent=urgent,
+        priority="urgent" if urgent else None,
     )
     submission = Submission(
         id=uuid.uuid4(),

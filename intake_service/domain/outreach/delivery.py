@@ -123,7 +123,7 @@ def _render(
 ) -> OutgoingMessage:
     version = current_version(session, message.template_key, message.channel)
     if message_context.audience(message.template_key) == "team":
-        context = message_context.team_context(session, lead, settings, now)
+        context = message_context.team_context(session, lead, settings, now, message.recipient)
     else:
         context = message_context.patient_context(lead, settings)
     rendered = render(as_source(version), context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
@@ -11,7 +12,7 @@ from intake_service.config import Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.events import outbox
-from intake_service.domain.outreach import scheduler, sequences
+from intake_service.domain.outreach import scheduler, sequences, urgent
 from intake_service.models import Lead, Submission, Triage
 
 log = logging.getLogger(__name__)
@@ -33,23 +34,46 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
                 .order_by(Submission.created_at.desc())
                 .limit(1)
             ).one()
-            result = triage.assess(submission.form, submission.answers)
-            lead.triage = Triage(
-                submission_id=submission.id,
-                created_at=now,
-                rules_version=triage.RULES_VERSION,
-                score=result.score,
-                priority=result.priority,
-                candidacy=result.candidacy,
-                reasons=list(result.reasons),
+            result = triage.assess(
+                submission.form, submission.answers, submission.message, lead.treatment_interest
             )
+            lead.triage = _triage_row(submission.id, result, now)
             lead.priority = result.priority
             lead.urgent = lead.urgent or result.urgent
-        steps = sequences.steps_for(session, lead.treatment_interest)
-        sequences.plan(session, lead, steps, settings, now)
+        if lead.urgent:
+            # A person calls: the on-call clinician is paged and nothing is marketed.
+            urgent.start(session, lead, settings, now)
+        else:
+            steps = sequences.steps_for(session, lead.treatment_interest)
+            sequences.plan(session, lead, steps, settings, now)
         outbox.mark_processed(session, lead.id, now)
     # Hand over what is due now rather than waiting for the next scheduler tick: speed to lead.
     ids = scheduler.claim_due(db, settings.delivery, lead_id)
     scheduler.hand_to_workers(ids)
     log.info("lead %s processed, %d messages handed on", lead_id, len(ids))
     return ids
+
+
+def _triage_row(submission_id: uuid.UUID, result: triage.Assessment, now: dt.datetime) -> Triage:
+    """The triage as stored: every reason, flag and crisis match, with the rules' versions."""
+    return Triage(
+        submission_id=submission_id,
+        created_at=now,
+        rules_version=triage.RULES_VERSION,
+        score=result.score,
+        priority=result.priority,
+        candidacy=result.candidacy,
+        reasons=list(result.reasons),
+        candidacies={
+            service: {"level": c.level, "reasons": list(c.reasons)}
+            for service, c in result.candidacies.items()
+        },
+        flags=[
+            {"code": f.code, "services": list(f.services), "source": f.source} for f in result.flags
+        ],
+        crisis_version=result.crisis.version,
+        crisis=[
+            {"rule": m.rule, "category": m.category, "words": m.words, "negated": m.negated}
+            for m in result.crisis.matches
+        ],
+    )

@@ -21,6 +21,7 @@ from intake_service.models import Message, MessageStatus
 log = logging.getLogger(__name__)
 
 BATCH = 200
+URGENT_TEMPLATES = ("team_urgent_page", "patient_crisis_reply")
 
 
 def claim_due(
@@ -50,7 +51,10 @@ def claim_due(
         rows = session.execute(
             select(Message.id, Message.status, Message.attempts)
             .where(due)
-            .order_by(Message.due_at)
+            # Urgent pages and crisis replies go ahead of everything else in the queue.
+            .order_by(
+                case((Message.template_key.in_(URGENT_TEMPLATES), 0), else_=1), Message.due_at
+            )
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         ).all()

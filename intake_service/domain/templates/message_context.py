@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from intake_service.config import Settings
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
 from intake_service.models import Lead, Message, MessageStatus
+from intake_service.security.ack_links import make_token
 
 TREATMENT_LABELS = {
     "ketamine": "IV ketamine",
@@ -97,7 +98,11 @@ def delivery_problems(session: Session, lead: Lead) -> list[str]:
 
 
 def team_context(
-    session: Session, lead: Lead, settings: Settings, now: dt.datetime
+    session: Session,
+    lead: Lead,
+    settings: Settings,
+    now: dt.datetime,
+    recipient: str | None = None,
 ) -> dict[str, Any]:
     """What the team email may say: who, how urgent, what for, when to call, where to look."""
     triage = lead.triage
@@ -124,6 +129,9 @@ def team_context(
             "age": age((now - lead.created_at).total_seconds()),
             "submitted_at": local.strftime("%a %d %b %Y, %H:%M %Z"),
             "url": f"{settings.public_base_url}/staff/leads/{lead.id}",
+            # Signed for the one person paged: opening it lets them say "I am calling".
+            "ack_url": f"{settings.public_base_url}/ack/"
+            + make_token(settings.secret_key, lead.id, recipient or "team", now),
             "problems": delivery_problems(session, lead),
         },
         "clinic": clinic(settings),
@@ -173,6 +181,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "age": "12 seconds ago",
             "submitted_at": "Wed 25 Nov 2026, 10:00 PST",
             "url": "http://127.0.0.1:5000/staff/leads/00000000-0000-0000-0000-000000000000",
+            "ack_url": "http://127.0.0.1:5000/ack/sample-token",
             "problems": ["email: recipient_rejected", "text: invalid_number"],
         },
     }

@@ -29,6 +29,7 @@ from intake_service.domain.intake import Contact
 from intake_service.domain.intake.answers import TMS_ITEMS
 from intake_service.domain.intake.contact import InvalidContact, normalize_email, normalize_phone
 from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
+from intake_service.domain.triage import scales
 
 TREATMENT_CHOICES = [
     ("ketamine", "IV ketamine"),
@@ -223,3 +224,48 @@ for _key, _text in TMS_ITEMS.items():
             ],
         ),
     )
+
+
+class _ScaleForm(ContactForm):
+    """A 0-3 questionnaire (PHQ-9, GAD-7): one radio group per item, then the contact fields."""
+
+    scale_items: tuple[str, ...] = ()
+
+    def answers(self) -> dict[str, Any] | None:
+        return {"items": [int(self[f"item_{n}"].data) for n in range(1, len(self.scale_items) + 1)]}
+
+    def item_fields(self) -> list[Field]:
+        return [self[f"item_{n}"] for n in range(1, len(self.scale_items) + 1)]
+
+    def _field_for(self, path: str) -> Field | None:
+        # The domain names an answer "answers.items.<index from 0>".
+        if path.startswith("answers.items."):
+            return self._fields.get(f"item_{int(path.rsplit('.', 1)[1]) + 1}")
+        return super()._field_for(path)
+
+
+class Phq9Form(_ScaleForm):
+    scale_items = scales.PHQ9_ITEMS
+
+
+class Gad7Form(_ScaleForm):
+    scale_items = scales.GAD7_ITEMS
+
+
+SCALE_CHOICES = [(str(value), label) for value, label in scales.ANSWERS]
+# One required 0-3 radio group per item, item_1 ... item_n, labelled with the standard wording.
+for _form in (Phq9Form, Gad7Form):
+    for _number, _text in enumerate(_form.scale_items, start=1):
+        setattr(
+            _form,
+            f"item_{_number}",
+            RadioField(
+                _text,
+                choices=_choices(SCALE_CHOICES),
+                validate_choice=False,
+                validators=[
+                    InputRequired("Choose how often."),
+                    AnyOf([v for v, _ in SCALE_CHOICES], message="Choose how often."),
+                ],
+            ),
+        )

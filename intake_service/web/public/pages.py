@@ -27,8 +27,9 @@ from flask_wtf.csrf import CSRFError
 from intake_service.db import get_db
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
+from intake_service.domain.triage import scales
 from intake_service.extensions import limiter
-from intake_service.web.public.forms import ContactForm, TmsScreenForm
+from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,13 @@ class FormPage:
 PAGES = {
     "public.contact": FormPage("contact", ContactForm, "public/contact.html"),
     "public.tms_screen": FormPage("tms_screen", TmsScreenForm, "public/tms_screen.html", "tms"),
+    "public.phq9": FormPage("phq9", Phq9Form, "public/scale.html"),
+    "public.gad7": FormPage("gad7", Gad7Form, "public/scale.html"),
+}
+# Heading, stem and introduction of each questionnaire page.
+SCALE_PAGES = {
+    "phq9": ("Depression questionnaire (PHQ-9)", scales.PHQ9_STEM),
+    "gad7": ("Anxiety questionnaire (GAD-7)", scales.GAD7_STEM),
 }
 
 
@@ -89,6 +97,18 @@ def contact() -> ResponseReturnValue:
 @limiter.limit(_submission_limit, methods=["POST"])
 def tms_screen() -> ResponseReturnValue:
     return _form_page(PAGES["public.tms_screen"])
+
+
+@bp.route("/screening/phq9", methods=["GET", "POST"])
+@limiter.limit(_submission_limit, methods=["POST"])
+def phq9() -> ResponseReturnValue:
+    return _form_page(PAGES["public.phq9"])
+
+
+@bp.route("/screening/gad7", methods=["GET", "POST"])
+@limiter.limit(_submission_limit, methods=["POST"])
+def gad7() -> ResponseReturnValue:
+    return _form_page(PAGES["public.gad7"])
 
 
 @bp.get("/thank-you/<uuid:submission_id>")
@@ -184,4 +204,5 @@ def _render(page: FormPage, form: ContactForm) -> str:
         form=form,
         # Shown by the send button: an email address given is recorded as consent to this text.
         email_wording=consent.EMAIL_WORDINGS[consent.CURRENT_EMAIL_WORDING],
+        scale=SCALE_PAGES.get(page.form_name),
     )

@@ -1,11 +1,13 @@
-"""Triage of the TMS self-screen, PHQ-9 and GAD-7 (DOMAIN.md), and of the plain contact form."""
+"""Screening: the TMS self-screen, PHQ-9, GAD-7 and free text, with reasons and flags."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from intake_service.domain.intake.answers import TMS_ITEMS
-from intake_service.domain.triage import assess
+from intake_service.domain.triage import assess, screening
 
 ITEMS = list(TMS_ITEMS)  # items 1..5 in the order the clinic's site shows them
 
@@ -197,3 +199,93 @@ def test_contact_form_is_normal_priority_without_a_score() -> None:
     assert result.candidacy is None
     assert result.urgent is False
     assert result.reasons == ("contact_form",)
+
+
+# --- screening with reasons, from answers and free text -----------------------------------
+
+SCREENING_CASES = [
+    # (form, answers, message, service, level, reason expected)
+    ("tms_screen", tms(1, 3), None, "tms", "likely", "tried_antidepressants"),
+    ("tms_screen", tms(5), None, "tms", "likely", "clinician_suggested_tms"),
+    ("contact", None, "I have OCD and nothing helps", "tms", "possible", "ocd"),
+    ("contact", None, "I want to quit smoking", "tms", "possible", "smoking"),
+    ("contact", None, "Depressed for years, tried Zoloft", "tms", "likely", "antidepressant_named"),
+    ("contact", None, "My psychiatrist suggested TMS", "tms", "likely", "clinician_suggested_tms"),
+    ("contact", None, "depression; tried Lexapro and Wellbutrin", "spravato", "likely",
+     "possible_trd"),
+    ("contact", None, "I've tried three antidepressants for my depression", "spravato", "likely",
+     "possible_trd"),
+    ("contact", None, "Tried escitalopram (Lexapro) for depression", "spravato", "possible",
+     "antidepressant_named"),
+    ("contact", None, "Chronic migraine for 10 years", "ketamine", "likely", "chronic_pain"),
+    ("contact", None, "PTSD from the army", "ketamine", "possible", "ptsd"),
+    ("contact", None, "Looking for medication management", "psychiatry", "likely",
+     "medication_management"),
+    ("contact", None, "Just asking about prices", "tms", "unlikely", None),
+    ("phq9", {"items": [2, 2, 2, 2, 2, 0, 0, 0, 0]}, None, "tms", "possible", "phq9_depression"),
+    ("gad7", {"items": [2, 2, 2, 2, 2, 0, 0]}, None, "ketamine", "possible", "gad7_anxiety"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("form", "answers", "message", "service", "level", "reason"),
+                         SCREENING_CASES)  # fmt: skip
+def test_candidacy_per_service_line_with_reasons(
+    form: str, answers: Any, message: str | None, service: str, level: str, reason: str | None
+) -> None:
+    result = assess(form, answers, message)
+
+    candidacy = result.candidacies[service]
+    assert candidacy.level == level
+    if reason is not None:
+        assert reason in candidacy.reasons
+        assert screening.label(reason)  # every code reads as a sentence
+
+
+FLAG_CASES = [
+    ("I have a cochlear implant", "metal_implant", ("tms",)),
+    ("aneurysm clips from surgery in 2010", "metal_implant", ("tms",)),
+    ("I had a seizure as a teenager", "seizures", ("tms",)),
+    ("I'm 12 weeks pregnant", "pregnancy", ("ketamine", "spravato")),
+    ("still breastfeeding my son", "pregnancy", ("ketamine", "spravato")),
+    ("history of psychosis in college", "psychosis", ("ketamine", "spravato")),
+    ("my blood pressure is high even on meds", "blood_pressure", ("ketamine", "spravato")),
+    ("I've been sober two years after rehab", "substance_misuse", ("ketamine", "spravato")),
+    ("estoy embarazada", "pregnancy", ("ketamine", "spravato")),
+]
+
+
+@pytest.mark.parametrize(("message", "code", "services"), FLAG_CASES)
+def test_screening_flags_to_check_on_the_call_come_from_the_free_text(
+    message: str, code: str, services: tuple[str, ...]
+) -> None:
+    flags = {f.code: f for f in assess("contact", None, message).flags}
+
+    assert code in flags
+    assert flags[code].services == services
+    assert screening.label(code).startswith(screening.FLAG_LABELS[code].split(":")[0])
+
+
+def test_a_plain_message_raises_no_flag() -> None:
+    assert assess("contact", None, "Please call me in the evening").flags == ()
+
+
+def test_brand_and_generic_name_of_one_drug_count_once() -> None:
+    assert screening.antidepressants_named("zoloft, then sertraline again") == ("sertraline",)
+    assert screening.antidepressant_trials("tried prozac and cymbalta") == 2
+
+
+def test_crisis_language_in_the_message_makes_any_form_urgent_and_says_which_words() -> None:
+    result = assess("tms_screen", tms(1, 3), "honestly I want to end my life")
+
+    assert result.urgent is True
+    assert result.priority == "urgent"
+    assert result.reasons[0] == "crisis_language"
+    assert result.crisis.flagged
+    assert "end my life" in result.crisis.words[0]
+    assert "suicidal_thoughts" in result.candidacies["spravato"].reasons
+
+
+def test_an_ordinary_message_leaves_priority_to_the_answers() -> None:
+    result = assess("tms_screen", tms(1, 3), "Call me after 5pm please")
+
+    assert (result.urgent, result.priority) == (False, "high")
