@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields import TimeField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from intake_service.models.lead_event import CALL_OUTCOMES
@@ -31,7 +32,7 @@ class ActionForm(FlaskForm):
 class CallForm(FlaskForm):
     outcome = SelectField(
         "Outcome",
-        choices=[(o, OUTCOME_LABELS[o]) for o in CALL_OUTCOMES],
+        choices=[SelectChoice(o, OUTCOME_LABELS[o]) for o in CALL_OUTCOMES],
         validators=[DataRequired()],
     )
     note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
@@ -52,4 +53,6 @@ class AssignForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    mark = SelectField("Mark", choices=[(m, m) for m in MARKS], validators=[DataRequired()])
+    mark = SelectField(
+        "Mark", choices=[SelectChoice(m, m) for m in MARKS], validators=[DataRequired()]
+    )

@@ -11,6 +11,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
+from wtforms.fields.choices import SelectChoice
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts.users import active_staff
@@ -39,7 +40,9 @@ def _zone_name() -> str:
 
 def _assign_form(staff: list[tuple[int, str]]) -> AssignForm:
     form = AssignForm()
-    form.user_id.choices = [("", "Nobody")] + [(str(i), label) for i, label in staff]
+    form.user_id.choices = [SelectChoice("", "Nobody")] + [
+        SelectChoice(str(i), label) for i, label in staff
+    ]
     return form
 
 
