@@ -153,17 +153,5 @@ def db(app: Flask) -> Database:
     return database
 
 
-@pytest.fixture(autouse=True)
-def broker_not_backed_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start every test with the outbox's broker back-off cleared.
-
-    After a failed publish the outbox skips the broker for a few seconds, process-wide; a test
-    that made the broker unreachable would otherwise leave the next test's submit unpublished.
-    """
-    from intake_service.domain.events import outbox
-
-    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("APP_ENV", "test")
