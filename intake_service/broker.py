@@ -65,8 +65,11 @@ class Broker:
 
     def _send(self, task_name: str, *ids: str | int) -> None:
         # send_task publishes with this Celery app's own connection, queue and retry policy,
-        # whichever Celery app happens to be "current" in the process.
-        self.celery.send_task(task_name, args=list(ids))
+        # whichever Celery app happens to be "current" in the process. Unlike a task's
+        # apply_async it does not read task_ignore_result, so it is passed on here.
+        self.celery.send_task(
+            task_name, args=list(ids), ignore_result=self.celery.conf.task_ignore_result
+        )
 
 
 def current_broker() -> Broker:
