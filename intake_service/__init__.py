@@ -8,10 +8,11 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from intake_service.broker import EXTENSION_KEY as BROKER_KEY
+from intake_service.broker import Broker
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.paths import templates_root
-from intake_service.security.encryption import configure_field_encryption
 
 # Forms and API bodies are small; anything larger is refused with 413 before it is read.
 MAX_BODY_BYTES = 64 * 1024
@@ -49,8 +50,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    configure_field_encryption(settings.field_encryption_keys)
-    app.extensions["intake.db"] = Database(settings.database_url)
+    # The field cipher rides on this app's engine, so apps with different keys can share a process.
+    app.extensions["intake.db"] = Database.from_settings(settings)
 
     from intake_service.extensions import csrf, limiter, login_manager
 
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from intake_service.celery_app import init_celery
 
-    init_celery(app, settings)
+    # Per app, like the back-off timer it keeps: one app's broker outage is not another's.
+    app.extensions[BROKER_KEY] = Broker(init_celery(app, settings))
 
     from intake_service.web import register_blueprints
 

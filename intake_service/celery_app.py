@@ -7,6 +7,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+from intake_service import broker, tasks
 from intake_service.config import Settings
 
 
@@ -18,7 +19,9 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.import_name, task_cls=FlaskTask)
+    # set_as_current=False: this app must not become the process's "current" Celery app, which a
+    # second create_app in the same process would otherwise silently take over.
+    celery = Celery(app.import_name, task_cls=FlaskTask, set_as_current=False)
     transport_options: dict[str, Any] = {}
     if settings.broker_url.startswith(("redis", "rediss")):
         # Fail fast when Redis is away: the outbox keeps the event and the sweep publishes it later.
@@ -50,24 +53,24 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "dispatch-due-messages": {
-                "task": "intake_service.tasks.dispatch_due",
+                "task": broker.DISPATCH_DUE,
                 "schedule": settings.dispatch_interval,
             },
             "sweep-outbox": {
-                "task": "intake_service.tasks.sweep_outbox",
+                "task": broker.SWEEP_OUTBOX,
                 # Twice per republish period, so no event waits much longer than that period.
                 "schedule": settings.outbox_republish_after / 2,
             },
             # Unacknowledged urgent leads are paged again; due times live in urgent_pages.
             "repage-urgent-leads": {
-                "task": "intake_service.tasks.repage_urgent",
+                "task": broker.REPAGE_URGENT,
                 "schedule": 30.0,
             },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
     )
-    celery.set_default()
+    # Not celery.set_default(): publishing goes through this app's Broker, so no code depends
+    # on which Celery app the process made last.
+    tasks.register(celery)
     app.extensions["celery"] = celery
-    import intake_service.tasks  # noqa: F401  (registers the tasks on this app)
-
     return celery

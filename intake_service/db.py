@@ -6,12 +6,17 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from intake_service.security.encryption import FieldCipher, bind_cipher
+
+if TYPE_CHECKING:
+    from intake_service.config import Settings
 
 # Stable constraint names, so Alembic migrations name the same things on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -85,12 +90,23 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """One engine and session factory per app (and per worker process)."""
+    """One engine and session factory per app (and per worker process).
 
-    def __init__(self, url: str) -> None:
+    Without a cipher, encrypted columns cannot be read or written (RuntimeError); plain
+    columns can, which is all migrations and some test checks need.
+    """
+
+    def __init__(self, url: str, cipher: FieldCipher | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
+        if cipher is not None:
+            bind_cipher(self.engine, cipher)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The app's database, encrypting fields with the settings' keys (newest first)."""
+        return cls(settings.database_url, FieldCipher(settings.field_encryption_keys))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -3,20 +3,27 @@
 Every task is idempotent, so acks_late redelivery after a worker dies is safe. Failures are
 not retried through the broker: the database keeps the truth and the beat sweeps pick up
 whatever a failed task left behind.
+
+The tasks are registered on one Celery app at a time (`register`), not as shared tasks: each
+app's worker runs them in that app's context, with that app's database and broker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
-from celery import shared_task
 from flask import current_app
 
+from intake_service import broker
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.events import outbox
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 def _settings() -> Settings:
@@ -24,28 +31,39 @@ def _settings() -> Settings:
     return settings
 
 
-@shared_task(name="intake_service.tasks.process_lead")
 def process_lead(lead_id: str) -> None:
-    processing.process_lead(get_db(), _settings(), uuid.UUID(lead_id))
+    due = processing.process_lead(get_db(), _settings(), uuid.UUID(lead_id))
+    scheduler.hand_to_workers(broker.current_broker(), due)
 
 
-@shared_task(name="intake_service.tasks.deliver")
 def deliver(message_id: int) -> None:
     delivery.deliver(get_db(), _settings(), message_id)
 
 
-@shared_task(name="intake_service.tasks.dispatch_due", expires=30)
 def dispatch_due() -> None:
-    scheduler.hand_to_workers(scheduler.claim_due(get_db(), _settings().delivery))
+    due = scheduler.claim_due(get_db(), _settings().delivery)
+    scheduler.hand_to_workers(broker.current_broker(), due)
 
 
-@shared_task(name="intake_service.tasks.sweep_outbox", expires=60)
 def sweep_outbox() -> None:
-    outbox.sweep(get_db(), dt.timedelta(seconds=_settings().outbox_republish_after))
+    republish_after = dt.timedelta(seconds=_settings().outbox_republish_after)
+    outbox.sweep(get_db(), republish_after, broker.current_broker())
 
 
-@shared_task(name="intake_service.tasks.repage_urgent", expires=60)
 def repage_urgent() -> None:
     db, settings = get_db(), _settings()
     if urgent.sweep(db, settings):
-        scheduler.hand_to_workers(scheduler.claim_due(db, settings.delivery))
+        scheduler.hand_to_workers(
+            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+        )
+
+
+def register(celery: Celery) -> None:
+    """Register every task on `celery` under the names broker.py sends."""
+    # shared=False: a shared task would be added to every Celery app the process creates.
+    celery.task(name=broker.PROCESS_LEAD, shared=False)(process_lead)
+    celery.task(name=broker.DELIVER, shared=False)(deliver)
+    # The beat ticks again soon: a tick still waiting after that is only noise.
+    celery.task(name=broker.DISPATCH_DUE, shared=False, expires=30)(dispatch_due)
+    celery.task(name=broker.SWEEP_OUTBOX, shared=False, expires=60)(sweep_outbox)
+    celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)

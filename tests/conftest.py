@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
 
@@ -22,10 +20,10 @@ from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.migrate import upgrade
 from tests.support.services import (
-    REDIS_URL,
-    admin_engine,
-    database_url,
-    service_missing,
+    PostgresServer,
+    RedisServer,
+    postgres_for_tests,
+    redis_for_tests,
     unique_name,
 )
 
@@ -60,42 +58,40 @@ def base_env(instance: Path, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL the tests use: the machine's, or a private one (tests/support/services.py)."""
+    with postgres_for_tests() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The Redis the tests use: the machine's, or a private one (tests/support/services.py)."""
+    with redis_for_tests(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres_server: PostgresServer) -> Iterator[str]:
     """A PostgreSQL database migrated to head once; each test clones it."""
     name = unique_name("intake_tpl")
-    try:
-        engine = admin_engine()
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        service_missing("PostgreSQL", error)
-    upgrade(database_url(name))
+    upgrade(postgres_server.create_database(name))
     yield name
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
+def pg_url(postgres_server: PostgresServer, pg_template: str) -> Iterator[str]:
     """A fresh PostgreSQL database at head, for this test only."""
     name = unique_name("intake_test")
-    engine = admin_engine()
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield database_url(name)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    url = postgres_server.create_database(name, template=pg_template)
+    yield url
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.exceptions.RedisError as error:
-        service_missing("Redis", error)
-    return REDIS_URL
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
 
 
 @pytest.fixture
@@ -151,18 +147,6 @@ def client(app: Flask) -> Any:
 def db(app: Flask) -> Database:
     database: Database = app.extensions["intake.db"]
     return database
-
-
-@pytest.fixture(autouse=True)
-def broker_not_backed_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start every test with the outbox's broker back-off cleared.
-
-    After a failed publish the outbox skips the broker for a few seconds, process-wide; a test
-    that made the broker unreachable would otherwise leave the next test's submit unpublished.
-    """
-    from intake_service.domain.events import outbox
-
-    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -22,8 +22,5 @@ def read_settings() -> Settings:
 def database(settings: Settings | None = None) -> Database:
     """The database alone, for commands that need no web app or broker."""
     from intake_service.db import Database
-    from intake_service.security.encryption import configure_field_encryption
 
-    settings = settings or read_settings()
-    configure_field_encryption(settings.field_encryption_keys)
-    return Database(settings.database_url)
+    return Database.from_settings(settings or read_settings())

@@ -11,9 +11,8 @@ import os
 import secrets
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
@@ -75,9 +74,6 @@ class Settings:
     def embedded(self) -> bool:
         """True when running on the embedded default (SQLite and the SQL broker)."""
         return self.database_url.startswith("sqlite") or self.broker_url.startswith("sqla+")
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

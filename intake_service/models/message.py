@@ -43,6 +43,11 @@ TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
 SENDABLE = (S.PLANNED, S.QUEUED)
 
 
+def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
+    """The statuses a message may move to `target` from, for a bulk UPDATE's WHERE clause."""
+    return tuple(source for source, targets in TRANSITIONS.items() if target in targets)
+
+
 class InvalidTransition(Exception):
     """A status change the message's state machine does not allow."""
 

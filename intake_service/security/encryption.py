@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Text
+from sqlalchemy import Dialect, Engine, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -31,19 +31,26 @@ class FieldCipher:
             ) from None
 
 
-_cipher: FieldCipher | None = None
+# Each engine carries its own cipher on its dialect, the one object SQLAlchemy hands to every
+# column type's bind and result processing: two apps with different keys in one process (a
+# test, a key-rotation command) each read and write with their own.
+_DIALECT_ATTRIBUTE = "intake_field_cipher"
 
 
-def configure_field_encryption(keys: tuple[str, ...]) -> None:
-    """Install the process-wide cipher; create_app calls this before any session opens."""
-    global _cipher
-    _cipher = FieldCipher(keys)
+def bind_cipher(engine: Engine, cipher: FieldCipher) -> None:
+    """Make the encrypted columns read and written through `engine` use `cipher`."""
+    setattr(engine.dialect, _DIALECT_ATTRIBUTE, cipher)
 
 
-def _current_cipher() -> FieldCipher:
-    if _cipher is None:
-        raise RuntimeError("field encryption is not configured; create the app first")
-    return _cipher
+def cipher_of(dialect: Dialect) -> FieldCipher:
+    """The cipher bound to the engine of `dialect`; raises RuntimeError if there is none."""
+    cipher: FieldCipher | None = getattr(dialect, _DIALECT_ATTRIBUTE, None)
+    if cipher is None:
+        raise RuntimeError(
+            "this database was opened without field encryption keys; open it with "
+            "Database.from_settings(settings) or Database(url, cipher)"
+        )
+    return cipher
 
 
 class EncryptedText(TypeDecorator[str]):
@@ -52,11 +59,11 @@ class EncryptedText(TypeDecorator[str]):
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
-        return None if value is None else _current_cipher().encrypt(value)
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else cipher_of(dialect).encrypt(value)
 
-    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
-        return None if value is None else _current_cipher().decrypt(value)
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else cipher_of(dialect).decrypt(value)
 
 
 class EncryptedJSON(TypeDecorator[Any]):
@@ -65,10 +72,10 @@ class EncryptedJSON(TypeDecorator[Any]):
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return _current_cipher().encrypt(json.dumps(value, sort_keys=True))
+        return cipher_of(dialect).encrypt(json.dumps(value, sort_keys=True))
 
-    def process_result_value(self, value: str | None, dialect: Any) -> Any:
-        return None if value is None else json.loads(_current_cipher().decrypt(value))
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(cipher_of(dialect).decrypt(value))

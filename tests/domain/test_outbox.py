@@ -15,17 +15,17 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
+from intake_service import broker
+from intake_service.broker import Broker
 from intake_service.db import Database
 from intake_service.domain import intake
 from intake_service.domain.events import outbox
-from intake_service.domain.outreach import processing
-from intake_service.models import OutboxEvent
+from intake_service.models import Message, MessageStatus, OutboxEvent
 from tests.domain.builders import (
     PATIENT_EMAIL,
     PATIENT_PHONE,
     database,
     load_templates,
-    settings_of,
     submission,
 )
 from tests.support.services import unique_name
@@ -55,6 +55,17 @@ def tasks_in(redis_url: str, queue: str) -> list[dict[str, Any]]:
     return found
 
 
+def broker_of(app: Flask) -> Broker:
+    door: Broker = app.extensions[broker.EXTENSION_KEY]
+    return door
+
+
+def submit_in(app: Flask) -> intake.Accepted:
+    """Submit as a request does: inside the app, whose broker gets the event right after."""
+    with app.app_context():
+        return intake.submit(database(app), submission())
+
+
 def event_of(db: Database, lead_id: uuid.UUID) -> OutboxEvent:
     with db.session() as session:
         return session.scalars(sa.select(OutboxEvent).where(OutboxEvent.lead_id == lead_id)).one()
@@ -79,7 +90,7 @@ def test_submit_publishes_a_task_carrying_only_the_lead_id(
 ) -> None:
     before = dt.datetime.now(dt.UTC)
 
-    lead_id = intake.submit(database(redis_app), submission()).lead_id
+    lead_id = submit_in(redis_app).lead_id
 
     event = event_of(database(redis_app), lead_id)
     assert event.published_at is not None and event.published_at >= before
@@ -91,20 +102,25 @@ def test_submit_publishes_a_task_carrying_only_the_lead_id(
         assert personal not in task["raw"]
 
 
-def test_processing_hands_each_due_message_on_as_a_task_carrying_only_its_id(
+def test_process_lead_task_hands_each_due_message_on_as_a_task_carrying_only_its_id(
     redis_app: Flask, redis_url: str, queue: str
 ) -> None:
     db = database(redis_app)
     load_templates(db)
-    lead_id = intake.submit(db, submission()).lead_id
+    lead_id = submit_in(redis_app).lead_id
+    process_lead = redis_app.extensions["celery"].tasks[broker.PROCESS_LEAD]
 
-    ids = processing.process_lead(db, settings_of(redis_app), lead_id)
+    process_lead(str(lead_id))  # run here, as a worker would
 
-    handed_on = [
-        t for t in tasks_in(redis_url, queue) if t["task"] != "intake_service.tasks.process_lead"
-    ]
-    assert sorted(t["args"][0] for t in handed_on) == sorted(ids)
-    assert {t["task"] for t in handed_on} == {"intake_service.tasks.deliver"}
+    handed_on = [t for t in tasks_in(redis_url, queue) if t["task"] != broker.PROCESS_LEAD]
+    with db.session() as session:
+        queued = session.scalars(
+            sa.select(Message.id).where(
+                Message.lead_id == lead_id, Message.status == MessageStatus.QUEUED
+            )
+        ).all()
+    assert queued and sorted(t["args"][0] for t in handed_on) == sorted(queued)
+    assert {t["task"] for t in handed_on} == {broker.DELIVER}
     assert all(t["args"] == [t["args"][0]] and isinstance(t["args"][0], int) for t in handed_on)
     for task in handed_on:
         for personal in ("Jane", PATIENT_EMAIL, PATIENT_PHONE, "Sunrise Clinic"):
@@ -117,7 +133,7 @@ def test_unreachable_broker_still_stores_the_lead_quickly_and_leaves_it_unpublis
     app = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
     started = time.monotonic()
 
-    accepted = intake.submit(database(app), submission())
+    accepted = submit_in(app)
 
     assert time.monotonic() - started < 5
     event = event_of(database(app), accepted.lead_id)
@@ -129,18 +145,20 @@ def test_sweep_publishes_the_stored_event_once_the_broker_is_back(
     make_app: Callable[..., Flask], redis_url: str, queue: str
 ) -> None:
     down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
-    lead_id = intake.submit(database(down), submission()).lead_id
+    lead_id = submit_in(down).lead_id
     age_events(database(down), outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
     back = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)  # the same database
 
-    published = outbox.sweep(database(back), REPUBLISH_AFTER)
+    published = outbox.sweep(database(back), REPUBLISH_AFTER, broker_of(back))
 
     assert published == 1
     assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]]
     event = event_of(database(back), lead_id)
     assert event.published_at is not None
     assert event.publish_count == 1
-    assert outbox.sweep(database(back), REPUBLISH_AFTER) == 0  # published now: left alone
+    assert (
+        outbox.sweep(database(back), REPUBLISH_AFTER, broker_of(back)) == 0
+    )  # published now: left alone
     assert len(tasks_in(redis_url, queue)) == 1
 
 
@@ -148,10 +166,10 @@ def test_sweep_with_the_broker_still_down_keeps_the_event_for_later(
     make_app: Callable[..., Flask],
 ) -> None:
     app = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
-    lead_id = intake.submit(database(app), submission()).lead_id
+    lead_id = submit_in(app).lead_id
     age_events(database(app), outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
 
-    assert outbox.sweep(database(app), REPUBLISH_AFTER) == 0
+    assert outbox.sweep(database(app), REPUBLISH_AFTER, broker_of(app)) == 0
     assert event_of(database(app), lead_id).published_at is None
 
 
@@ -159,10 +177,10 @@ def test_sweep_leaves_a_young_unpublished_event_to_the_request_publishing_it(
     make_app: Callable[..., Flask], redis_url: str, queue: str
 ) -> None:
     down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
-    intake.submit(database(down), submission())
+    submit_in(down)
     back = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
 
-    assert outbox.sweep(database(back), REPUBLISH_AFTER) == 0
+    assert outbox.sweep(database(back), REPUBLISH_AFTER, broker_of(back)) == 0
     assert tasks_in(redis_url, queue) == []
 
 
@@ -170,10 +188,10 @@ def test_sweep_republishes_an_event_published_long_ago_but_never_processed(
     redis_app: Flask, redis_url: str, queue: str
 ) -> None:
     db = database(redis_app)
-    lead_id = intake.submit(db, submission()).lead_id
+    lead_id = submit_in(redis_app).lead_id
     age_events(db, REPUBLISH_AFTER + dt.timedelta(seconds=1))
 
-    assert outbox.sweep(db, REPUBLISH_AFTER) == 1
+    assert outbox.sweep(db, REPUBLISH_AFTER, broker_of(redis_app)) == 1
 
     assert event_of(db, lead_id).publish_count == 2
     assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]] * 2
@@ -183,12 +201,12 @@ def test_sweep_never_republishes_a_processed_event(
     redis_app: Flask, redis_url: str, queue: str
 ) -> None:
     db = database(redis_app)
-    lead_id = intake.submit(db, submission()).lead_id
+    lead_id = submit_in(redis_app).lead_id
     with db.transaction() as session:
         outbox.mark_processed(session, lead_id, dt.datetime.now(dt.UTC))
     age_events(db, REPUBLISH_AFTER + dt.timedelta(hours=1))
 
-    assert outbox.sweep(db, REPUBLISH_AFTER) == 0
+    assert outbox.sweep(db, REPUBLISH_AFTER, broker_of(redis_app)) == 0
 
     assert event_of(db, lead_id).publish_count == 1
     assert len(tasks_in(redis_url, queue)) == 1  # the original publish only
@@ -198,11 +216,24 @@ def test_processed_event_that_was_never_published_is_not_published_by_the_sweep(
     make_app: Callable[..., Flask], redis_url: str, queue: str
 ) -> None:
     down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
-    lead_id = intake.submit(database(down), submission()).lead_id
+    lead_id = submit_in(down).lead_id
     with database(down).transaction() as session:
         outbox.mark_processed(session, lead_id, dt.datetime.now(dt.UTC))
     age_events(database(down), dt.timedelta(hours=1))
     back = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
 
-    assert outbox.sweep(database(back), REPUBLISH_AFTER) == 0
+    assert outbox.sweep(database(back), REPUBLISH_AFTER, broker_of(back)) == 0
     assert tasks_in(redis_url, queue) == []
+
+
+def test_submit_outside_an_app_leaves_the_event_to_the_sweep(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    db = database(redis_app)
+    lead_id = intake.submit(db, submission()).lead_id  # no app context: no broker to ask
+
+    assert event_of(db, lead_id).published_at is None
+    assert tasks_in(redis_url, queue) == []
+    age_events(db, outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
+    assert outbox.sweep(db, REPUBLISH_AFTER, broker_of(redis_app)) == 1
+    assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]]

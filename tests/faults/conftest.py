@@ -14,15 +14,22 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from intake_service.migrate import upgrade
 from tests.conftest import TEST_FERNET_KEY
 from tests.support.processes import BIN
-from tests.support.services import REQUIRE_SERVICES, unique_name
+from tests.support.services import (
+    REQUIRE_SERVICES,
+    PrivatePostgres,
+    PrivateRedis,
+    start_private_postgres,
+    unique_name,
+)
 
-from .harness import SUMMARIES, TEAM_EMAILS, PrivatePostgres, PrivateRedis, Stack, pg_bindir
+from .harness import SUMMARIES, TEAM_EMAILS, Stack
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +52,7 @@ class FaultServers:
             self.postgres.start()
 
 
-def _missing(what: str) -> None:
+def _missing(what: str) -> NoReturn:
     if REQUIRE_SERVICES:
         pytest.fail(f"{what} is needed for the fault suite, and CI requires it")
     pytest.skip(f"{what} is not installed")
@@ -55,17 +62,14 @@ def _missing(what: str) -> None:
 def fault_servers() -> Iterator[FaultServers]:
     if shutil.which("redis-server") is None:
         _missing("redis-server")
-    bindir = pg_bindir()
-    if bindir is None:
+    try:
+        postgres = start_private_postgres()
+    except LookupError:
         _missing("the PostgreSQL server (initdb, pg_ctl)")
-        raise AssertionError("unreachable")
     workdir = Path(tempfile.mkdtemp(prefix="intake-faults-"))
     redis_server = PrivateRedis(workdir)
-    postgres = PrivatePostgres(bindir)
     try:
         redis_server.start()
-        postgres.init()
-        postgres.start()
         template = unique_name("faults_tpl")
         url = postgres.create_database(template)
         upgrade(url)

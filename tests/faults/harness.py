@@ -2,21 +2,18 @@
 
 Everything here is started by the fault tests and stopped by them: a `redis-server` on a free
 port and a throwaway PostgreSQL cluster in a temporary folder (never the machine's shared ones
-on 6379 and 5432), the SMTP server and the Twilio stand-in in this process, and gunicorn, Celery
-workers and Celery beat as real processes. `check` then compares what the database holds with
-what the SMTP server and the Twilio stand-in received.
+on 6379 and 5432; tests/support/services.py starts them, as it does for the rest of the suite
+when the machine's own are missing), the SMTP server and the Twilio stand-in in this process,
+and gunicorn, Celery workers and Celery beat as real processes. `check` then compares what the
+database holds with what the SMTP server and the Twilio stand-in received.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -27,7 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import redis
 import requests
 import sqlalchemy as sa
 from werkzeug.wrappers import Request, Response
@@ -63,149 +59,6 @@ _MESSAGE_ID = re.compile(r"<intake-message-(\d+)@")
 
 # Every scenario's summary line, repeated at the end of the run (conftest.py).
 SUMMARIES: list[str] = []
-
-
-# --- private Redis and PostgreSQL ----------------------------------------------------------
-
-
-def pg_bindir() -> Path | None:
-    """The PostgreSQL server's bin directory (pg_config may name a client-only one)."""
-    candidates: list[str] = []
-    try:
-        found = subprocess.run(
-            ["pg_config", "--bindir"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        candidates.append(found)
-    except (OSError, subprocess.SubprocessError):
-        pass
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    for candidate in candidates:
-        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
-            return Path(candidate)
-    return None
-
-
-class PrivateRedis:
-    """A redis-server without persistence on a free port; stop() loses everything it held."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self._process: Process | None = None
-        self._starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def ping(self) -> bool:
-        try:
-            client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    def running(self) -> bool:
-        return self._process is not None and self._process.alive()
-
-    def start(self) -> None:
-        if self.running():
-            return
-        self._starts += 1
-        argv = [
-            "redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
-            "--bind", "127.0.0.1", "--dir", str(self.workdir),
-        ]  # fmt: skip
-        process = Process(f"redis-{self._starts}", argv, {}, self.workdir)
-        self._process = process
-        wait_until(self.ping, 15, f"redis on port {self.port}", process)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-
-class PrivatePostgres:
-    """A throwaway PostgreSQL cluster in a temporary folder, run as `postgres` when we are root."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.port = free_port()
-        # Not under pytest's tmp_path: as root that is mode 0700 and the postgres user must
-        # reach its data directory and socket.
-        self.root = Path(tempfile.mkdtemp(prefix="intake-faults-pg-"))
-        self.data = self.root / "data"
-        self.log = self.root / "postgresql.log"
-        self._as_postgres = os.geteuid() == 0
-        if self._as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-
-    @property
-    def admin_url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [str(self.bindir / tool), *args]
-        if self._as_postgres:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        result = subprocess.run(
-            argv, cwd=self.root, capture_output=True, text=True, timeout=90, check=False
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(
-                f"{tool} {' '.join(args)} failed ({result.returncode}):\n"
-                f"{result.stdout}\n{result.stderr}\n{self.log_tail()}"
-            )
-        return result
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def init(self) -> None:
-        # --no-sync and fsync=off: durability across a machine crash is not what is tested here;
-        # a restart (pg_ctl stop -m fast) still shuts down cleanly.
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--no-sync")  # fmt: skip
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
-                  "-w", "-t", "60", "start")  # fmt: skip
-
-    def stop(self, mode: str = "fast", check: bool = True) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=check)
-
-    def running(self) -> bool:
-        return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
-
-    def engine(self) -> sa.Engine:
-        # AUTOCOMMIT: CREATE/DROP DATABASE cannot run inside a transaction.
-        return sa.create_engine(
-            self.admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-        )
-
-    def create_database(self, name: str, template: str | None = None) -> str:
-        engine = self.engine()
-        suffix = f' TEMPLATE "{template}"' if template else ""
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"{suffix}'))
-        engine.dispose()
-        return self.url(name)
-
-    def destroy(self) -> None:
-        if self.data.exists():
-            self.stop(mode="immediate", check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --- the Twilio stand-in, with outages and a view of sends in progress ---------------------

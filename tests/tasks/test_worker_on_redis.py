@@ -60,7 +60,8 @@ def test_worker_processes_a_submitted_lead_into_team_email_patient_email_and_tex
         app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10
     ):
         started = time.monotonic()
-        lead_id = intake.submit(db, submission()).lead_id
+        with app.app_context():  # as a request does: the app's broker gets the event at once
+            lead_id = intake.submit(db, submission()).lead_id
 
         mails = smtp_server.wait_for(2, timeout=DEADLINE)
         wait_until(lambda: len(twilio_standin.messages) == 1)

@@ -9,36 +9,38 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from intake_service.broker import Broker, broker_in_context
 from intake_service.db import Database, utcnow
 from intake_service.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
 LEAD_SUBMITTED = "lead.submitted"
-# After a failed publish, requests stop trying the broker for this long: during an outage each
-# would otherwise wait out a connection timeout before answering. The sweep publishes later.
-BROKER_BACKOFF = 5.0
-_broker_down_until = 0.0
 # An event younger than this is still being published by the request that wrote it.
 IN_FLIGHT_GRACE = dt.timedelta(seconds=5)
 
 
-def publish(db: Database, event_ids: Iterable[int], *, force: bool = False) -> int:
-    """Hand committed events to the broker; returns how many went. Never raises for the broker.
+def publish(
+    db: Database, event_ids: Iterable[int], *, force: bool = False, broker: Broker | None = None
+) -> int:
+    """Hand committed events to the broker (the current app's unless given); returns how many
+    went. Never raises for the broker.
 
-    Skipped for a few seconds after the broker failed, unless `force` (the sweep forces).
+    Skipped for a few seconds after the broker failed, unless `force` (the sweep forces), and
+    when called outside an app with no broker given: publishing now is for speed to lead, the
+    sweep is what guarantees that every event goes.
     """
-    global _broker_down_until
-    from intake_service import tasks
-
-    if not force and time.monotonic() < _broker_down_until:
+    door = broker or broker_in_context()
+    if door is None:
+        log.debug("no broker outside an app context; the outbox sweep will publish")
+        return 0
+    if not force and door.backing_off():
         return 0
     with db.session() as session:
         pending = session.execute(
@@ -47,10 +49,10 @@ def publish(db: Database, event_ids: Iterable[int], *, force: bool = False) -> i
     published: list[int] = []
     for event_id, lead_id in pending:
         try:
-            tasks.process_lead.apply_async(args=[str(lead_id)])
+            door.process_lead(lead_id)
         except Exception as error:  # the broker's client raises many kinds; all mean "later"
             log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
-            _broker_down_until = time.monotonic() + BROKER_BACKOFF
+            door.record_failure()
             break  # the rest would fail the same way; the sweep has them all
         published.append(event_id)
     if published:
@@ -82,13 +84,13 @@ def stale_event_ids(session: Session, republish_after: dt.timedelta, now: dt.dat
     )
 
 
-def sweep(db: Database, republish_after: dt.timedelta) -> int:
+def sweep(db: Database, republish_after: dt.timedelta, broker: Broker | None = None) -> int:
     """Publish again every event not taken in time; returns how many were published."""
     with db.session() as session:
         ids = stale_event_ids(session, republish_after, utcnow())
     if ids:
         log.info("outbox sweep republishing %d events", len(ids))
-    return publish(db, ids, force=True) if ids else 0
+    return publish(db, ids, force=True, broker=broker) if ids else 0
 
 
 def mark_processed(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:

@@ -1,4 +1,4 @@
-"""Process a submitted lead: triage it, plan its first messages, hand the due ones on."""
+"""Process a submitted lead: triage it, plan its first messages, claim the due ones."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[int]:
-    """Triage and plan a lead once, however often it is called; returns due message ids. Commits."""
+    """Triage and plan a lead once, however often it is called; returns the ids of the messages
+    due now, already claimed (queued) for the caller to hand to workers. Commits."""
     now = utcnow()
     with db.transaction() as session:
         # The row lock serialises two workers given the same lead (SQLite has one writer anyway).
@@ -47,10 +48,9 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             steps = sequences.steps_for(session, lead.treatment_interest)
             sequences.plan(session, lead, steps, settings, now)
         outbox.mark_processed(session, lead.id, now)
-    # Hand over what is due now rather than waiting for the next scheduler tick: speed to lead.
+    # Claim what is due now rather than waiting for the next scheduler tick: speed to lead.
     ids = scheduler.claim_due(db, settings.delivery, lead_id)
-    scheduler.hand_to_workers(ids)
-    log.info("lead %s processed, %d messages handed on", lead_id, len(ids))
+    log.info("lead %s processed, %d messages due now", lead_id, len(ids))
     return ids
 
 

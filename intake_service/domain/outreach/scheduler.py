@@ -13,15 +13,20 @@ import uuid
 
 from sqlalchemy import case, select, update
 
+from intake_service.broker import Broker
 from intake_service.config import DeliverySettings
 from intake_service.db import Database, utcnow
 from intake_service.domain.outreach.delivery import finish_attempt
 from intake_service.models import Message, MessageStatus
+from intake_service.models.message import can_move_to
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
 URGENT_TEMPLATES = ("team_urgent_page", "patient_crisis_reply")
+# What a claim may move to queued: the table's sources, and a queued message whose broker copy
+# was lost, which stays queued with a fresh queued_at.
+CLAIMABLE = (*can_move_to(MessageStatus.QUEUED), MessageStatus.QUEUED)
 
 
 def claim_due(
@@ -60,21 +65,27 @@ def claim_due(
         ).all()
         if not rows:
             return []
-        ids = [row.id for row in rows]
-        abandoned = [row for row in rows if row.status == MessageStatus.SENDING]
-        session.execute(
-            update(Message)
-            .where(Message.id.in_(ids))
-            .values(
-                # A dead worker may have reached the provider: look before sending again.
-                needs_reconcile=case(
-                    (Message.status == MessageStatus.SENDING, True), else_=Message.needs_reconcile
-                ),
-                status=MessageStatus.QUEUED,
-                queued_at=now,
-                updated_at=now,
+        moved = set(
+            session.scalars(
+                update(Message)
+                .where(Message.id.in_([row.id for row in rows]), Message.status.in_(CLAIMABLE))
+                .values(
+                    # A dead worker may have reached the provider: look before sending again.
+                    needs_reconcile=case(
+                        (Message.status == MessageStatus.SENDING, True),
+                        else_=Message.needs_reconcile,
+                    ),
+                    status=MessageStatus.QUEUED,
+                    queued_at=now,
+                    updated_at=now,
+                )
+                .returning(Message.id)
             )
         )
+        # In due order, and only what the UPDATE moved: a row whose status changed since the
+        # SELECT is not ours to hand on.
+        ids = [row.id for row in rows if row.id in moved]
+        abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
         for row in abandoned:
             finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
     if abandoned:
@@ -82,14 +93,12 @@ def claim_due(
     return ids
 
 
-def hand_to_workers(message_ids: list[int]) -> int:
+def hand_to_workers(broker: Broker, message_ids: list[int]) -> int:
     """Put message ids on the broker; one that fails stays queued for the next requeue."""
-    from intake_service import tasks
-
     sent = 0
     for message_id in message_ids:
         try:
-            tasks.deliver.apply_async(args=[message_id])
+            broker.deliver(message_id)
         except Exception as error:  # broker down: the requeue sweep will try again
             log.warning("message %s not handed to a worker (%s)", message_id, type(error).__name__)
             continue

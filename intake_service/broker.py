@@ -1,0 +1,84 @@
+"""The one door from the domain to Celery: tasks enqueued by name on the app's own broker.
+
+Domain code never imports `tasks` (the tasks import the domain) and never asks Celery for "the
+current app": one process may hold several Flask apps (tests, a command beside a worker), each
+with its own broker. create_app puts one Broker in `app.extensions`; code running in an app
+context (a request or a task) finds it with `current_broker()`.
+
+Only ids cross this door: each method takes the id of a row, never a name, phone or body.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from flask import current_app, has_app_context
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+EXTENSION_KEY = "intake.broker"
+
+# The task names, shared with tasks.py (which registers them) and the beat schedule.
+PROCESS_LEAD = "intake_service.tasks.process_lead"
+DELIVER = "intake_service.tasks.deliver"
+DISPATCH_DUE = "intake_service.tasks.dispatch_due"
+SWEEP_OUTBOX = "intake_service.tasks.sweep_outbox"
+REPAGE_URGENT = "intake_service.tasks.repage_urgent"
+
+# After a failed publish, requests stop trying the broker for this long: during an outage each
+# would otherwise wait out a connection timeout before answering. The outbox sweep publishes later.
+BACKOFF_SECONDS = 5.0
+
+
+class Broker:
+    """One app's broker: enqueue by task name, and remember a recent outage (per app)."""
+
+    def __init__(
+        self,
+        celery: Celery,
+        *,
+        backoff: float = BACKOFF_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.celery = celery
+        self.backoff = backoff
+        self._clock = clock
+        self._down_until = 0.0
+
+    def process_lead(self, lead_id: uuid.UUID) -> None:
+        """Ask a worker to triage and plan a lead; raises whatever the broker client raises."""
+        self._send(PROCESS_LEAD, str(lead_id))
+
+    def deliver(self, message_id: int) -> None:
+        """Ask a worker to send one message; raises whatever the broker client raises."""
+        self._send(DELIVER, message_id)
+
+    def backing_off(self) -> bool:
+        """True for a few seconds after a publish failed: callers that may wait skip the broker."""
+        return self._clock() < self._down_until
+
+    def record_failure(self) -> None:
+        self._down_until = self._clock() + self.backoff
+
+    def _send(self, task_name: str, *ids: str | int) -> None:
+        # send_task publishes with this Celery app's own connection, queue and retry policy,
+        # whichever Celery app happens to be "current" in the process. Unlike a task's
+        # apply_async it does not read task_ignore_result, so it is passed on here.
+        self.celery.send_task(
+            task_name, args=list(ids), ignore_result=self.celery.conf.task_ignore_result
+        )
+
+
+def current_broker() -> Broker:
+    """The Broker of the current Flask app (web request or Celery task); raises outside one."""
+    broker: Broker = current_app.extensions[EXTENSION_KEY]
+    return broker
+
+
+def broker_in_context() -> Broker | None:
+    """The current app's Broker, or None when no app context is active (a script, a test)."""
+    return current_broker() if has_app_context() else None

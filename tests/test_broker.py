@@ -1,0 +1,143 @@
+"""The door to Celery: each app publishes through its own broker and backs off on its own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+
+from intake_service import broker
+from intake_service.broker import Broker
+from intake_service.domain import intake
+from intake_service.models import OutboxEvent
+from tests.domain.builders import database, submission
+from tests.support.services import unique_name
+
+UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def queue(redis_url: str) -> Iterator[str]:
+    name = unique_name("intake_broker_queue")
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    client.delete(name, *client.keys(f"*{name}*"))
+
+
+def redis_tasks(redis_url: str, queue: str) -> list[tuple[str, list[Any]]]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    found = []
+    for raw in client.lrange(queue, 0, -1):
+        assert isinstance(raw, str)
+        envelope = json.loads(raw)
+        args = json.loads(base64.b64decode(envelope["body"]))[0]
+        found.append((envelope["headers"]["task"], args))
+    return found
+
+
+def sql_broker_messages(broker_file: Path, queue: str) -> int:
+    """Messages waiting in `queue` of kombu's SQL transport (the embedded broker)."""
+    engine = sa.create_engine(f"sqlite:///{broker_file}")
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM kombu_message m JOIN kombu_queue q "
+                        "ON m.queue_id = q.id WHERE q.name = :queue"
+                    ),
+                    {"queue": queue},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def submit_in(app: Flask) -> str:
+    with app.app_context():
+        return str(intake.submit(database(app), submission()).lead_id)
+
+
+def published(app: Flask, lead_id: str) -> bool:
+    with database(app).session() as session:
+        event = session.scalars(
+            sa.select(OutboxEvent).where(OutboxEvent.lead_id == uuid.UUID(lead_id))
+        ).one()
+        return event.published_at is not None
+
+
+def test_two_apps_in_one_process_each_publish_to_their_own_broker(
+    make_app: Callable[..., Flask], redis_url: str, queue: str, tmp_path: Path
+) -> None:
+    on_redis = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
+    broker_file = tmp_path / "second-broker.sqlite"
+    # Made last, so "the current Celery app" would be this one if anything asked for it.
+    embedded = make_app(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'second.sqlite'}",
+        CELERY_BROKER_URL=f"sqla+sqlite:///{broker_file}",
+        CELERY_QUEUE="second_app_queue",
+    )
+
+    first = submit_in(on_redis)
+    second = submit_in(embedded)
+
+    assert redis_tasks(redis_url, queue) == [(broker.PROCESS_LEAD, [first])]
+    assert sql_broker_messages(broker_file, "second_app_queue") == 1
+    assert published(on_redis, first) and published(embedded, second)
+
+
+def test_a_broker_outage_backs_off_only_the_app_that_met_it(
+    make_app: Callable[..., Flask], redis_url: str, queue: str, tmp_path: Path
+) -> None:
+    down = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    up = make_app(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'up.sqlite'}",
+        CELERY_BROKER_URL=redis_url,
+        CELERY_QUEUE=queue,
+    )
+
+    lost = submit_in(down)
+    taken = submit_in(up)
+
+    assert down.extensions[broker.EXTENSION_KEY].backing_off()
+    assert not up.extensions[broker.EXTENSION_KEY].backing_off()
+    assert not published(down, lost)
+    assert published(up, taken)
+    assert redis_tasks(redis_url, queue) == [(broker.PROCESS_LEAD, [taken])]
+
+
+def test_backoff_lasts_its_period_and_then_the_broker_is_tried_again(
+    make_app: Callable[..., Flask],
+) -> None:
+    now = [100.0]
+    door = Broker(make_app().extensions["celery"], backoff=5.0, clock=lambda: now[0])
+
+    assert not door.backing_off()
+    door.record_failure()
+    now[0] += 4.9
+    assert door.backing_off()
+    now[0] += 0.2
+    assert not door.backing_off()
+
+
+def test_each_app_registers_every_task_on_its_own_celery_under_the_names_sent(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    one = make_app()
+    other = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite'}")
+    names = {broker.PROCESS_LEAD, broker.DELIVER, broker.DISPATCH_DUE, broker.SWEEP_OUTBOX}
+
+    for app in (one, other):
+        celery = app.extensions["celery"]
+        assert names <= set(celery.tasks)
+        assert all(celery.tasks[name].app is celery for name in names)
+    scheduled = {entry["task"] for entry in one.extensions["celery"].conf.beat_schedule.values()}
+    assert scheduled == {broker.DISPATCH_DUE, broker.SWEEP_OUTBOX}
