@@ -133,11 +133,12 @@ def test_each_app_registers_every_task_on_its_own_celery_under_the_names_sent(
 ) -> None:
     one = make_app()
     other = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite'}")
-    names = {broker.PROCESS_LEAD, broker.DELIVER, broker.DISPATCH_DUE, broker.SWEEP_OUTBOX}
+    beat = {broker.DISPATCH_DUE, broker.SWEEP_OUTBOX, broker.REPAGE_URGENT}
+    names = {broker.PROCESS_LEAD, broker.DELIVER, *beat}
 
     for app in (one, other):
         celery = app.extensions["celery"]
         assert names <= set(celery.tasks)
         assert all(celery.tasks[name].app is celery for name in names)
     scheduled = {entry["task"] for entry in one.extensions["celery"].conf.beat_schedule.values()}
-    assert scheduled == {broker.DISPATCH_DUE, broker.SWEEP_OUTBOX}
+    assert scheduled == beat
