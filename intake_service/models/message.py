@@ -39,8 +39,15 @@ TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.SUPPRESSED: frozenset(),
     S.CANCELLED: frozenset(),
 }
+
+
+def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
+    """The statuses whose transitions include `target`: the from-states of a bulk UPDATE."""
+    return tuple(status for status, targets in TRANSITIONS.items() if target in targets)
+
+
 # Statuses from which a worker may start a send.
-SENDABLE = (S.PLANNED, S.QUEUED)
+SENDABLE = can_move_to(S.SENDING)
 
 
 def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
@@ -113,7 +120,8 @@ class DeliveryAttempt(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     # "sent" | "adopted" (found at the provider after a crash) | "transient" | "permanent" |
-    # "suppressed" | "cancelled" | "abandoned" (its worker died; reconciled later)
+    # "suppressed" | "cancelled" | "deferred" (the contact policy said later) |
+    # "abandoned" (its worker died; reconciled later)
     outcome: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(100))
