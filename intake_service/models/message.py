@@ -42,15 +42,6 @@ TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
 
 
 def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
-    """The statuses whose transitions include `target`: the from-states of a bulk UPDATE."""
-    return tuple(status for status, targets in TRANSITIONS.items() if target in targets)
-
-
-# Statuses from which a worker may start a send.
-SENDABLE = can_move_to(S.SENDING)
-
-
-def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
     """The statuses a message may move to `target` from, for a bulk UPDATE's WHERE clause."""
     return tuple(source for source, targets in TRANSITIONS.items() if target in targets)
 

@@ -18,7 +18,7 @@ from alembic import command
 
 from intake_service.db import make_engine
 from intake_service.migrate import alembic_config, upgrade
-from tests.support.services import admin_engine, database_url, service_missing, unique_name
+from tests.support.services import PostgresServer, unique_name
 
 BEFORE = "b7c2d4e6f8a1"
 THIS = "b7c4e2a9d6f1"
@@ -32,17 +32,11 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
         return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
     name = unique_name("intake_migrate")
-    try:
-        admin = admin_engine()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        service_missing("PostgreSQL", error)
-    yield database_url(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    url = server.create_database(name)
+    yield url
+    server.drop_database(name)
 
 
 LEADS = sa.table(
