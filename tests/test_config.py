@@ -24,6 +24,7 @@ REQUIRED_IN_PRODUCTION = (
     "PUBLIC_BASE_URL",
     "MAIL_FROM",
     "TEAM_EMAILS",
+    "SMTP_URL",
 )
 
 
@@ -41,6 +42,8 @@ def production_env(instance: Path, **changes: str) -> dict[str, str]:
         "CLINIC_NAME": "Sunrise Clinic",
         "CLINIC_PHONE": "(310) 555-0100",
         "CLINIC_ADDRESS": "100 Main St, Los Angeles, CA 90001",
+        "SMTP_URL": "smtp://relay.sunrise.example:587?starttls=true",
+        "SMS_ENABLED": "false",
     }
     env.update(changes)
     return env
@@ -63,7 +66,114 @@ def test_complete_production_environment_is_accepted(tmp_path: Path) -> None:
     assert settings.app_env == "production"
     assert settings.database_url == "postgresql+psycopg://intake:pw@db:5432/intake"
     assert settings.public_base_url == "https://intake.sunrise.example"
+    assert settings.smtp is not None and settings.smtp.host == "relay.sunrise.example"
+    assert (settings.twilio, settings.sms_enabled) == (None, False)
     assert not (tmp_path / "secret_key").exists()  # production never generates secrets
+
+
+# --- production sends for real, or says it cannot (issue 7, B1) ----------------------------
+
+TWILIO_SETTINGS = {
+    "TWILIO_ACCOUNT_SID": "AC" + "2" * 32,
+    "TWILIO_AUTH_TOKEN": "token",
+    "TWILIO_FROM_NUMBER": "+13105550100",
+}
+
+
+def test_production_without_a_mail_relay_refuses_to_start(tmp_path: Path) -> None:
+    # Without SMTP_URL every email, an urgent lead's team alert included, went to the dev
+    # mailbox and was marked sent; in production nobody would ever see it.
+    env = production_env(tmp_path)
+    del env["SMTP_URL"]
+
+    assert config_error(env) == "SMTP_URL must be set when APP_ENV=production."
+
+
+@pytest.mark.parametrize("sms_enabled", [None, "true", "yes", "1"])
+def test_production_without_twilio_refuses_to_start_unless_texting_is_switched_off(
+    tmp_path: Path, sms_enabled: str | None
+) -> None:
+    env = production_env(tmp_path)
+    if sms_enabled is None:
+        del env["SMS_ENABLED"]  # texting is on unless switched off explicitly
+    else:
+        env["SMS_ENABLED"] = sms_enabled
+
+    message = config_error(env)
+
+    assert message == (
+        "Set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or "
+        "TWILIO_MESSAGING_SERVICE_SID) when APP_ENV=production, or SMS_ENABLED=false "
+        "to send no texts."
+    )
+
+
+def test_production_with_twilio_texts_unless_told_otherwise(tmp_path: Path) -> None:
+    env = production_env(tmp_path, **TWILIO_SETTINGS)
+    del env["SMS_ENABLED"]
+
+    settings = Settings.from_env(env)
+
+    assert settings.sms_enabled
+    assert settings.twilio is not None and settings.twilio.from_number == "+13105550100"
+
+
+@pytest.mark.parametrize("value", ["off", "nope", "2"])
+def test_sms_enabled_must_be_true_or_false(tmp_path: Path, value: str) -> None:
+    message = config_error(production_env(tmp_path, SMS_ENABLED=value))
+
+    assert message == f"SMS_ENABLED must be true or false, not {value!r}."
+
+
+def test_development_texts_into_the_dev_mailbox_by_default(tmp_path: Path) -> None:
+    settings = Settings.from_env({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+
+    assert (settings.smtp, settings.twilio, settings.sms_enabled) == (None, None, True)
+
+
+# --- rate limits shared by every web process (issue 7, B2) ---------------------------------
+
+
+def test_production_keeps_rate_limits_in_the_brokers_redis_by_default(tmp_path: Path) -> None:
+    settings = Settings.from_env(production_env(tmp_path, CELERY_BROKER_URL="rediss://r:6380/0"))
+
+    assert settings.ratelimit_storage_uri == "rediss://r:6380/0"
+
+
+def test_explicit_rate_limit_storage_is_kept(tmp_path: Path) -> None:
+    env = production_env(tmp_path, RATELIMIT_STORAGE_URI="redis://limits.internal:6379/3")
+
+    assert Settings.from_env(env).ratelimit_storage_uri == "redis://limits.internal:6379/3"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"RATELIMIT_STORAGE_URI": "memory://"},
+        {"CELERY_BROKER_URL": "amqp://guest@rabbit:5672//"},  # no Redis to fall back on
+    ],
+    ids=["memory", "amqp-broker"],
+)
+def test_production_refuses_rate_limits_counted_per_process(
+    tmp_path: Path, changes: dict[str, str]
+) -> None:
+    # Under gunicorn with two workers, memory:// let 60 of 70 posts through a 30/min limit.
+    message = config_error(production_env(tmp_path, **changes))
+
+    assert message.startswith("RATELIMIT_STORAGE_URI must name storage all web processes share")
+    assert "redis://" in message
+
+
+def test_production_with_the_limiter_off_needs_no_shared_storage(tmp_path: Path) -> None:
+    env = production_env(tmp_path, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ENABLED="false")
+
+    assert Settings.from_env(env).ratelimit_storage_uri == "memory://"
+
+
+def test_embedded_default_counts_rate_limits_in_memory(tmp_path: Path) -> None:
+    settings = Settings.from_env({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+
+    assert settings.ratelimit_storage_uri == "memory://"
 
 
 @pytest.mark.parametrize("name", REQUIRED_IN_PRODUCTION)

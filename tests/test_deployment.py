@@ -201,7 +201,8 @@ def test_compose_defaults_make_valid_production_settings(
         "mailcatcher",
         1025,
     )
-    assert settings.twilio is None, "texts should go to the dev mailbox until Twilio is set"
+    # No text is planned until Twilio is set (and never into the dev mailbox in production).
+    assert settings.twilio is None and not settings.sms_enabled
 
     defaults = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
     for field in (

@@ -1,9 +1,12 @@
 """Channels: one small interface in front of every way a message leaves the service.
 
 `get_channel(kind, settings, db)` picks the implementation from configuration: SMTP when
-SMTP_URL is set, Twilio when TWILIO_* is set, the dev mailbox otherwise. Code outside this package
-never asks which implementation it holds; provider error codes are translated here, into
-TransientError (try again later) or PermanentError (do not try this again).
+SMTP_URL is set, Twilio when TWILIO_* is set, the dev mailbox otherwise, and a refusing channel
+for a kind the deployment switched off (SMS_ENABLED=false). Code outside this package never asks
+which implementation it holds, nor which kind it is: what differs between kinds (how a message is
+named, which kind may carry it instead) is in KINDS. Provider error codes are translated here,
+into TransientError (try again later) or PermanentError (do not try this again), and a
+PermanentError says when the recipient's address itself can never be used.
 """
 
 from __future__ import annotations
@@ -17,7 +20,37 @@ if TYPE_CHECKING:
     from intake_service.config import Settings
     from intake_service.db import Database
 
-CHANNEL_KINDS = ("email", "sms")
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between kinds of message, for code that must not ask which kind it has."""
+
+    name: str
+    label: str  # what a person calls one message of this kind
+    contact_point: str  # what it is sent to, in words
+    fallback: str | None  # the kind that may carry a patient's message this one cannot
+
+
+KINDS: dict[str, Kind] = {
+    "email": Kind("email", label="email", contact_point="email address", fallback="sms"),
+    "sms": Kind("sms", label="text", contact_point="phone number", fallback="email"),
+}
+CHANNEL_KINDS = tuple(KINDS)
+
+
+def kind(name: str) -> Kind:
+    """The kind called `name`; raises ValueError for one the service does not have."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown channel kind {name!r}") from None
+
+
+def enabled(name: str, settings: Settings) -> bool:
+    """False when the deployment switched this kind of message off: nothing is planned on it."""
+    kind(name)
+    # Texting can be off (SMS_ENABLED=false: no Twilio account yet); email always runs.
+    return settings.sms_enabled if name == "sms" else True
 
 
 @dataclass(frozen=True)
@@ -51,8 +84,25 @@ class TransientError(ChannelError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Unusable:
+    """The recipient's address can never take this kind of message, and why."""
+
+    status: str  # kept on the lead: "invalid_number", "opted_out", "rejected", ...
+    # The person told the provider to stop (Twilio 21610): a consent event, not just a bad address.
+    opted_out: bool = False
+
+
 class PermanentError(ChannelError):
-    """Sending this message to this recipient will never work (invalid number, opted out...)."""
+    """Sending this message to this recipient will never work (invalid number, opted out...).
+
+    `unusable` is set when the address itself is dead, so nothing more should go there; it is
+    None when only this message is refused (its content, our sender, our account).
+    """
+
+    def __init__(self, reason: str, detail: str = "", unusable: Unusable | None = None) -> None:
+        super().__init__(reason, detail)
+        self.unusable = unusable
 
 
 class Channel(Protocol):
@@ -70,20 +120,38 @@ class Channel(Protocol):
         ...
 
 
-def get_channel(kind: str, settings: Settings, db: Database) -> Channel:
-    """The channel configured for `kind` ("email" or "sms")."""
+class SwitchedOffChannel:
+    """A kind the deployment switched off: every send is refused, and nothing is looked up.
+
+    Only messages planned before the switch reach it; they fail visibly (and fall back to the
+    other kind) rather than landing in the dev mailbox as if they had been sent.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def send(self, message: OutgoingMessage) -> str:
+        raise PermanentError("channel_off", f"{self.kind} is switched off in the settings")
+
+    def find_existing(self, message: OutgoingMessage, since: dt.datetime) -> str | None:
+        return None
+
+
+def get_channel(name: str, settings: Settings, db: Database) -> Channel:
+    """The channel configured for the kind `name` ("email" or "sms"); raises ValueError."""
     from intake_service.channels.dev_mailbox import DevMailboxChannel
 
-    if kind == "email":
+    kind(name)
+    if not enabled(name, settings):
+        return SwitchedOffChannel(name)
+    if name == "email":
         if settings.smtp is None:
             return DevMailboxChannel("email", settings, db)
         from intake_service.channels.email import SmtpChannel
 
         return SmtpChannel(settings.smtp, settings)
-    if kind == "sms":
-        if settings.twilio is None:
-            return DevMailboxChannel("sms", settings, db)
-        from intake_service.channels.sms import TwilioChannel
+    if settings.twilio is None:
+        return DevMailboxChannel("sms", settings, db)
+    from intake_service.channels.sms import TwilioChannel
 
-        return TwilioChannel(settings.twilio)
-    raise ValueError(f"unknown channel kind {kind!r}")
+    return TwilioChannel(settings.twilio)

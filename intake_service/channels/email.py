@@ -8,7 +8,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from intake_service.channels import OutgoingMessage, PermanentError, TransientError
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
 from intake_service.config import Settings, SmtpSettings
 
 # Headers the channel owns: letting a template override them would break threading or dedupe.
@@ -112,7 +112,10 @@ def _translate_smtp(error: smtplib.SMTPException) -> TransientError | PermanentE
         return TransientError("auth_failed", _codes(error.smtp_code, error.smtp_error))
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(error.recipients.values()), (0, b""))
-        return _by_code(code, reply, "recipient_rejected", "recipient_deferred")
+        # A 5xx for the recipient (no such mailbox, domain gone) is about the address itself.
+        return _by_code(
+            code, reply, "recipient_rejected", "recipient_deferred", Unusable("rejected")
+        )
     if isinstance(error, smtplib.SMTPSenderRefused):
         return _by_code(error.smtp_code, error.smtp_error, "sender_rejected", "sender_deferred")
     if isinstance(error, smtplib.SMTPDataError):
@@ -131,11 +134,15 @@ def _translate_smtp(error: smtplib.SMTPException) -> TransientError | PermanentE
 
 
 def _by_code(
-    code: int, reply: bytes | str, permanent: str, transient: str
+    code: int,
+    reply: bytes | str,
+    permanent: str,
+    transient: str,
+    unusable: Unusable | None = None,
 ) -> TransientError | PermanentError:
     detail = _codes(code, reply)
     if 500 <= code < 600:
-        return PermanentError(permanent, detail)
+        return PermanentError(permanent, detail, unusable=unusable)
     return TransientError(transient, detail)
 
 

@@ -14,18 +14,20 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from intake_service.channels import OutgoingMessage, PermanentError, TransientError
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
 from intake_service.config import TwilioSettings
 
 TWILIO_API_HOST = "api.twilio.com"
 
-# Error codes meaning this number will never take this text: retrying only costs money.
+# Error codes meaning this number will never take our texts: retrying only costs money, and
+# the number is marked so that nothing more is tried there.
 PERMANENT_CODES = {
     21211: "invalid_number",
     21408: "region_not_enabled",
     21610: "opted_out",  # the recipient texted STOP; Twilio blocks every send until START
     21614: "not_mobile",
 }
+OPT_OUT_CODE = 21610
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -141,7 +143,9 @@ def translate_twilio_error(
     """Our error for a Twilio API error response (HTTP status and Twilio error code)."""
     detail = f"http {status}, twilio {code}"
     if code in PERMANENT_CODES:
-        return PermanentError(PERMANENT_CODES[code], detail)
+        reason = PERMANENT_CODES[code]
+        unusable = Unusable(reason, opted_out=code == OPT_OUT_CODE)
+        return PermanentError(reason, detail, unusable=unusable)
     if status == 429:
         return TransientError("rate_limited", detail, retry_after=retry_after)
     if status == 401 or code == 20003:

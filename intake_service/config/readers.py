@@ -50,6 +50,38 @@ def check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be a URL starting with one of {', '.join(schemes)}://.")
 
 
+# Storage every web process shares (the limits library's schemes); memory:// is per process.
+SHARED_RATELIMIT_SCHEMES = (
+    "redis",
+    "rediss",
+    "redis+unix",
+    "redis+cluster",
+    "redis+sentinel",
+    "memcached",
+    "mongodb",
+    "mongodb+srv",
+)
+
+
+def ratelimit_storage(env: Mapping[str, str], broker_url: str, must_be_shared: bool) -> str:
+    """Where rate-limit counters live: RATELIMIT_STORAGE_URI, else the broker's Redis when it
+    has one, else memory:// (the embedded default, one process).
+
+    When `must_be_shared` (production with the limiter on), memory:// is refused: each gunicorn
+    worker would count apart, and a client would get the limit once per worker.
+    """
+    value = env.get("RATELIMIT_STORAGE_URI", "").strip()
+    if not value:
+        redis_broker = urlsplit(broker_url).scheme in ("redis", "rediss")
+        value = broker_url if redis_broker else "memory://"
+    if must_be_shared and urlsplit(value).scheme not in SHARED_RATELIMIT_SCHEMES:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must name storage all web processes share, such as "
+            "redis://host:6379/1, when APP_ENV=production (memory:// counts each process apart)."
+        )
+    return value
+
+
 def check_address(name: str, value: str) -> None:
     from email.utils import parseaddr
 

@@ -30,6 +30,7 @@ from intake_service.config.readers import (
     check_address,
     check_url,
     dev_secret,
+    ratelimit_storage,
     read_count,
     read_flag,
     read_seconds,
@@ -56,6 +57,7 @@ class Settings:
     field_encryption_keys: tuple[str, ...]
     smtp: SmtpSettings | None
     twilio: TwilioSettings | None
+    sms_enabled: bool  # false: no text is planned at all (SMS_ENABLED=false)
     twilio_auth_token: str | None  # also needed to check webhook signatures
     ratelimit_submissions: str
     ratelimit_storage_uri: str
@@ -155,8 +157,18 @@ class Settings:
             ) from None
 
         twilio_token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
-        smtp = smtp_settings(env.get("SMTP_URL", "").strip(), env)
+        # Without a relay every email would land in the dev mailbox, marked sent, unseen.
+        smtp = smtp_settings(required_in_production("SMTP_URL") or "", env)
         twilio = twilio_settings(env)
+        sms_enabled = read_flag(env, "SMS_ENABLED", default=True)
+        if production and sms_enabled and twilio is None:
+            raise ConfigError(
+                "Set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or "
+                "TWILIO_MESSAGING_SERVICE_SID) when APP_ENV=production, or SMS_ENABLED=false "
+                "to send no texts."
+            )
+        ratelimit_enabled = read_flag(env, "RATELIMIT_ENABLED", default=app_env != "test")
+        ratelimit_storage_uri = ratelimit_storage(env, broker_url, production and ratelimit_enabled)
         return cls(
             app_env=app_env,
             secret_key=secret_key,
@@ -175,15 +187,16 @@ class Settings:
             field_encryption_keys=keys,
             smtp=smtp,
             twilio=twilio,
+            sms_enabled=sms_enabled,
             twilio_auth_token=twilio_token,
             ratelimit_submissions=env.get("RATELIMIT_SUBMISSIONS", "30 per minute;300 per hour"),
-            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+            ratelimit_storage_uri=ratelimit_storage_uri,
             task_queue=env.get("CELERY_QUEUE", "intake"),
             outbox_republish_after=read_seconds(env, "OUTBOX_REPUBLISH_AFTER", 30.0),
             dispatch_interval=read_seconds(env, "DISPATCH_INTERVAL", 5.0),
             delivery=delivery_settings(env, smtp, twilio),
             # Tests switch the limiter on where they test it; everywhere else it is on.
-            ratelimit_enabled=read_flag(env, "RATELIMIT_ENABLED", default=app_env != "test"),
+            ratelimit_enabled=ratelimit_enabled,
             trusted_proxies=read_count(env, "TRUSTED_PROXIES"),
             staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
             on_call_email=_on_call_email(env),

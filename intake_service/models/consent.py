@@ -16,13 +16,18 @@ if TYPE_CHECKING:
 
 
 class ConsentEvent(Base):
+    """One opt-in or opt-out. Kept when its lead is deleted (lead_id becomes NULL): the law asks
+    for the proof of consent, so the event names the address it was about on its own."""
+
     __tablename__ = "consent_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="SET NULL"), index=True
     )
     channel: Mapped[str] = mapped_column(String(10))  # "sms" | "email"
+    # The phone (E.164) or email address the person agreed, or refused, to be contacted at.
+    contact_point: Mapped[str | None] = mapped_column(String(320), index=True)
     action: Mapped[str] = mapped_column(String(10))  # "opt_in" | "opt_out"
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The exact words the person agreed to, and their version: the proof of consent.
@@ -32,4 +37,4 @@ class ConsentEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
 
-    lead: Mapped[Lead] = relationship(back_populates="consent_events")
+    lead: Mapped[Lead | None] = relationship(back_populates="consent_events")

@@ -21,6 +21,15 @@ FORMS = ("contact", "tms_screen", "phq9", "gad7")
 TREATMENTS = ("ketamine", "spravato", "tms", "psychiatry", "unsure")
 CALLBACK_WINDOWS = ("morning", "afternoon", "evening", "any")
 LEAD_STATUSES = ("new", "contacted", "booked", "closed", "spam")
+# Where each kind of message finds the lead: the address column and the provider's verdict on it.
+_CONTACT_COLUMNS = {"email": ("email", "email_status"), "sms": ("phone", "phone_status")}
+
+
+def _columns(channel: str) -> tuple[str, str]:
+    try:
+        return _CONTACT_COLUMNS[channel]
+    except KeyError:
+        raise ValueError(f"unknown channel kind {channel!r}") from None
 
 
 class Lead(Base):
@@ -56,15 +65,26 @@ class Lead(Base):
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="lead", order_by="Submission.created_at"
     )
+    # The database sets lead_id to NULL when a lead is deleted: the ledger is kept as proof.
     consent_events: Mapped[list[ConsentEvent]] = relationship(
-        back_populates="lead", order_by="ConsentEvent.occurred_at"
+        back_populates="lead", order_by="ConsentEvent.occurred_at", passive_deletes=True
     )
     triage: Mapped[Triage | None] = relationship(back_populates="lead")
     assignee: Mapped[User | None] = relationship()
 
+    def address(self, channel: str) -> str | None:
+        """Where a message of this kind reaches the lead (email address or E.164 phone)."""
+        value: str | None = getattr(self, _columns(channel)[0])
+        return value
+
     def contact_status(self, channel: str) -> str | None:
-        """Why a provider said the phone ("sms") or email cannot be used, or None if it can."""
-        return self.phone_status if channel == "sms" else self.email_status
+        """Why a provider said this kind's address cannot be used, or None if it can."""
+        value: str | None = getattr(self, _columns(channel)[1])
+        return value
+
+    def mark_unusable(self, channel: str, status: str) -> None:
+        """Record a provider's verdict that this kind's address can never be used."""
+        setattr(self, _columns(channel)[1], status)
 
     @property
     def full_name(self) -> str:

@@ -39,8 +39,6 @@ TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.SUPPRESSED: frozenset(),
     S.CANCELLED: frozenset(),
 }
-# Statuses from which a worker may start a send.
-SENDABLE = (S.PLANNED, S.QUEUED)
 
 
 def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
@@ -113,7 +111,8 @@ class DeliveryAttempt(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     # "sent" | "adopted" (found at the provider after a crash) | "transient" | "permanent" |
-    # "suppressed" | "cancelled" | "abandoned" (its worker died; reconciled later)
+    # "suppressed" | "cancelled" | "deferred" (the contact policy said later) |
+    # "abandoned" (its worker died; reconciled later)
     outcome: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(100))

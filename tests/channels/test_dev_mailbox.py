@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from intake_service.channels import OutgoingMessage, get_channel
+from intake_service.channels import (
+    CHANNEL_KINDS,
+    OutgoingMessage,
+    PermanentError,
+    get_channel,
+    kind,
+)
 from intake_service.channels.dev_mailbox import DevMailboxChannel
 from intake_service.channels.email import SmtpChannel, message_id_header
 from intake_service.channels.sms import TwilioChannel
@@ -162,3 +169,39 @@ def test_unknown_kinds_are_refused(settings: Settings, db: Database) -> None:
         get_channel("fax", settings, db)
     with pytest.raises(ValueError, match="fax"):
         DevMailboxChannel("fax", settings, db)
+
+
+@pytest.mark.parametrize("configured", ["dev-mailbox", "twilio"])
+def test_switched_off_texting_refuses_every_text_and_stores_none(
+    make_settings: Callable[..., Settings],
+    db: Database,
+    twilio_standin: TwilioStandin,
+    configured: str,
+) -> None:
+    # SMS_ENABLED=false: a text planned before the switch must not land in the dev mailbox
+    # marked sent, nor reach Twilio; it fails, saying why, and the address stays usable.
+    twilio = twilio_standin.env() if configured == "twilio" else {}
+    settings = make_settings(SMS_ENABLED="false", **twilio)
+    channel = get_channel("sms", settings, db)
+
+    with pytest.raises(PermanentError) as caught:
+        channel.send(SMS)
+
+    assert (caught.value.reason, caught.value.unusable) == ("channel_off", None)
+    assert channel.find_existing(SMS, since=dt.datetime.now(dt.UTC)) is None
+    assert isinstance(get_channel("email", settings, db), DevMailboxChannel)
+    assert twilio_standin.requests == []
+    with db.session() as session:
+        assert session.scalars(sa.select(DevMailboxEntry)).all() == []
+
+
+def test_kinds_name_their_label_contact_point_and_fallback() -> None:
+    assert CHANNEL_KINDS == ("email", "sms")
+    assert (kind("sms").label, kind("sms").contact_point, kind("sms").fallback) == (
+        "text",
+        "phone number",
+        "email",
+    )
+    assert kind("email").fallback == "sms"
+    with pytest.raises(ValueError, match="fax"):
+        kind("fax")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from intake_service.channels import OutgoingMessage, PermanentError, TransientError
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
 from intake_service.channels.email import SmtpChannel, message_id_header
 from intake_service.config import Settings
 from tests.support.guards import StrayGuard
@@ -169,6 +169,11 @@ def test_smtp_reply_code_decides_permanent_or_transient(
     assert caught.value.reason == reason  # type: ignore[attr-defined]
     assert str(code) in str(caught.value)
     assert smtp_server.messages == []
+    if isinstance(caught.value, PermanentError):
+        # Only a refused recipient says the address itself is dead; a refused message or
+        # sender says nothing about the patient's address.
+        expected = Unusable("rejected") if reason == "recipient_rejected" else None
+        assert caught.value.unusable == expected
 
 
 def test_recipient_rejected_with_550_is_permanent_and_keeps_address_out(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from twilio.rest import Client
 
-from intake_service.channels import OutgoingMessage, PermanentError, TransientError
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
 from intake_service.channels.sms import BaseUrlHttpClient, TwilioChannel, parse_retry_after
 from intake_service.config import Settings
 from tests.support.guards import StrayGuard
@@ -109,6 +109,9 @@ def test_bad_number_codes_are_permanent(
     assert caught.value.reason == reason
     assert RECIPIENT not in str(caught.value)
     assert twilio_standin.messages == []
+    # The error itself says the number is dead, and whether the person opted out: domain code
+    # marks the lead from this, never from the reason's wording.
+    assert caught.value.unusable == Unusable(reason, opted_out=code == 21610)
 
 
 def test_other_client_errors_are_permanent_with_the_twilio_code(
@@ -120,6 +123,7 @@ def test_other_client_errors_are_permanent_with_the_twilio_code(
         channel.send(outgoing())
 
     assert caught.value.reason == "twilio_21617"
+    assert caught.value.unusable is None  # this text is refused, the number is fine
 
 
 def test_rate_limit_is_transient_with_twilios_retry_after(

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from intake_service.channels import TransientError
+from intake_service.channels import PermanentError, TransientError
 from intake_service.channels.dev_mailbox import DevMailboxChannel
 from intake_service.channels.sms import TwilioChannel
 from intake_service.db import Database
@@ -327,7 +327,7 @@ def test_stale_claim_cannot_overwrite_a_newer_outcome(
     outcomes = [
         delivery._record_sent(db, stale, "SMfromthestaleworker"),
         delivery._record_transient(db, settings, stale, TransientError("timeout")),
-        delivery._record_permanent(db, settings, stale, "invalid_number"),
+        delivery._record_permanent(db, settings, stale, PermanentError("invalid_number")),
     ]
 
     assert outcomes == [delivery.Outcome("skipped", "taken over")] * 3
@@ -353,7 +353,9 @@ def test_stale_claim_cannot_touch_a_send_another_worker_holds(
         session.add(DeliveryAttempt(message_id=sms_id, number=2, started_at=utcnow()))
     holding = snapshot(db, sms_id)
 
-    late = delivery._record_permanent(db, settings, Claim(sms_id, 1), "invalid_number")
+    late = delivery._record_permanent(
+        db, settings, Claim(sms_id, 1), PermanentError("invalid_number")
+    )
     also_late = delivery._record_transient(db, settings, Claim(sms_id, 1), TransientError("x"))
 
     assert late == also_late == delivery.Outcome("skipped", "taken over")

@@ -164,12 +164,24 @@ FIXED_FAILURES = (
 
 @pytest.fixture
 def golden_session(db: Database) -> Iterator[Session]:
-    """A session on a database holding the fixed lead with a failed email and a failed text."""
+    """A session on a database holding the fixed lead, its TMS self-screen, a failed email and a
+    failed text."""
     with db.transaction() as session:
         session.add(
             Lead(id=FIXED_LEAD_ID, created_at=FIXED_NOW - dt.timedelta(seconds=42), first_name="J")
         )
         session.flush()
+        session.add(
+            Submission(
+                lead_id=FIXED_LEAD_ID,
+                created_at=FIXED_NOW - dt.timedelta(seconds=42),
+                form="tms_screen",
+                via="web",
+                answers=dict(TMS_ALL_YES),
+                message=f"Please call after work. {MARKER}",
+                fingerprint="0" * 64,
+            )
+        )
         session.add_all(
             Message(
                 lead_id=FIXED_LEAD_ID,
@@ -527,3 +539,99 @@ def test_versions_render_the_same_as_their_source_on_disk(
             stored = as_source(current_version(session, default.key, default.channel))
             context = context_for(default.key, lead, golden_settings, golden_session)
             assert render(stored, context) == render(default.source, context)
+
+
+# --- wording defects found from outside (issue 7, B5) --------------------------------------
+
+
+def first_reply_email() -> DefaultTemplate:
+    (default,) = [
+        d for d in read_defaults() if d.key == "patient_first_reply" and d.channel == "email"
+    ]
+    return default
+
+
+@pytest.mark.parametrize(
+    ("window", "promise"),
+    [
+        ("any", "will call you to talk about"),
+        ("morning", "will call you in the morning to talk about"),
+        ("evening", "will call you in the evening to talk about"),
+    ],
+)
+def test_first_reply_names_the_callback_window_only_when_there_is_one(
+    golden_settings: Settings, window: str, promise: str
+) -> None:
+    # The window "any" read "will call you in the any time".
+    rendered = render_default(
+        first_reply_email(), fixed_lead(callback_window=window), golden_settings
+    )
+
+    assert rendered.body_html is not None
+    for body in (rendered.body_text, rendered.body_html):
+        assert promise in body
+        assert "in the any" not in body
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "0 seconds ago"),
+        (1, "1 second ago"),
+        (1.9, "1 second ago"),
+        (42, "42 seconds ago"),
+        (89, "89 seconds ago"),
+        (90, "2 minutes ago"),
+        (3600, "60 minutes ago"),
+        (5400, "2 hours ago"),
+        (36 * 3600, "2 days ago"),
+        (-5, "0 seconds ago"),  # clocks differ a little between machines
+    ],
+)
+def test_the_team_email_says_how_long_ago_in_plain_words(seconds: float, words: str) -> None:
+    # The team email said "1 seconds ago".
+    assert message_context.age(seconds) == words
+
+
+# --- privacy in passing (issue 7, A7) -------------------------------------------------------
+
+
+def test_team_email_reads_the_latest_form_without_loading_any_submission(
+    ready_app: Callable[..., Flask], golden_settings: Settings
+) -> None:
+    # The form's name came from lead.submissions[-1]: every submission of the lead was loaded
+    # and its answers and message decrypted, to read one short column.
+    app = ready_app()
+    db = database(app)
+    lead_id = intake.submit(db, submission(form="contact", answers=None)).lead_id
+    with db.transaction() as session:
+        session.add(
+            Submission(
+                lead_id=lead_id,
+                created_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),  # the latest
+                form="tms_screen",
+                via="api",
+                answers=dict(TMS_ALL_YES),
+                message=MARKER,
+                fingerprint="1" * 64,
+            )
+        )
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with db.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            context = message_context.team_context(session, lead, golden_settings, FIXED_NOW)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    assert context["lead"]["form"] == "TMS self-screen"
+    read = [s for s in statements if "submissions" in s]
+    assert read, "the form is read from the submissions table"
+    for statement in read:
+        assert "submissions.answers" not in statement
+        assert "submissions.message" not in statement

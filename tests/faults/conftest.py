@@ -86,6 +86,9 @@ def fault_servers() -> Iterator[FaultServers]:
             "CLINIC_ADDRESS": "100 Main St, Los Angeles, CA 90001",
             "DATABASE_URL": url,
             "CELERY_BROKER_URL": redis_server.url,
+            # Production starts only with real transports; loading templates sends nothing.
+            "SMTP_URL": "smtp://127.0.0.1:25",
+            "SMS_ENABLED": "false",
         }
         loaded = subprocess.run(
             [str(BIN / "intake-service"), "templates", "load"],

@@ -22,6 +22,13 @@ TWILIO_ENV = {
     "TWILIO_FROM_NUMBER": "+13105550100",
 }
 SMTP_ENV = {"SMTP_URL": "smtp://127.0.0.1:2525"}
+# The least production starts with on the embedded parts: a relay, texting off, no limiter.
+PRODUCTION_ENV = {
+    "APP_ENV": "production",
+    "SMS_ENABLED": "false",
+    "RATELIMIT_ENABLED": "false",
+    **SMTP_ENV,
+}
 
 
 def add_entry(db: Database, **fields: Any) -> int:
@@ -114,7 +121,7 @@ def test_missing_entry_is_not_found(client: Any) -> None:
 
 
 def test_outbox_is_not_found_in_production(make_app: Callable[..., Flask]) -> None:
-    app = make_app(APP_ENV="production")
+    app = make_app(**PRODUCTION_ENV)
     client = app.test_client()
 
     assert client.get("/dev/mailbox").status_code == 404
@@ -152,7 +159,7 @@ def test_outbox_is_shown_when_texts_still_go_to_it(
     ("env", "shown"),
     [
         ({}, True),  # the embedded default
-        ({"APP_ENV": "production"}, False),
+        (PRODUCTION_ENV, False),
         ({**SMTP_ENV, **TWILIO_ENV}, True),  # SQLite: still the embedded default
         (
             {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake_service.models import ConsentEvent
+from intake_service.models import ConsentEvent, Lead
 
 # Each wording ever shown keeps its version forever: the ledger refers to it as proof.
 # Change the words by adding a new version and pointing CURRENT_* at it.
@@ -32,6 +32,7 @@ EMAIL_WORDINGS = {
 }
 CURRENT_SMS_WORDING = "sms-2026-11"
 CURRENT_EMAIL_WORDING = "email-2026-11"
+WORDINGS = {"sms": SMS_WORDINGS, "email": EMAIL_WORDINGS}
 
 
 class UnknownWording(ValueError):
@@ -50,9 +51,8 @@ class ConsentEvidence:
 
 def wording(channel: str, version: str) -> str:
     """The exact words of a wording version; raises UnknownWording."""
-    table = SMS_WORDINGS if channel == "sms" else EMAIL_WORDINGS
     try:
-        return table[version]
+        return WORDINGS[channel][version]
     except KeyError:
         raise UnknownWording(f"unknown {channel} consent wording {version!r}") from None
 
@@ -64,6 +64,7 @@ def record_opt_in(
     event = ConsentEvent(
         lead_id=lead_id,
         channel=channel,
+        contact_point=_address(session, lead_id, channel),
         action="opt_in",
         occurred_at=evidence.occurred_at,
         wording_version=version,
@@ -94,6 +95,7 @@ def record_opt_out(
     event = ConsentEvent(
         lead_id=lead_id,
         channel=channel,
+        contact_point=_address(session, lead_id, channel),
         action="opt_out",
         occurred_at=occurred_at,
         wording_version=f"opt-out-{source}",
@@ -102,3 +104,9 @@ def record_opt_out(
     )
     session.add(event)
     return event
+
+
+def _address(session: Session, lead_id: uuid.UUID, channel: str) -> str | None:
+    """The address the event is about, stored with it so the proof outlives the lead."""
+    lead = session.get(Lead, lead_id)
+    return lead.address(channel) if lead is not None else None

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.db import Database, utcnow
+from intake_service.domain.compliance.policy import Decision, can_contact
+from intake_service.domain.outreach import sequences
 from intake_service.models import DeliveryAttempt, Lead, Message, MessageStatus
 
 
@@ -18,7 +21,7 @@ class NotADeadLetter(LookupError):
 
 
 class CannotRetry(ValueError):
-    """Retrying would only be suppressed again (the contact point is dead or opted out)."""
+    """The contact policy would refuse the message again (dead address, opted out, closed...)."""
 
 
 @dataclass(frozen=True)
@@ -83,24 +86,34 @@ def history(db: Database, message_id: int) -> tuple[DeadLetter, list[Attempt]]:
 def retry(db: Database, message_id: int) -> None:
     """Put a failed message back on the schedule, due now, with a fresh retry ladder. Commits.
 
-    Raises NotADeadLetter, or CannotRetry when the provider said the contact point cannot be
-    used (invalid, or opted out: texting it again would break the law, not just fail).
-    The next scheduler tick hands it to a worker.
+    Raises NotADeadLetter, or CannotRetry when the contact policy would refuse it: for one, a
+    contact point the provider said cannot be used (invalid, or opted out: texting it again
+    would break the law, not just fail). The next scheduler tick hands it to a worker.
     """
+    now = utcnow()
     with db.transaction() as session:
         message = _failed(session, message_id)
         lead = session.get_one(Lead, message.lead_id)
-        dead = lead.contact_status(message.channel)
-        if message.audience == "patient" and dead is not None:
-            raise CannotRetry(
-                f"the patient's {'phone' if message.channel == 'sms' else 'email'} was marked "
-                f"{dead} by the provider; retrying would be suppressed"
-            )
+        purpose = sequences.purpose_of(lead, message.audience, message.step_key)
+        decision = can_contact(session, lead, message.channel, purpose, now)
+        if not decision.may_still_go:
+            raise CannotRetry(_refusal(message, lead, decision))
         message.transition(MessageStatus.PLANNED)
         # Attempts keep counting (each is also a claim token); the ladder starts again here.
         message.retry_base = message.attempts
-        message.due_at = utcnow()
+        message.due_at = now
         message.dismissed_at = None
+
+
+def _refusal(message: Message, lead: Lead, decision: Decision) -> str:
+    """Why a retry would be refused, in words an operator acts on (no address, no content)."""
+    dead = lead.contact_status(message.channel) if decision.other_channel else None
+    if dead is not None:
+        noun = kind(message.channel).contact_point
+        why = f"the patient's {noun} was marked {dead} by the provider"
+    else:
+        why = f"the contact policy refuses this message ({decision.reason})"
+    return f"{why}; retrying would be suppressed"
 
 
 def dismiss(db: Database, message_id: int) -> None:

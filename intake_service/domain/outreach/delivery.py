@@ -17,7 +17,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.channels import (
@@ -29,18 +29,18 @@ from intake_service.channels import (
 )
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
-from intake_service.domain.compliance.consent import has_consent
-from intake_service.domain.outreach import failures
+from intake_service.domain.compliance.policy import Decision, can_contact
+from intake_service.domain.outreach import failures, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
 from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
 from intake_service.models import DeliveryAttempt, Lead, Message, MessageStatus
-from intake_service.models.message import SENDABLE
+from intake_service.models.message import can_move_to
 
 log = logging.getLogger(__name__)
 
-# Leads that no longer want, or no longer need, messages to the patient.
-CLOSED_LEAD_STATUSES = ("closed", "spam")
+# The outcome of a claim the contact policy only deferred: not a try, not counted as one.
+DEFERRED = "deferred"
 # Provider clocks and ours differ a little: look this much further back than the lost attempt.
 CLOCK_SLACK = dt.timedelta(minutes=2)
 
@@ -74,7 +74,11 @@ def backoff(
 def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
     claimed = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status.in_(SENDABLE), Message.due_at <= now)
+        .where(
+            Message.id == message_id,
+            Message.status.in_(can_move_to(MessageStatus.SENDING)),
+            Message.due_at <= now,
+        )
         .values(
             status=MessageStatus.SENDING,
             attempts=Message.attempts + 1,
@@ -100,22 +104,10 @@ def _held(session: Session, claim: Claim) -> Message | None:
     return message
 
 
-def _suppression(
-    session: Session, message: Message, lead: Lead
-) -> tuple[MessageStatus, str] | None:
-    """Why this message must not go out now, re-checked at send time: the world may have changed."""
-    if message.audience == "team":
-        return None
-    if lead.sequence_stopped_at is not None:
-        return MessageStatus.CANCELLED, f"sequence stopped: {lead.sequence_stop_reason}"
-    if lead.status in CLOSED_LEAD_STATUSES:
-        return MessageStatus.SUPPRESSED, f"lead_{lead.status}"
-    contact_status = lead.contact_status(message.channel)
-    if contact_status is not None:
-        return MessageStatus.SUPPRESSED, f"{message.channel}_{contact_status}"
-    if not has_consent(session, lead.id, message.channel):
-        return MessageStatus.SUPPRESSED, "no_consent"
-    return None
+def _decide(session: Session, message: Message, lead: Lead, now: dt.datetime) -> Decision:
+    """The contact policy's word on this message, asked at send time: the world may have changed."""
+    purpose = sequences.purpose_of(lead, message.audience, message.step_key)
+    return can_contact(session, lead, message.channel, purpose, now)
 
 
 def _render(
@@ -218,7 +210,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
     except TransientError as error:
         return _record_transient(db, settings, claim, error)
     except PermanentError as error:
-        return _record_permanent(db, settings, claim, error.reason)
+        return _record_permanent(db, settings, claim, error)
     return _record_sent(db, claim, provider_id)
 
 
@@ -230,16 +222,23 @@ def _stop_if_unwanted(
     settings: Settings,
     now: dt.datetime,
 ) -> Outcome | None:
-    """Cancel or suppress a message that must not go out now (not committed)."""
-    suppression = _suppression(session, message, lead)
-    if suppression is None:
+    """Defer, cancel or suppress a message that must not go out now (not committed)."""
+    decision = _decide(session, message, lead, now)
+    if decision.allowed:
         return None
-    status, reason = suppression
+    if decision.not_before is not None:
+        # Allowed later (quiet hours): back to the schedule, due when the policy allows it.
+        message.transition(MessageStatus.PLANNED)
+        message.due_at = decision.not_before
+        _finish_attempt(session, claim, DEFERRED, decision.reason)
+        log.info("message %s deferred (%s)", claim.message_id, decision.reason)
+        return Outcome(MessageStatus.PLANNED, decision.reason)
+    status = MessageStatus.CANCELLED if decision.cancel else MessageStatus.SUPPRESSED
     message.transition(status)
-    message.last_error = reason
-    _finish_attempt(session, claim, status.value, reason)
-    failures.after_suppression(session, message, lead, settings, now)
-    return Outcome(status, reason)
+    message.last_error = decision.reason
+    _finish_attempt(session, claim, status.value, decision.reason)
+    failures.after_suppression(session, message, lead, settings, now, decision)
+    return Outcome(status, decision.reason)
 
 
 def _reconcile(channel: Channel, lost: Lost) -> str | None:
@@ -311,15 +310,17 @@ def _record_transient(
         message.last_error = error.reason
         _finish_attempt(session, claim, "transient", error.reason)
         # Age counts from the first try since the last operator retry, not from planning:
-        # a day-7 follow-up was planned a week before it was ever due.
-        first_try = session.scalar(
-            select(func.min(DeliveryAttempt.started_at)).where(
+        # a day-7 follow-up was planned a week before it was ever due. A claim the contact
+        # policy deferred (quiet hours) was no try at all.
+        first_try, counted = session.execute(
+            select(func.min(DeliveryAttempt.started_at), func.count()).where(
                 DeliveryAttempt.message_id == message.id,
                 DeliveryAttempt.number > message.retry_base,
+                or_(DeliveryAttempt.outcome.is_(None), DeliveryAttempt.outcome != DEFERRED),
             )
-        )
+        ).one()
         too_old = now - (first_try or now) > dt.timedelta(seconds=policy.max_age)
-        tries = message.attempts - message.retry_base
+        tries = int(counted)
         if tries >= policy.max_attempts or too_old:
             message.transition(MessageStatus.FAILED)
             message.failed_at = now
@@ -335,8 +336,11 @@ def _record_transient(
     return Outcome(MessageStatus.PLANNED, error.reason)
 
 
-def _record_permanent(db: Database, settings: Settings, claim: Claim, reason: str) -> Outcome:
+def _record_permanent(
+    db: Database, settings: Settings, claim: Claim, error: PermanentError
+) -> Outcome:
     now = utcnow()
+    reason = error.reason
     with db.transaction() as session:
         message = _held(session, claim)
         if message is None:
@@ -346,7 +350,8 @@ def _record_permanent(db: Database, settings: Settings, claim: Claim, reason: st
         message.failed_at = now
         _finish_attempt(session, claim, "permanent", reason)
         lead = session.get_one(Lead, message.lead_id)
-        failures.mark_contact_point(session, message, lead, reason, now)
+        if error.unusable is not None:
+            failures.mark_contact_point(session, message, lead, error.unusable, now)
         failures.after_failure(session, message, lead, settings, now)
     log.warning("message %s failed permanently (%s)", claim.message_id, reason)
     return Outcome(MessageStatus.FAILED, reason)

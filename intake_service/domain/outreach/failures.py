@@ -9,44 +9,46 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import Unusable, kind
 from intake_service.config import Settings
 from intake_service.domain.compliance.consent import record_opt_out
+from intake_service.domain.compliance.policy import Decision, can_contact
 from intake_service.domain.outreach import sequences
 from intake_service.domain.templates.versions import TemplateMissing, current_version
 from intake_service.models import Lead, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
-# Provider reasons that say a phone number can never take our texts (channels/sms.py).
-UNUSABLE_PHONE = ("invalid_number", "not_mobile", "region_not_enabled", "opted_out")
-UNUSABLE_EMAIL = ("recipient_rejected",)
 REACHED = (MessageStatus.SENT, MessageStatus.DELIVERED)
 PENDING = (MessageStatus.PLANNED, MessageStatus.QUEUED, MessageStatus.SENDING)
 UNREACHABLE_TEMPLATE = "team_unreachable"
 
 
 def mark_contact_point(
-    session: Session, message: Message, lead: Lead, reason: str, now: dt.datetime
+    session: Session, message: Message, lead: Lead, unusable: Unusable, now: dt.datetime
 ) -> None:
-    """Record that a phone or email cannot be used, so nothing more goes there (not committed)."""
+    """Record that the provider found the patient's address dead, as its channel said, so that
+    nothing more goes there (not committed)."""
     if message.audience != "patient":
         return
-    if message.channel == "sms" and reason in UNUSABLE_PHONE:
-        lead.phone_status = reason
-        if reason == "opted_out":
-            # Twilio refuses texts to a number that sent STOP (21610): that is an opt-out, and
-            # an opt-out stops the whole sequence.
-            record_opt_out(session, lead.id, "sms", "provider", now)
-            sequences.stop(session, lead.id, "opted_out", now)
-    elif message.channel == "email" and reason in UNUSABLE_EMAIL:
-        lead.email_status = "rejected"
+    lead.mark_unusable(message.channel, unusable.status)
+    if unusable.opted_out:
+        # The provider refuses messages to someone who told it to stop (Twilio 21610): that is
+        # an opt-out, and an opt-out stops the whole sequence.
+        record_opt_out(session, lead.id, message.channel, "provider", now)
+        sequences.stop(session, lead.id, "opted_out", now)
 
 
 def after_suppression(
-    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
+    session: Session,
+    message: Message,
+    lead: Lead,
+    settings: Settings,
+    now: dt.datetime,
+    decision: Decision,
 ) -> None:
-    """A patient message skipped because its contact point is dead tries the other channel."""
-    if message.audience == "patient" and lead.contact_status(message.channel) is not None:
+    """A patient message the policy refused because its address is dead tries the other channel."""
+    if decision.other_channel:
         _fall_back(session, message, lead, settings, now)
 
 
@@ -65,14 +67,16 @@ def after_failure(
 def _fall_back(
     session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
 ) -> None:
-    other = "email" if message.channel == "sms" else "sms"
-    if lead.sequence_stopped_at is not None:
+    other = kind(message.channel).fallback
+    if other is None:
         return
     try:
         current_version(session, message.template_key, other)
     except TemplateMissing:
         log.info("no %s version of %s to fall back to", other, message.template_key)
         return
+    # Planning asks the contact policy: no fallback once the sequence stopped, nor without
+    # consent or a live address on the other channel.
     step = sequences.Step(message.step_key, "patient", other, message.template_key)
     planned = sequences.plan(session, lead, [step], settings, now)
     if planned:
@@ -89,11 +93,14 @@ def _tell_team_if_unreachable(
     ).all()
     if any(status in REACHED for status, _, _ in patient):
         return
-    # Only first contact can still answer the patient now; later steps are days away.
+    # Only first contact can still answer the patient now; later steps are days away. A pending
+    # one counts only if the policy would still let it go (now or later).
     if any(
         status in PENDING
         and step == sequences.FIRST_CONTACT
-        and lead.contact_status(channel) is None
+        and can_contact(
+            session, lead, channel, sequences.purpose_of(lead, "patient", step), now
+        ).may_still_go
         for status, channel, step in patient
     ):
         return

@@ -18,11 +18,13 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from intake_service import channels
 from intake_service.config import Settings
-from intake_service.domain.compliance.consent import has_consent
+from intake_service.domain.compliance.policy import Purpose, can_contact
 from intake_service.domain.templates.versions import TemplateMissing, current_version
 from intake_service.models import Lead, Message, MessageStatus, Sequence, SequenceStep
 from intake_service.models.lead import TREATMENTS
+from intake_service.models.message import can_move_to
 from intake_service.paths import templates_root
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,13 @@ STOP_REASONS = (
     "opted_out",
     "urgent",
 )
+AUDIENCES = ("team", "patient")
 MAX_DELAY = dt.timedelta(days=365)
+# Stopping cancels what no worker holds yet: a message in `sending` belongs to its worker, and
+# the send-time check of the contact policy cancels it there.
+_CANCELLABLE = tuple(
+    s for s in can_move_to(MessageStatus.CANCELLED) if s in can_move_to(MessageStatus.SENDING)
+)
 _DELAY = re.compile(r"^(\d+)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -84,7 +92,7 @@ def read_defaults(path: Path | None = None) -> dict[str, list[Step]]:
             for s in entry["steps"]
         ]
         for step in steps:
-            if step.audience not in ("team", "patient") or step.channel not in ("email", "sms"):
+            if step.audience not in AUDIENCES or step.channel not in channels.CHANNEL_KINDS:
                 raise InvalidSequence(f"{treatment} step {step.key}: bad audience or channel")
         sequences[treatment] = steps
     missing = sorted(set(TREATMENTS) - set(sequences))
@@ -150,33 +158,48 @@ def steps_for(session: Session, treatment: str) -> list[Step]:
     return read_defaults()[treatment]
 
 
-def recipients(session: Session, lead: Lead, step: Step, settings: Settings) -> list[str]:
-    """Who a step goes to: the team, or the patient where reachable and consenting."""
+def purpose_of(lead: Lead, audience: str, step_key: str) -> Purpose:
+    """Why a step's message to (or about) `lead` is sent, as the contact policy weighs it."""
+    if audience == "team":
+        return Purpose.TEAM_ALERT
+    if step_key != FIRST_CONTACT:
+        return Purpose.FOLLOW_UP
+    # First contact with a lead in crisis is the crisis reply (988, 911), never marketing.
+    return Purpose.CRISIS if lead.urgent else Purpose.FIRST_CONTACT
+
+
+def recipients(
+    session: Session, lead: Lead, step: Step, settings: Settings, now: dt.datetime
+) -> list[str]:
+    """Who a step goes to: the team, or the patient where the contact policy allows it.
+
+    A message the policy only defers (allowed later) is planned: delivery waits for its time.
+    """
+    if not channels.enabled(step.channel, settings):
+        return []
+    decision = can_contact(
+        session, lead, step.channel, purpose_of(lead, step.audience, step.key), now
+    )
+    if not decision.may_still_go:
+        return []
     if step.audience == "team":
         return list(settings.team_emails)
-    address = lead.email if step.channel == "email" else lead.phone
-    if (
-        address
-        and lead.contact_status(step.channel) is None
-        and has_consent(session, lead.id, step.channel)
-    ):
-        return [address]
-    return []
+    address = lead.address(step.channel)
+    return [address] if address else []
 
 
 def plan(
     session: Session, lead: Lead, steps: list[Step], settings: Settings, now: dt.datetime
 ) -> list[Message]:
-    """Add the Message rows for `steps` that are not planned yet (not committed).
+    """Add the Message rows for `steps` the contact policy allows and not planned yet.
 
-    An urgent lead, or one whose sequence stopped, gets first contact only: a person calls.
+    Not committed. The policy gives a lead whose sequence stopped nothing more to the patient,
+    and an urgent lead first contact only: a person calls.
     """
-    if lead.urgent or lead.sequence_stopped_at is not None:
-        steps = [s for s in steps if s.key == FIRST_CONTACT or s.audience == "team"]
     existing = set(session.scalars(select(Message.plan_key).where(Message.lead_id == lead.id)))
     planned = []
     for step in steps:
-        for recipient in recipients(session, lead, step, settings):
+        for recipient in recipients(session, lead, step, settings, now):
             plan_key = plan_key_for(step.key, step.audience, step.channel, recipient)
             if plan_key in existing:
                 continue
@@ -222,7 +245,7 @@ def stop(session: Session, lead_id: uuid.UUID, reason: str, now: dt.datetime) ->
         .where(
             Message.lead_id == lead_id,
             Message.audience == "patient",
-            Message.status.in_((MessageStatus.PLANNED, MessageStatus.QUEUED)),
+            Message.status.in_(_CANCELLABLE),
         )
         .values(
             status=MessageStatus.CANCELLED, last_error=f"sequence stopped: {reason}", updated_at=now

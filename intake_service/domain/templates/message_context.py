@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.config import Settings
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
-from intake_service.models import Lead, Message, MessageStatus
+from intake_service.models import Lead, Message, MessageStatus, Submission
 from intake_service.security.ack_links import make_token
 
 TREATMENT_LABELS = {
@@ -50,16 +51,24 @@ def clinic(settings: Settings) -> dict[str, str]:
     }
 
 
+def _ago(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"
+
+
 def age(seconds: float) -> str:
     """How long ago, in words a busy coordinator reads at a glance."""
     seconds = max(0, int(seconds))
     if seconds < 90:
-        return f"{seconds} seconds ago"
+        return _ago(seconds, "second")
     if seconds < 90 * 60:
-        return f"{round(seconds / 60)} minutes ago"
+        return _ago(round(seconds / 60), "minute")
     if seconds < 36 * 3600:
-        return f"{round(seconds / 3600)} hours ago"
-    return f"{round(seconds / 86400)} days ago"
+        return _ago(round(seconds / 3600), "hour")
+    return _ago(round(seconds / 86400), "day")
+
+
+def _window(lead: Lead) -> str:
+    return lead.callback_window if lead.callback_window in WINDOW_LABELS else "any"
 
 
 def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
@@ -67,7 +76,9 @@ def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
     return {
         "patient": {
             "first_name": lead.first_name,
-            "callback_window": WINDOW_LABELS.get(lead.callback_window, "any time"),
+            # The words ("any time") for the text, the key ("any") for a template's choices.
+            "callback_window": WINDOW_LABELS[_window(lead)],
+            "callback_window_key": _window(lead),
         },
         "treatment": {
             "key": lead.treatment_interest,
@@ -75,9 +86,6 @@ def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
         },
         "clinic": clinic(settings),
     }
-
-
-CHANNEL_LABELS = {"email": "email", "sms": "text"}
 
 
 def delivery_problems(session: Session, lead: Lead) -> list[str]:
@@ -93,7 +101,7 @@ def delivery_problems(session: Session, lead: Lead) -> list[str]:
     ).all()
     problems: dict[str, str] = {}
     for channel, error in failed:
-        problems.setdefault(channel, f"{CHANNEL_LABELS[channel]}: {error or 'failed'}")
+        problems.setdefault(channel, f"{kind(channel).label}: {error or 'failed'}")
     return list(problems.values())
 
 
@@ -106,7 +114,7 @@ def team_context(
 ) -> dict[str, Any]:
     """What the team email may say: who, how urgent, what for, when to call, where to look."""
     triage = lead.triage
-    form = lead.submissions[-1].form if lead.submissions else "contact"
+    form = latest_form(session, lead) or "contact"
     reachable = []
     if lead.phone:
         reachable.append(f"phone {display_phone(lead.phone)}")
@@ -121,7 +129,7 @@ def team_context(
             "priority": lead.priority or "normal",
             "urgent": lead.urgent,
             "treatment": TREATMENT_LABELS[lead.treatment_interest],
-            "callback_window": WINDOW_LABELS.get(lead.callback_window, "any time"),
+            "callback_window": WINDOW_LABELS[_window(lead)],
             "form": FORM_LABELS.get(form, form),
             "candidacy": triage.candidacy if triage else None,
             "score": triage.score if triage else None,
@@ -136,6 +144,17 @@ def team_context(
         },
         "clinic": clinic(settings),
     }
+
+
+def latest_form(session: Session, lead: Lead) -> str | None:
+    """The form of the lead's latest submission, read alone: its answers stay encrypted."""
+    form: str | None = session.scalars(
+        select(Submission.form)
+        .where(Submission.lead_id == lead.id)
+        .order_by(Submission.created_at.desc())
+        .limit(1)
+    ).first()
+    return form
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -161,7 +180,11 @@ def sample_context(template_key: str) -> dict[str, Any]:
     }
     if audience(template_key) == "patient":
         return {
-            "patient": {"first_name": "Jane", "callback_window": "evening"},
+            "patient": {
+                "first_name": "Jane",
+                "callback_window": "evening",
+                "callback_window_key": "evening",
+            },
             "treatment": {"key": "tms", "label": "TMS"},
             "clinic": sample_clinic,
         }

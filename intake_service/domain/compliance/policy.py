@@ -1,0 +1,134 @@
+"""The one contact policy: may this message go to this person on this channel now?
+
+Planning (which messages a lead gets), delivery (re-checked at send time: the world may have
+changed), fallbacks to the other channel, the "could not reach" alert and an operator's retry
+all ask `can_contact`, and nothing else decides. A rule is a small function in RULES with the
+purposes it applies to; a purpose that is exempt from a rule is simply not in that rule's set.
+Quiet hours, keyword opt-outs and crisis exemptions are added here as rules, once.
+
+A Decision either allows the message now, refuses it (cancelled: no longer wanted; or
+suppressed: not allowed), or allows it later (`not_before`), when a rule only defers it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from intake_service.channels import kind
+from intake_service.domain.compliance.consent import has_consent
+from intake_service.models import Lead
+
+
+class Purpose(enum.StrEnum):
+    FIRST_CONTACT = "first_contact"  # the first reply to a form just sent
+    FOLLOW_UP = "follow_up"  # the later steps of the drip
+    CRISIS = "crisis"  # a person in crisis: resources to the patient, at once
+    STAFF_ONE_OFF = "staff_one_off"  # a message a staff member writes to the patient by hand
+    TEAM_ALERT = "team_alert"  # to the clinic's own staff about a lead, never to the patient
+
+
+P = Purpose
+TO_PATIENT = frozenset(set(P) - {P.TEAM_ALERT})
+AUTOMATED = frozenset({P.FIRST_CONTACT, P.FOLLOW_UP})
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""  # why not, as a short code for the ledger and metrics; "" when allowed
+    not_before: dt.datetime | None = None  # refused now, allowed from then (quiet hours)
+    cancel: bool = False  # refused because no longer wanted (a person took over), not forbidden
+    other_channel: bool = False  # this address is dead; the other kind may still reach them
+
+    @property
+    def may_still_go(self) -> bool:
+        """True when the message goes now or later: worth planning, a chance to reach them."""
+        return self.allowed or self.not_before is not None
+
+
+ALLOWED = Decision(True)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a rule is asked about."""
+
+    session: Session
+    lead: Lead
+    channel: str
+    purpose: Purpose
+    now: dt.datetime
+
+
+Check = Callable[[Question], Decision | None]
+
+
+def _sequence_running(q: Question) -> Decision | None:
+    # A person has taken over (replied, called, booked, opted out): the automatic messages stop.
+    if q.lead.sequence_stopped_at is None:
+        return None
+    return Decision(False, f"sequence stopped: {q.lead.sequence_stop_reason}", cancel=True)
+
+
+def _not_urgent(q: Question) -> Decision | None:
+    # An urgent lead gets no drip: a person calls (DOMAIN.md, "Safety first").
+    return Decision(False, "lead_urgent", cancel=True) if q.lead.urgent else None
+
+
+def _lead_not_closed(q: Question) -> Decision | None:
+    return Decision(False, "lead_closed") if q.lead.status == "closed" else None
+
+
+def _lead_not_spam(q: Question) -> Decision | None:
+    return Decision(False, "lead_spam") if q.lead.status == "spam" else None
+
+
+def _has_address(q: Question) -> Decision | None:
+    return None if q.lead.address(q.channel) else Decision(False, f"{q.channel}_missing")
+
+
+def _address_usable(q: Question) -> Decision | None:
+    status = q.lead.contact_status(q.channel)
+    if status is None:
+        return None
+    return Decision(False, f"{q.channel}_{status}", other_channel=True)
+
+
+def _consented(q: Question) -> Decision | None:
+    # The ledger's latest word for this channel: an opt-out after the opt-in ends it.
+    return None if has_consent(q.session, q.lead.id, q.channel) else Decision(False, "no_consent")
+
+
+# In order: the first rule that refuses gives the reason. Team alerts go to staff, so no rule
+# about the patient applies to them; a crisis message still needs consent and a live address.
+RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
+    (_sequence_running, AUTOMATED),
+    (_not_urgent, frozenset({P.FOLLOW_UP})),
+    (_lead_not_closed, TO_PATIENT - {P.CRISIS}),
+    (_lead_not_spam, TO_PATIENT),
+    (_has_address, TO_PATIENT),
+    (_address_usable, TO_PATIENT),
+    (_consented, TO_PATIENT),
+)
+
+
+def can_contact(
+    session: Session, lead: Lead, channel: str, purpose: Purpose, now: dt.datetime
+) -> Decision:
+    """Whether a message for `purpose` may go to `lead` on `channel` now (reads the ledger).
+
+    The one place that decides it. Raises ValueError for an unknown channel kind.
+    """
+    kind(channel)
+    question = Question(session, lead, channel, Purpose(purpose), now)
+    for check, purposes in RULES:
+        if question.purpose in purposes:
+            decision = check(question)
+            if decision is not None:
+                return decision
+    return ALLOWED
