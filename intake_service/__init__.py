@@ -32,6 +32,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # a person may take an hour over the form at night
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        # Limits live in Redis in production: while it is away, count in memory rather than
+        # refuse a patient's form (the lead itself is stored in PostgreSQL either way).
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),

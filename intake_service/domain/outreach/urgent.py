@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from intake_service import channels
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.intake.contact import display_phone
@@ -176,7 +177,8 @@ def _page(
     existing = set(session.scalars(select(Message.plan_key).where(Message.lead_id == lead.id)))
     planned = []
     for channel, recipient in recipients:
-        if not recipient:
+        # With texting switched off (SMS_ENABLED=false) the on-call email carries the page.
+        if not recipient or not channels.enabled(channel, settings):
             continue
         plan_key = sequences.plan_key_for(step_key, "team", channel, recipient)
         if plan_key in existing:

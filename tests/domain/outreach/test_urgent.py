@@ -126,6 +126,18 @@ def test_urgent_lead_pages_on_call_tells_team_sends_crisis_reply_and_plans_no_dr
         assert [(p.round, p.done_at) for p in pages] == [(2, None)]
 
 
+def test_with_texting_off_the_on_call_page_goes_by_email_only(
+    ready_app: Callable[..., Flask],
+) -> None:
+    app = ready_app(TEAM_EMAILS=TEAM, SMS_ENABLED="false", **ON_CALL)
+    lead_id = crisis_lead(app)
+
+    process(app, lead_id)
+
+    pages = [(step, channel) for step, channel, _, key in plan(app, lead_id) if step == "page1"]
+    assert pages == [("page1", "email")]
+
+
 def test_on_call_text_says_call_now_with_a_link_and_no_health_detail(app: Flask) -> None:
     lead_id = crisis_lead(app)
     ids = process(app, lead_id)
