@@ -9,9 +9,10 @@ TransientError (try again later) or PermanentError (do not try this again).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
     from intake_service.config import Settings
@@ -70,7 +71,7 @@ class Channel(Protocol):
         ...
 
 
-def get_channel(kind: str, settings: Settings, db: Database) -> Channel:
+def _configured_channel(kind: str, settings: Settings, db: Database) -> Channel:
     """The channel configured for `kind` ("email" or "sms")."""
     from intake_service.channels.dev_mailbox import DevMailboxChannel
 
@@ -87,3 +88,26 @@ def get_channel(kind: str, settings: Settings, db: Database) -> Channel:
 
         return TwilioChannel(settings.twilio)
     raise ValueError(f"unknown channel kind {kind!r}")
+
+
+ChannelWrapper = Callable[[Channel], Channel]
+
+# What tests stand in front of the configured channels (a worker killed right after the
+# provider answered, a second worker arriving mid-send) without patching delivery's insides.
+# Keyed by the app's Database, so it belongs to one app, not the process; production sets none.
+_wrappers: WeakKeyDictionary[Database, ChannelWrapper] = WeakKeyDictionary()
+
+
+def wrap_channels(db: Database, wrapper: ChannelWrapper | None) -> None:
+    """Put `wrapper` around every channel get_channel returns for this app (None removes it)."""
+    if wrapper is None:
+        _wrappers.pop(db, None)
+    else:
+        _wrappers[db] = wrapper
+
+
+def get_channel(kind: str, settings: Settings, db: Database) -> Channel:
+    """The channel configured for `kind`, behind the app's wrapper when one is set."""
+    channel = _configured_channel(kind, settings, db)
+    wrapper = _wrappers.get(db)
+    return channel if wrapper is None else wrapper(channel)
