@@ -362,7 +362,9 @@ def test_a_late_failure_cannot_touch_a_send_another_worker_holds(
     def worker_a_stalls_before_twilio(_: OutgoingMessage) -> None:
         a_stalled.set()
         assert a_may_answer.wait(10)
-        raise LATE_ANSWERS[late_answer]  # type: ignore[misc]
+        error = LATE_ANSWERS[late_answer]
+        assert error is not None
+        raise error
 
     def worker_b_about_to_send(_: OutgoingMessage) -> None:
         # B holds attempt 2 and is about to talk to Twilio when A's failure comes back.
