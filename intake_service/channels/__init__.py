@@ -12,9 +12,10 @@ PermanentError says when the recipient's address itself can never be used.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
     from intake_service.config import Settings
@@ -137,7 +138,7 @@ class SwitchedOffChannel:
         return None
 
 
-def get_channel(name: str, settings: Settings, db: Database) -> Channel:
+def _configured_channel(name: str, settings: Settings, db: Database) -> Channel:
     """The channel configured for the kind `name` ("email" or "sms"); raises ValueError."""
     from intake_service.channels.dev_mailbox import DevMailboxChannel
 
@@ -155,3 +156,26 @@ def get_channel(name: str, settings: Settings, db: Database) -> Channel:
     from intake_service.channels.sms import TwilioChannel
 
     return TwilioChannel(settings.twilio)
+
+
+ChannelWrapper = Callable[[Channel], Channel]
+
+# What tests stand in front of the configured channels (a worker killed right after the
+# provider answered, a second worker arriving mid-send) without patching delivery's insides.
+# Keyed by the app's Database, so it belongs to one app, not the process; production sets none.
+_wrappers: WeakKeyDictionary[Database, ChannelWrapper] = WeakKeyDictionary()
+
+
+def wrap_channels(db: Database, wrapper: ChannelWrapper | None) -> None:
+    """Put `wrapper` around every channel get_channel returns for this app (None removes it)."""
+    if wrapper is None:
+        _wrappers.pop(db, None)
+    else:
+        _wrappers[db] = wrapper
+
+
+def get_channel(name: str, settings: Settings, db: Database) -> Channel:
+    """The channel configured for the kind `name`, behind the app's wrapper when one is set."""
+    channel = _configured_channel(name, settings, db)
+    wrapper = _wrappers.get(db)
+    return channel if wrapper is None else wrapper(channel)

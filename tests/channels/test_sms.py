@@ -18,7 +18,7 @@ from intake_service.channels.sms import BaseUrlHttpClient, TwilioChannel, parse_
 from intake_service.config import Settings
 from tests.support.guards import StrayGuard
 from tests.support.services import free_port
-from tests.support.twilio_standin import TwilioStandin, segment_count
+from tests.support.twilio_standin import TwilioStandin
 
 RECIPIENT = "+13105550123"
 CALLBACK = "https://intake.sunrise.example/webhooks/twilio/status/42"
@@ -270,11 +270,14 @@ def test_base_url_client_rewrites_only_twilio_api_urls() -> None:
     assert http.rewrite("https://example.com/x") == "https://example.com/x"
 
 
-def test_segments_follow_gsm7_and_ucs2_limits() -> None:
-    assert segment_count("a" * 160) == 1
-    assert segment_count("a" * 161) == 2
-    assert segment_count("\u2019" + "a" * 69) == 1  # a curly quote switches to UCS-2
-    assert segment_count("\u2019" + "a" * 70) == 2
+def test_standin_reports_the_segments_twilio_would_bill(
+    channel: TwilioChannel, twilio_standin: TwilioStandin
+) -> None:
+    # 306 septets, but the euro's escape pair cannot straddle the first boundary: three parts.
+    channel.send(outgoing(body_text="a" * 152 + "\u20ac" + "a" * 152))
+    channel.send(outgoing(body_text="\u2019" + "a" * 69))  # a curly quote: UCS-2, 70 units
+
+    assert [m["num_segments"] for m in twilio_standin.messages] == ["3", "1"]
 
 
 def test_requests_to_the_real_twilio_are_blocked_by_the_guard(

@@ -14,10 +14,23 @@ from tests.support.twilio_standin import TwilioStandin
 
 
 @pytest.fixture
-def ready_app(make_app: Callable[..., Flask]) -> Callable[..., Flask]:
+def app_database_url() -> str | None:
+    """The database ready_app builds on; None is the embedded default, SQLite in tmp_path.
+
+    A suite whose behaviour hangs on the backend (row locks, SKIP LOCKED, compare-and-set
+    claims) overrides this fixture with `backend_url` and runs once on SQLite, once on
+    PostgreSQL.
+    """
+    return None
+
+
+@pytest.fixture
+def ready_app(make_app: Callable[..., Flask], app_database_url: str | None) -> Callable[..., Flask]:
     """An app with the default templates loaded, as after `intake-service templates load`."""
 
     def make(**overrides: Any) -> Flask:
+        if app_database_url is not None:
+            overrides.setdefault("DATABASE_URL", app_database_url)
         app = make_app(**overrides)
         load_templates(database(app))
         return app

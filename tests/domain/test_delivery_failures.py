@@ -44,6 +44,12 @@ BAD_NUMBER_CODES = [
 ]
 
 
+@pytest.fixture
+def app_database_url(backend_url: str) -> str:
+    """Every wired app of this module, once on SQLite and once on PostgreSQL."""
+    return backend_url
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -32,7 +32,6 @@ from tests.domain.builders import (
     PATIENT_PHONE,
     count,
     database,
-    load_templates,
     make_due_now,
     message,
     messages_of,
@@ -51,15 +50,9 @@ def utcnow() -> dt.datetime:
 
 
 @pytest.fixture
-def ready_app(make_app: Callable[..., Flask]) -> Callable[..., Flask]:
-    """An app with the default templates loaded, as after `intake-service templates load`."""
-
-    def make(**overrides: Any) -> Flask:
-        app = make_app(**overrides)
-        load_templates(database(app))
-        return app
-
-    return make
+def app_database_url(backend_url: str) -> str:
+    """Every ready app of this module, once on SQLite and once on PostgreSQL."""
+    return backend_url
 
 
 def submit(app: Flask, **changes: Any) -> uuid.UUID:
@@ -624,9 +617,9 @@ def test_claim_due_for_one_lead_leaves_other_leads_alone(ready_app: Callable[...
 
 
 def test_concurrent_claims_on_postgresql_never_share_a_message(
-    ready_app: Callable[..., Flask], pg_url: str
+    make_app: Callable[..., Flask], pg_url: str
 ) -> None:
-    app = ready_app(DATABASE_URL=pg_url)
+    app = make_app(DATABASE_URL=pg_url)
     db = database(app)
     lead_id = submit(app)
     total = scheduler.BATCH + 100

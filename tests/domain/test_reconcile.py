@@ -1,14 +1,20 @@
 """A worker killed mid-send: the message is reconciled with the provider, never sent twice.
 
-The crash is simulated in-process: `_record_sent` (the commit after the provider answered) or
-the channel's `send` (the call itself) raises, which leaves the row exactly as a kill -9 would:
+The crash is simulated in-process by a channel standing in front of the configured one
+(tests/support/channels.py): it lets the real channel send, then raises `WorkerKilled`, or
+raises before the provider is reached. That leaves the row exactly as a kill -9 would:
 `sending`, its body stored, its attempt unfinished. Then time passes (`sending_started_at` is
-aged beyond DELIVERY_STALE_AFTER), the scheduler ticks and a worker delivers it again.
+aged beyond DELIVERY_STALE_AFTER), the scheduler ticks and a worker delivers it again. The
+same channel lets a second worker run while the first one is still talking to the provider.
+
+These run on SQLite and on PostgreSQL: the claims and conditional records are row locks and
+compare-and-set updates there, where production keeps its messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,13 +23,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from intake_service.channels import PermanentError, TransientError
-from intake_service.channels.dev_mailbox import DevMailboxChannel
-from intake_service.channels.sms import TwilioChannel
+from intake_service.channels import OutgoingMessage, PermanentError, TransientError
 from intake_service.db import Database
 from intake_service.domain.leads import status as leads
 from intake_service.domain.outreach import delivery, scheduler
-from intake_service.domain.outreach.delivery import Claim
 from intake_service.domain.templates.rendering import TemplateSource
 from intake_service.domain.templates.versions import save_version
 from intake_service.models import DeliveryAttempt, DevMailboxEntry, MessageStatus
@@ -40,29 +43,26 @@ from tests.domain.builders import (
     settings_of,
     submit,
 )
+from tests.support.channels import WorkerKilled, intercepted, kill
 from tests.support.smtp_server import SmtpServer
 from tests.support.twilio_standin import TwilioStandin
 
+TAKEN_OVER = delivery.Outcome("skipped", "taken over")
 
-class WorkerKilled(Exception):
-    """Stands for kill -9: nothing after the point where it is raised runs."""
+
+@pytest.fixture
+def app_database_url(backend_url: str) -> str:
+    """Every app of this module, once on SQLite and once on PostgreSQL."""
+    return backend_url
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def killed(*args: Any, **kwargs: Any) -> Any:
-    raise WorkerKilled
-
-
-def crash_after_the_provider_answered(
-    app: Flask, message_id: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with monkeypatch.context() as patch:
-        patch.setattr(delivery, "_record_sent", killed)
-        with pytest.raises(WorkerKilled):
-            deliver(app, message_id)
+def crash_after_the_provider_answered(app: Flask, message_id: int) -> None:
+    with intercepted(database(app), after=kill), pytest.raises(WorkerKilled):
+        deliver(app, message_id)
 
 
 def time_passes(app: Flask, message_id: int, seconds: float | None = None) -> None:
@@ -119,13 +119,11 @@ def first_text(app: Flask) -> tuple[uuid.UUID, int]:
 # --- a crash after the provider took the text ----------------------------------------------
 
 
-def test_text_sent_before_the_crash_is_adopted_not_sent_again(
-    texting: Sink, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_text_sent_before_the_crash_is_adopted_not_sent_again(texting: Sink) -> None:
     app, db = texting.app, database(texting.app)
     _, sms_id = first_text(app)
 
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    crash_after_the_provider_answered(app, sms_id)
 
     crashed = message(db, sms_id)
     ((provider_id, recipient, body),) = texting.created()
@@ -156,16 +154,11 @@ def test_text_sent_before_the_crash_is_adopted_not_sent_again(
     assert deliver(app, sms_id).status == "skipped"
 
 
-def test_text_the_crash_stopped_before_the_provider_is_sent_once(
-    texting: Sink, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_text_the_crash_stopped_before_the_provider_is_sent_once(texting: Sink) -> None:
     app, db = texting.app, database(texting.app)
     _, sms_id = first_text(app)
-    channel_class = TwilioChannel if texting.standin is not None else DevMailboxChannel
-    with monkeypatch.context() as patch:
-        patch.setattr(channel_class, "send", killed)
-        with pytest.raises(WorkerKilled):
-            deliver(app, sms_id)
+    with intercepted(db, before=kill), pytest.raises(WorkerKilled):
+        deliver(app, sms_id)
     assert message(db, sms_id).body_text is not None  # rendered: it might have been sent
     time_passes(app, sms_id)
     claim_due(app)
@@ -187,12 +180,11 @@ def test_text_the_crash_stopped_before_the_provider_is_sent_once(
 def test_provider_unreachable_while_reconciling_retries_later_and_still_never_duplicates(
     ready_app: Callable[..., Flask],
     twilio_standin: TwilioStandin,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = ready_app(**twilio_standin.env())
     db = database(app)
     _, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    crash_after_the_provider_answered(app, sms_id)
     time_passes(app, sms_id)
     claim_due(app)
     twilio_standin.fail_next(status=503)
@@ -210,7 +202,6 @@ def test_provider_unreachable_while_reconciling_retries_later_and_still_never_du
 def test_text_sent_before_a_long_outage_is_still_found_and_adopted(
     ready_app: Callable[..., Flask],
     twilio_standin: TwilioStandin,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The worker dies right after Twilio took the text, and the scheduler only comes back a
     # quarter of an hour later (a host restart, a long database outage). Reconciliation must
@@ -219,7 +210,7 @@ def test_text_sent_before_a_long_outage_is_still_found_and_adopted(
     app = ready_app(**twilio_standin.env())
     db = database(app)
     _, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    crash_after_the_provider_answered(app, sms_id)
     outage = dt.timedelta(minutes=15)
     twilio_standin.backdate(outage)
     time_passes(app, sms_id, outage.total_seconds())
@@ -238,14 +229,14 @@ def test_text_sent_before_a_long_outage_is_still_found_and_adopted(
 
 
 def test_email_resent_after_a_crash_carries_the_same_message_id(
-    ready_app: Callable[..., Flask], smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    ready_app: Callable[..., Flask], smtp_server: SmtpServer
 ) -> None:
     app = ready_app(SMTP_URL=smtp_server.url, SMTP_TIMEOUT="2")
     db = database(app)
     lead_id = submit(app)
     process(app, lead_id)
     email_id = find(app, lead_id, "first", "email").id
-    crash_after_the_provider_answered(app, email_id, monkeypatch)
+    crash_after_the_provider_answered(app, email_id)
     time_passes(app, email_id)
     claim_due(app)
 
@@ -264,12 +255,12 @@ def test_email_resent_after_a_crash_carries_the_same_message_id(
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 0.97])
 def test_claim_due_never_takes_a_send_younger_than_stale_after(
-    ready_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, fraction: float
+    ready_app: Callable[..., Flask], fraction: float
 ) -> None:
     app = ready_app(DELIVERY_STALE_AFTER="60")
     db = database(app)
     _, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    crash_after_the_provider_answered(app, sms_id)
     time_passes(app, sms_id, 60 * fraction)
 
     assert claim_due(app) == []
@@ -281,14 +272,23 @@ def test_claim_due_never_takes_a_send_younger_than_stale_after(
     assert claim_due(app) == [sms_id]
 
 
-def test_a_live_send_is_not_claimed_twice_by_deliver(ready_app: Callable[..., Flask]) -> None:
+def test_a_second_worker_given_a_message_mid_send_leaves_it_alone(
+    ready_app: Callable[..., Flask],
+) -> None:
     app = ready_app()
     db = database(app)
     _, sms_id = first_text(app)
-    with db.transaction() as session:
-        assert delivery._claim(session, sms_id, utcnow())
+    second: list[delivery.Outcome] = []
 
-    assert deliver(app, sms_id).status == "skipped"
+    def second_worker_arrives(_: OutgoingMessage) -> None:
+        second.append(deliver(app, sms_id))
+
+    with intercepted(db, before=second_worker_arrives) as sends:
+        first = deliver(app, sms_id)
+
+    assert [o.status for o in second] == ["skipped"]
+    assert first.status == MessageStatus.SENT
+    assert len(sends.sent) == 1
     assert message(db, sms_id).attempts == 1
 
 
@@ -309,72 +309,96 @@ def snapshot(db: Database, message_id: int) -> tuple[Any, ...]:
     )
 
 
-def test_stale_claim_cannot_overwrite_a_newer_outcome(
-    ready_app: Callable[..., Flask],
-    twilio_standin: TwilioStandin,
-    monkeypatch: pytest.MonkeyPatch,
+LATE_ANSWERS = {
+    "accepted": None,
+    "timeout": TransientError("timeout"),
+    "invalid_number": PermanentError("invalid_number"),
+}
+
+
+@pytest.mark.parametrize("late_answer", list(LATE_ANSWERS))
+def test_a_worker_taken_over_mid_send_cannot_overwrite_the_newer_outcome(
+    ready_app: Callable[..., Flask], twilio_standin: TwilioStandin, late_answer: str
 ) -> None:
     app = ready_app(**twilio_standin.env())
-    db, settings = database(app), settings_of(app)
+    db = database(app)
     lead_id, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)  # worker A, attempt 1
-    time_passes(app, sms_id)
-    claim_due(app)
-    assert deliver(app, sms_id).status == MessageStatus.SENT  # worker B adopts it
-    before, history = snapshot(db, sms_id), attempts_of(db, sms_id)
-    stale = Claim(sms_id, 1)
+    after_takeover: dict[str, Any] = {}
 
-    outcomes = [
-        delivery._record_sent(db, stale, "SMfromthestaleworker"),
-        delivery._record_transient(db, settings, stale, TransientError("timeout")),
-        delivery._record_permanent(db, settings, stale, PermanentError("invalid_number")),
-    ]
+    def stall_past_stale_after(_: OutgoingMessage) -> None:
+        # Worker A's text is at Twilio, but A stalls until the scheduler gives it up: worker B
+        # finds the text at Twilio and adopts it. Then A's answer arrives, late.
+        time_passes(app, sms_id)
+        claim_due(app)
+        assert deliver(app, sms_id).status == MessageStatus.SENT
+        after_takeover.update(row=snapshot(db, sms_id), attempts=attempts_of(db, sms_id))
+        error = LATE_ANSWERS[late_answer]
+        if error is not None:
+            raise error
 
-    assert outcomes == [delivery.Outcome("skipped", "taken over")] * 3
-    assert snapshot(db, sms_id) == before
-    assert attempts_of(db, sms_id) == history
+    with intercepted(db, after=stall_past_stale_after):
+        late = deliver(app, sms_id)
+
+    assert late == TAKEN_OVER
+    assert snapshot(db, sms_id) == after_takeover["row"]
+    assert attempts_of(db, sms_id) == after_takeover["attempts"]
+    assert [o for _, o, _ in attempts_of(db, sms_id)] == ["abandoned", "adopted"]
     lead = lead_row(db, lead_id)
     assert (lead.phone_status, lead.sequence_stopped_at) == (None, None)
+    assert sum(1 for r in twilio_standin.requests if r.method == "POST") == 1
 
 
-def test_stale_claim_cannot_touch_a_send_another_worker_holds(
-    ready_app: Callable[..., Flask],
-    twilio_standin: TwilioStandin,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("late_answer", ["timeout", "invalid_number"])
+def test_a_late_failure_cannot_touch_a_send_another_worker_holds(
+    ready_app: Callable[..., Flask], twilio_standin: TwilioStandin, late_answer: str
 ) -> None:
     app = ready_app(**twilio_standin.env())
-    db, settings = database(app), settings_of(app)
-    _, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)  # worker A, attempt 1
-    time_passes(app, sms_id)
-    claim_due(app)
-    with db.transaction() as session:  # worker B claims attempt 2 and is talking to Twilio
-        assert delivery._claim(session, sms_id, utcnow())
-        session.add(DeliveryAttempt(message_id=sms_id, number=2, started_at=utcnow()))
-    holding = snapshot(db, sms_id)
+    db = database(app)
+    lead_id, sms_id = first_text(app)
+    a_stalled, a_may_answer = threading.Event(), threading.Event()
+    a_outcome: list[delivery.Outcome] = []
+    holding: dict[str, Any] = {}
 
-    late = delivery._record_permanent(
-        db, settings, Claim(sms_id, 1), PermanentError("invalid_number")
-    )
-    also_late = delivery._record_transient(db, settings, Claim(sms_id, 1), TransientError("x"))
+    def worker_a_stalls_before_twilio(_: OutgoingMessage) -> None:
+        a_stalled.set()
+        assert a_may_answer.wait(10)
+        error = LATE_ANSWERS[late_answer]
+        assert error is not None
+        raise error
 
-    assert late == also_late == delivery.Outcome("skipped", "taken over")
-    assert snapshot(db, sms_id) == holding
-    assert delivery._record_sent(db, Claim(sms_id, 2), "SMfromb").status == "sent"
+    def worker_b_about_to_send(_: OutgoingMessage) -> None:
+        # B holds attempt 2 and is about to talk to Twilio when A's failure comes back.
+        holding["before"] = snapshot(db, sms_id)
+        a_may_answer.set()
+        worker_a.join(10)
+        holding["after"] = snapshot(db, sms_id)
+
+    hooks = iter([worker_a_stalls_before_twilio, worker_b_about_to_send])
+    with intercepted(db, before=lambda m: next(hooks)(m), times=2) as sends:
+        worker_a = threading.Thread(target=lambda: a_outcome.append(deliver(app, sms_id)))
+        worker_a.start()
+        assert a_stalled.wait(10)
+        time_passes(app, sms_id)
+        claim_due(app)
+        b_outcome = deliver(app, sms_id)
+
+    assert a_outcome == [TAKEN_OVER]
+    assert holding["after"] == holding["before"]
+    assert b_outcome.status == MessageStatus.SENT
+    assert sends.sent == [b_outcome.detail]
     assert [o for _, o, _ in attempts_of(db, sms_id)] == ["abandoned", "sent"]
+    assert lead_row(db, lead_id).phone_status is None
 
 
 # --- what changed while the worker was dead ------------------------------------------------
 
 
-def test_text_sent_before_the_sequence_stopped_is_adopted_not_cancelled(
-    texting: Sink, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_text_sent_before_the_sequence_stopped_is_adopted_not_cancelled(texting: Sink) -> None:
     # The patient got the text, the worker died, then staff marked the lead contacted: the
     # ledger must say the text went out, not that it was cancelled.
     app, db = texting.app, database(texting.app)
     lead_id, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    crash_after_the_provider_answered(app, sms_id)
     with db.transaction() as session:
         leads.set_status(session, lead_id, "contacted", utcnow())
     time_passes(app, sms_id)
@@ -387,7 +411,7 @@ def test_text_sent_before_the_sequence_stopped_is_adopted_not_cancelled(
 
 
 def test_lost_send_not_at_the_provider_is_cancelled_once_the_sequence_stopped(
-    texting: Sink, monkeypatch: pytest.MonkeyPatch
+    texting: Sink,
 ) -> None:
     app, db = texting.app, database(texting.app)
     lead_id, sms_id = first_text(app)
@@ -404,12 +428,10 @@ def test_lost_send_not_at_the_provider_is_cancelled_once_the_sequence_stopped(
     assert texting.create_requests() == 0
 
 
-def test_adopted_text_keeps_the_body_that_went_out_not_a_new_rendering(
-    texting: Sink, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_adopted_text_keeps_the_body_that_went_out_not_a_new_rendering(texting: Sink) -> None:
     app, db = texting.app, database(texting.app)
     _, sms_id = first_text(app)
-    crash_after_the_provider_answered(app, sms_id, monkeypatch)
+    crash_after_the_provider_answered(app, sms_id)
     sent_body = message(db, sms_id).body_text
     sent_version = message(db, sms_id).template_version_id
     # An admin changes the template while the worker is dead.

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from intake_service.channels import OutgoingMessage
 from intake_service.cli import main
 from intake_service.db import Database
 from intake_service.domain.leads import status as leads
@@ -41,6 +42,7 @@ from tests.domain.builders import (
     submit,
     urgent_phq9,
 )
+from tests.support.channels import intercepted
 from tests.support.twilio_standin import TwilioStandin
 
 FOLLOW_UP = {
@@ -48,6 +50,12 @@ FOLLOW_UP = {
     "day3": dt.timedelta(days=3),
     "day7": dt.timedelta(days=7),
 }
+
+
+@pytest.fixture
+def app_database_url(backend_url: str) -> str:
+    """Every ready app of this module, once on SQLite and once on PostgreSQL."""
+    return backend_url
 
 
 def utcnow() -> dt.datetime:
@@ -295,32 +303,25 @@ def test_unknown_status_and_unknown_lead_are_refused(ready_app: Callable[..., Fl
 
 
 def test_message_already_claimed_when_the_sequence_stops_is_cancelled_at_send_time(
-    ready_app: Callable[..., Flask],
-    twilio_standin: TwilioStandin,
-    monkeypatch: pytest.MonkeyPatch,
+    ready_app: Callable[..., Flask], twilio_standin: TwilioStandin
 ) -> None:
     # The patient replies while a worker is talking to Twilio about their text: stop() cannot
     # cancel a message in `sending`. Twilio answers 500, so the text goes back on the schedule;
     # the re-check at the next send must cancel it rather than text someone who already replied.
-    from intake_service.channels.sms import TwilioChannel
-
     app = ready_app(**twilio_standin.env())
     db = database(app)
     lead_id = submit(app)
     process(app, lead_id)
     sms = find(app, lead_id, "first", "sms")
-    original_send = TwilioChannel.send
 
-    def reply_arrives_mid_send(channel: TwilioChannel, outgoing: object) -> str:
+    def reply_arrives_mid_send(_: OutgoingMessage) -> None:
         with db.transaction() as session:
             leads.patient_replied(session, lead_id, utcnow())
         assert message(db, sms.id).status == MessageStatus.SENDING  # stop() left it alone
         twilio_standin.fail_next(status=500)
-        return original_send(channel, outgoing)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(TwilioChannel, "send", reply_arrives_mid_send)
-    assert deliver(app, sms.id).status == MessageStatus.PLANNED
-    monkeypatch.setattr(TwilioChannel, "send", original_send)
+    with intercepted(db, before=reply_arrives_mid_send):
+        assert deliver(app, sms.id).status == MessageStatus.PLANNED
     make_due_now(db, sms.id)
 
     outcome = deliver(app, sms.id)

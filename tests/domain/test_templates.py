@@ -1,14 +1,11 @@
-"""Message templates as data: loading the defaults, versions, golden renderings, privacy rules.
+"""Message templates as data: loading the defaults, versions, privacy rules, SMS length.
 
-Golden files in tests/golden/ hold every default template rendered with a fixed context, so a
-template change shows up as a reviewable diff. After an intended change, rewrite them with
-`UPDATE_GOLDEN=1 python -m pytest tests/domain/test_templates.py` and review the diff.
+The golden renderings of every template variant are in test_template_golden.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import uuid
@@ -21,6 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from intake_service.channels.segments import GSM7_BASIC, GSM7_EXTENSION, count_segments
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.domain import intake
@@ -58,9 +56,6 @@ from tests.domain.builders import (
     submission,
 )
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
-
 FIXED_NOW = dt.datetime(2026, 11, 25, 18, 4, 30, tzinfo=dt.UTC)
 FIXED_LEAD_ID = uuid.UUID("6f1c2a9e-4b7d-4e21-9a53-0c8d2f1e7b64")
 CLINIC = {
@@ -76,13 +71,6 @@ MARKER = "ZEBRA-7731-PRIVATE"
 
 # Who each template is written for, as the sequences send it.
 AUDIENCE = {d.key: message_context.audience(d.key) for d in read_defaults()}
-
-# GSM 03.38: the basic set and its extension table (each extension character costs two).
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-) | set("^{}\\[~]|€\f")
-TWO_SEGMENTS = 2 * 153
 
 
 def on_disk() -> set[tuple[str, str]]:
@@ -348,53 +336,7 @@ def test_invalid_new_template_creates_no_template_row_even_before_commit(db: Dat
         assert session.scalars(sa.select(Template)).all() == []
 
 
-# --- golden renderings ---------------------------------------------------------------------
-
-
-def golden_files(default: DefaultTemplate, rendered: Rendered) -> dict[str, str]:
-    name = f"{default.key}.{default.channel}"
-    if default.channel == "sms":
-        return {f"{name}.txt": rendered.body_text}
-    files = {f"{name}.txt": f"Subject: {rendered.subject}\n\n{rendered.body_text}"}
-    if rendered.body_html is not None:
-        files[f"{name}.html"] = rendered.body_html
-    return files
-
-
-def expected_golden(settings: Settings, session: Session) -> dict[str, str]:
-    files: dict[str, str] = {}
-    for default in read_defaults():
-        rendered = render_default(default, fixed_lead(), settings, session)
-        files.update(golden_files(default, rendered))
-    return files
-
-
-def test_every_default_template_renders_as_its_golden_file(
-    golden_settings: Settings, golden_session: Session
-) -> None:
-    expected = expected_golden(golden_settings, golden_session)
-    if UPDATE_GOLDEN:
-        GOLDEN.mkdir(exist_ok=True)
-        for stale in set(p.name for p in GOLDEN.iterdir()) - set(expected):
-            (GOLDEN / stale).unlink()
-        for name, content in expected.items():
-            (GOLDEN / name).write_text(content)
-
-    missing = sorted(name for name in expected if not (GOLDEN / name).exists())
-    assert not missing, f"no golden file for {missing}; run with UPDATE_GOLDEN=1 and review"
-    for name, content in expected.items():
-        assert (GOLDEN / name).read_text() == content, (
-            f"{name} differs from its golden file; if intended, run with UPDATE_GOLDEN=1 "
-            "and review the diff"
-        )
-
-
-def test_no_golden_file_outlives_its_template(
-    golden_settings: Settings, golden_session: Session
-) -> None:
-    expected = expected_golden(golden_settings, golden_session)
-
-    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(expected)
+# --- the defaults on disk -----------------------------------------------------------------
 
 
 def test_defaults_on_disk_match_what_read_defaults_finds() -> None:
@@ -419,11 +361,11 @@ def test_every_default_sms_is_gsm7_and_fits_two_segments_with_a_long_clinic_name
     for default in sms_defaults():
         if message_context.audience(default.key) == "team":
             continue  # pages to staff: tested in tests/domain/outreach/test_urgent.py
-        body = render_default(default, lead, settings).body_text.rstrip("\n")
-        outside = sorted(set(body) - GSM7)
-        assert not outside, f"{default.key}: non-GSM-7 characters {outside} make it UCS-2"
-        units = sum(2 if c in "^{}\\[~]|€\f" else 1 for c in body)
-        assert units <= TWO_SEGMENTS, f"{default.key}: {units} GSM-7 units, over two segments"
+        body = render_default(default, lead, settings).body_text
+        length = count_segments(body)
+        outside = sorted(set(body) - GSM7_BASIC - GSM7_EXTENSION)
+        assert length.encoding == "GSM-7", f"{default.key}: {outside} make it UCS-2"
+        assert length.segments <= 2, f"{default.key}: {length.characters} septets, over two"
         assert LONG_CLINIC_NAME in body
 
 

@@ -24,6 +24,8 @@ import pytest
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from intake_service.channels.segments import count_segments
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -48,24 +50,6 @@ ERROR_MESSAGES = {
     21610: "Attempt to send to unsubscribed recipient",
     21614: "'To' number is not a valid mobile number",
 }
-
-# GSM 03.38: texts made only of these fit 160 characters a segment; anything else is UCS-2.
-_GSM_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = set("^{}\\[~]|€\f")
-
-
-def segment_count(body: str) -> int:
-    """How many SMS segments Twilio would bill for `body`."""
-    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in body):
-        units = sum(2 if c in _GSM_EXTENDED else 1 for c in body)
-        single, multi = 160, 153
-    else:
-        units = sum(2 if ord(c) > 0xFFFF else 1 for c in body)  # UTF-16 code units
-        single, multi = 70, 67
-    return 1 if units <= single else -(-units // multi)
 
 
 def twilio_error(code: int, status: int, message: str | None = None) -> dict[str, Any]:
@@ -277,7 +261,7 @@ class TwilioStandin:
             "from": sender,
             "messaging_service_sid": service,
             "num_media": "0",
-            "num_segments": str(segment_count(body)),
+            "num_segments": str(count_segments(body).segments),
             "price": None,
             "price_unit": "USD",
             "sid": sid,

@@ -34,6 +34,13 @@ CRISIS_TEXT = "Interested in TMS. Honestly I don't want to live anymore."
 
 
 @pytest.fixture
+def app_database_url(backend_url: str) -> str:
+    """Every ready app of this module, once on SQLite and once on PostgreSQL (the re-page
+    sweep skips rows another beat holds, FOR UPDATE SKIP LOCKED)."""
+    return backend_url
+
+
+@pytest.fixture
 def app(ready_app: Callable[..., Flask]) -> Flask:
     application = ready_app(TEAM_EMAILS=TEAM, **ON_CALL)
     application.config["WTF_CSRF_ENABLED"] = False
