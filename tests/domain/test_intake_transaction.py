@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +20,7 @@ from intake_service.db import Database
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
-from intake_service.migrate import upgrade
+from intake_service.migrate import alembic_config, upgrade
 from intake_service.models import ConsentEvent, Lead, OutboxEvent, Submission
 from tests.domain.builders import PATIENT_EMAIL, PATIENT_PHONE, count, database, submission
 from tests.support.services import admin_engine, database_url, unique_name
@@ -380,8 +381,12 @@ def test_an_api_key_stored_before_the_key_spaces_still_replays(
     assert count(db, "submissions") == 1
 
 
-BEFORE_KEY_SPACES = "a1d3e5f7b9c0"
-# The two tables as they stood at that revision: raw rows, whatever the models become later.
+KEY_SPACES = "5b7e2c9d4f13"
+# The revision just before, wherever the chain puts this one.
+BEFORE_KEY_SPACES = str(
+    ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(KEY_SPACES).down_revision
+)
+# The two tables' columns that were required before it: raw rows, whatever the models become.
 OLD_LEADS = sa.table(
     "leads",
     *(sa.column(name) for name in ("first_name", "last_name", "callback_window")),

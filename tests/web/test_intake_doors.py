@@ -231,7 +231,7 @@ def test_a_post_that_is_not_a_form_gets_415_at_a_form_page(
     app.config["WTF_CSRF_ENABLED"] = csrf
     client = app.test_client()
 
-    for path in ("/contact", "/screening/tms"):
+    for path in ("/contact", "/screening/tms", "/screening/phq9"):
         response = client.post(path, data=data, headers={"Content-Type": content_type})
         assert response.status_code == 415, (path, response.data[:300])
     assert count(app.extensions["intake.db"], Submission) == 0
@@ -416,7 +416,7 @@ def test_an_api_tms_screen_without_a_treatment_means_tms(
 
 def test_pages_and_the_api_answer_use_the_one_crisis_wording(doors_app: Flask) -> None:
     client = doors_app.test_client()
-    for path in ("/contact", "/screening/tms"):
+    for path in ("/contact", "/screening/tms", "/screening/phq9", "/screening/gad7"):
         page = Page(client.get(path).text)
         assert rules.NOT_FOR_EMERGENCIES in page.text()
         assert rules.FOOTER in page.text()
