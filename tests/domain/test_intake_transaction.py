@@ -23,7 +23,7 @@ from intake_service.domain.events import outbox
 from intake_service.migrate import alembic_config, upgrade
 from intake_service.models import ConsentEvent, Lead, OutboxEvent, Submission
 from tests.domain.builders import PATIENT_EMAIL, PATIENT_PHONE, count, database, submission
-from tests.support.services import admin_engine, database_url, unique_name
+from tests.support.services import PostgresServer, unique_name
 
 MARKER = "QUOKKA-5521-PRIVATE"
 TABLES = ("leads", "submissions", "consent_events", "outbox_events")
@@ -336,15 +336,10 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
         return
-    request.getfixturevalue("pg_template")  # skips (or fails in CI) when PostgreSQL is missing
+    server: PostgresServer = request.getfixturevalue("postgres_server")
     name = unique_name("intake_empty")
-    engine = admin_engine()
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield database_url(name)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    yield server.create_database(name)
+    server.drop_database(name)
 
 
 @pytest.mark.parametrize("empty_url", ["sqlite", "postgresql"], indirect=True)
