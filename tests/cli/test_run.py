@@ -33,7 +33,10 @@ def test_the_banner_never_names_the_dev_mailbox_in_production(
 ) -> None:
     # Mail is real but texting is off: nothing is served at /dev/mailbox in production.
     settings = make_settings(
-        APP_ENV="production", SMTP_URL="smtp://127.0.0.1:2525", SMS_ENABLED="false"
+        APP_ENV="production",
+        SMTP_URL="smtp://127.0.0.1:2525",
+        SMS_ENABLED="false",
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/1",  # never contacted here
     )
 
     text = "\n".join(banner(settings, BASE))

@@ -6,7 +6,7 @@ API keys already stored into their space, so a client's retry that straddles the
 answered as a replay. Data only: the column is unchanged.
 
 Revision ID: 5b7e2c9d4f13
-Revises: b7c2d4e6f8a1
+Revises: b7c4e2a9d6f1
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b7e2c9d4f13"
-down_revision: str | None = "b7c2d4e6f8a1"
+down_revision: str | None = "b7c4e2a9d6f1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
