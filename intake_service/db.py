@@ -66,7 +66,9 @@ def make_engine(url: str) -> Engine:
         if database and database != ":memory:":
             # The embedded default keeps its file in ./instance; a first start must create it.
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -86,6 +88,8 @@ def make_engine(url: str) -> Engine:
         pool_timeout=5,
         # An unreachable database must fail fast (503) rather than hang a request.
         connect_args={"connect_timeout": 3},
+        # Logged database errors must never carry the statement's parameters (IPs, ciphertext).
+        hide_parameters=True,
     )
 
 

@@ -13,6 +13,12 @@ import click
 
 from intake_service.cli.common import read_settings
 from intake_service.cli.templates import load_templates
+from intake_service.config import Settings
+
+# How long the watcher waits, when the worker exits, for the stop that explains it: a Ctrl-C
+# in a terminal reaches the worker and this process at the same moment, and the worker's warm
+# shutdown (exit 1 on SIGINT) can finish before this process's handler has run.
+STOP_GRACE_SECONDS = 2.0
 
 
 @click.command()
@@ -43,35 +49,49 @@ def run(host: str, port: int) -> None:
         env=env,
     )  # fmt: skip
     server = make_server(host, port, app, threaded=True)
-    base = f"http://{host}:{port}"
-    mode = "embedded default" if settings.embedded else "configured services"
-    click.echo(f"\nintake-service is running ({mode})")
-    click.echo(f"  contact form:   {base}/contact")
-    click.echo(f"  TMS self-screen: {base}/screening/tms")
-    if settings.smtp is None or settings.twilio is None:
-        click.echo(f"  dev mailbox:     {base}/dev/mailbox  (mail and texts land here)")
-    click.echo("Press Ctrl-C to stop.\n")
+    click.echo("\n".join(banner(settings, f"http://{host}:{port}")))
+    stopping = threading.Event()
 
     def watch_worker() -> None:
         code = worker.wait()
-        if code not in (0, -signal.SIGTERM):
+        if not stopping.wait(STOP_GRACE_SECONDS):
             click.echo(f"the worker stopped unexpectedly (exit {code}); stopping", err=True)
         server.shutdown()
 
     threading.Thread(target=watch_worker, daemon=True).start()
 
     def stop(*_: Any) -> None:
+        stopping.set()  # first: whatever the worker does from now on was asked for
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stopping.set()
         _stop_worker(worker)
         server.server_close()
         click.echo("stopped")
+
+
+def banner(settings: Settings, base: str) -> list[str]:
+    """What `run` prints on start: where the pages are, and the dev mailbox where one is used."""
+    from intake_service.domain import dev_mailbox
+
+    mode = "embedded default" if settings.embedded else "configured services"
+    lines = [
+        f"\nintake-service is running ({mode})",
+        f"  contact form:    {base}/contact",
+        f"  TMS self-screen: {base}/screening/tms",
+    ]
+    # The same test as the pages themselves: never in production, where they do not exist.
+    if dev_mailbox.available(settings):
+        lines.append(f"  dev mailbox:     {base}/dev/mailbox  (mail and texts land here)")
+    lines.append("Press Ctrl-C to stop.\n")
+    return lines
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:

@@ -12,6 +12,10 @@ from intake_service.db import Database
 from intake_service.models import DevMailboxEntry
 
 LIST_LIMIT = 200
+# The widest id the table's integer key holds (PostgreSQL's integer); beyond it there is no
+# entry, and asking the database would only fail (SQLite overflows past 2**63, PostgreSQL past
+# this).
+MAX_ENTRY_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def recent(db: Database, limit: int = LIST_LIMIT) -> list[EntrySummary]:
 
 def get(db: Database, entry_id: int) -> Entry | None:
     """One entry with its bodies, or None if there is no such entry."""
+    if not 0 < entry_id <= MAX_ENTRY_ID:
+        return None
     with db.session() as session:
         row = session.get(DevMailboxEntry, entry_id)
         if row is None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from intake_service.extensions import limiter
+
 log = logging.getLogger(__name__)
 
 DATABASE_RETRY_AFTER = 30  # seconds; long enough for a database failover or restart
+RATE_LIMIT_RETRY_AFTER = 60  # seconds, when the limit that was hit cannot say
 
 SENTENCES = {
     400: "The request could not be read.",
@@ -49,8 +53,9 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         response = error_response(status, None if status in SENTENCES else error.description)
         if status == 429:
-            retry_after = (error.get_response().headers.get("Retry-After")) or "60"
-            response.headers["Retry-After"] = retry_after
+            # Only 429 and 503 carry Retry-After (RFC 9110 10.2.3): on a 201 it would tell a
+            # client's retry logic to wait for nothing.
+            response.headers["Retry-After"] = str(_rate_limit_retry_after())
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response
@@ -66,5 +71,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
+        # Database errors come without their SQL parameters (db.make_engine hides them): the
+        # traceback must not carry addresses, user agents or ciphertext into the logs.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500)
+
+
+def _rate_limit_retry_after() -> int:
+    """Seconds until the limit this request hit lets the client in again."""
+    hit = limiter.current_limit
+    if hit is None:
+        return RATE_LIMIT_RETRY_AFTER
+    # reset_at is a whole second already rounded up; what is left of it, at least one.
+    return max(1, int(hit.reset_at - time.time()))

@@ -49,7 +49,8 @@ def readyz() -> tuple[Response, int]:
 @limiter.exempt
 def metrics() -> Response:
     registry = current_app.extensions["intake.metrics"][0]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # The whole header value, charset included: as a mimetype Flask would add a second one.
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_metrics(app: Flask) -> None:

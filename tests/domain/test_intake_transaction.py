@@ -5,10 +5,14 @@ Every test runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
@@ -16,8 +20,10 @@ from intake_service.db import Database
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
+from intake_service.migrate import alembic_config, upgrade
 from intake_service.models import ConsentEvent, Lead, OutboxEvent, Submission
 from tests.domain.builders import PATIENT_EMAIL, PATIENT_PHONE, count, database, submission
+from tests.support.services import PostgresServer, unique_name
 
 MARKER = "QUOKKA-5521-PRIVATE"
 TABLES = ("leads", "submissions", "consent_events", "outbox_events")
@@ -184,7 +190,9 @@ def test_idempotency_key_reused_for_other_content_is_a_conflict(db: Database) ->
 def test_transport_details_do_not_make_a_replay_a_conflict(db: Database) -> None:
     first = intake.submit(db, submission(idempotency_key="k", ip="198.51.100.1"))
 
-    again = intake.submit(db, submission(idempotency_key="k", ip="198.51.100.2", via="api"))
+    again = intake.submit(
+        db, submission(idempotency_key="k", ip="198.51.100.2", user_agent="Other/2.0")
+    )
 
     assert again.lead_id == first.lead_id
 
@@ -203,3 +211,190 @@ def test_invalid_submission_stores_nothing_and_names_each_field(db: Database) ->
     }
     assert any(path.startswith("answers") for path in caught.value.errors)
     assert count(db, "leads") == 0
+
+
+def test_the_same_key_through_each_door_is_two_submissions(db: Database) -> None:
+    # Each door has its own key space: an API client cannot claim (or replay) a form's token.
+    api = intake.submit(db, submission(idempotency_key="web-form:T1", via="api"))
+    web = intake.submit(
+        db, submission(idempotency_key="web-form:T1", treatment_interest="ketamine")
+    )
+
+    assert api.submission_id != web.submission_id
+    assert not web.replayed
+    with db.session() as session:
+        keys = set(session.scalars(sa.select(Submission.idempotency_key)))
+    assert keys == {
+        intake.stored_key("api", "web-form:T1"),
+        intake.stored_key("web", "web-form:T1"),
+    }
+    assert all(len(key) <= 200 for key in keys)
+
+
+def test_the_longest_api_key_fits_its_key_space(db: Database) -> None:
+    key = "k" * 200
+
+    first = intake.submit(db, submission(idempotency_key=key, via="api"))
+    again = intake.submit(db, submission(idempotency_key=key, via="api"))
+
+    assert (again.submission_id, again.replayed) == (first.submission_id, True)
+
+
+def test_an_address_that_is_not_one_is_not_stored_and_the_lead_is_kept(db: Database) -> None:
+    # A forged X-Forwarded-For once overflowed the column on PostgreSQL: a 500, the lead lost.
+    accepted = intake.submit(db, submission(ip="x" * 80, user_agent="U" * 2000))
+
+    with db.session() as session:
+        stored = session.get_one(Submission, accepted.submission_id)
+        assert stored.ip is None
+        assert stored.user_agent == "U" * 500
+        evidence = session.scalars(sa.select(ConsentEvent)).all()
+        assert {event.ip for event in evidence} == {None}
+
+
+def test_addresses_are_stored_normalised(db: Database) -> None:
+    accepted = intake.submit(db, submission(ip="::ffff:203.0.113.9"))
+
+    with db.session() as session:
+        assert session.get_one(Submission, accepted.submission_id).ip == "203.0.113.9"
+
+
+def test_an_unknown_wording_version_is_refused_without_echoing_it(db: Database) -> None:
+    with pytest.raises(intake.InvalidSubmission) as caught:
+        intake.submit(db, submission(sms_wording_version=MARKER))
+
+    sentence = caught.value.errors["consent.wording_version"]
+    assert MARKER not in sentence
+    assert consent.CURRENT_SMS_WORDING in sentence
+    assert count(db, "leads") == 0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [{f"utm_{i}": "x" for i in range(21)}, {"page": "p" * 2000, "utm_source": "q" * 100}],
+    ids=["21-keys", "over-2-KiB"],
+)
+def test_an_oversized_source_is_refused(db: Database, source: dict[str, str]) -> None:
+    with pytest.raises(intake.InvalidSubmission) as caught:
+        intake.submit(db, submission(source=source))
+
+    assert "source" in caught.value.errors
+    assert count(db, "leads") == 0
+
+
+@pytest.mark.parametrize("name", ["clinic.example", "Jane\u202e", "Ja\tne", "Jane \U0001f33b"])
+def test_names_that_are_not_names_are_refused_whichever_door(db: Database, name: str) -> None:
+    for via in ("web", "api"):
+        contact = intake.Contact(first_name="Jane", last_name=name, email=PATIENT_EMAIL)
+        with pytest.raises(intake.InvalidSubmission) as caught:
+            intake.submit(db, submission(contact=contact, sms_consent=False, via=via))
+        assert set(caught.value.errors) == {"contact.last_name"}
+    assert count(db, "leads") == 0
+
+
+def refuse_submission_inserts(db: Database) -> None:
+    """Make the database refuse submission rows, as a violated constraint would."""
+    with db.transaction() as session:
+        if db.engine.dialect.name == "sqlite":
+            session.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_submission BEFORE INSERT ON submissions "
+                    "BEGIN SELECT RAISE(ABORT, 'submission refused'); END"
+                )
+            )
+        else:
+            session.execute(
+                sa.text(
+                    "CREATE FUNCTION refuse_submission() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN RAISE EXCEPTION 'submission refused' USING ERRCODE = 'check_violation'; "
+                    "END $$"
+                )
+            )
+            session.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_submission BEFORE INSERT ON submissions "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_submission()"
+                )
+            )
+
+
+def test_a_database_error_never_carries_the_statements_parameters(db: Database) -> None:
+    refuse_submission_inserts(db)
+
+    with pytest.raises(IntegrityError) as caught:
+        intake.submit(db, submission(ip="198.51.100.77", user_agent=MARKER))
+
+    text = str(caught.value)
+    assert "submission refused" in text  # the error itself is still told
+    assert MARKER not in text and "198.51.100.77" not in text
+    assert {table: count(db, table) for table in TABLES} == dict.fromkeys(TABLES, 0)
+
+
+@pytest.fixture
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, on SQLite and then on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = unique_name("intake_empty")
+    yield server.create_database(name)
+    server.drop_database(name)
+
+
+@pytest.mark.parametrize("empty_url", ["sqlite", "postgresql"], indirect=True)
+def test_an_api_key_stored_before_the_key_spaces_still_replays(
+    empty_url: str, make_app: Callable[..., Flask]
+) -> None:
+    # A client's retry that straddles the deploy must still be answered as a replay.
+    backend_url = empty_url
+    upgrade(backend_url, BEFORE_KEY_SPACES)
+    data = submission(idempotency_key="order-77", via="api", answers=None, form="contact")
+    lead_id, submission_id = uuid.uuid4(), uuid.uuid4()
+    now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    engine = sa.create_engine(backend_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(OLD_LEADS).values(
+                id=lead_id, created_at=now, updated_at=now, first_name="Jane", last_name="Doe",
+                callback_window="evening", treatment_interest="tms", status="new",
+                urgent=False, source={},
+            )
+        )  # fmt: skip
+        conn.execute(
+            sa.insert(OLD_SUBMISSIONS).values(
+                id=submission_id, lead_id=lead_id, created_at=now, form="contact", via="api",
+                idempotency_key="order-77", fingerprint=data.fingerprint(),
+            )
+        )  # fmt: skip
+    engine.dispose()
+
+    db = database(make_app(DATABASE_URL=backend_url))  # migrates to head
+    again = intake.submit(db, data)
+
+    assert (again.submission_id, again.replayed) == (submission_id, True)
+    assert count(db, "submissions") == 1
+
+
+KEY_SPACES = "5b7e2c9d4f13"
+# The revision just before, wherever the chain puts this one.
+BEFORE_KEY_SPACES = str(
+    ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(KEY_SPACES).down_revision
+)
+# The two tables' columns that were required before it: raw rows, whatever the models become.
+OLD_LEADS = sa.table(
+    "leads",
+    *(sa.column(name) for name in ("first_name", "last_name", "callback_window")),
+    *(sa.column(name) for name in ("treatment_interest", "status", "urgent")),
+    sa.column("id", sa.Uuid()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+    sa.column("source", sa.JSON()),
+)
+OLD_SUBMISSIONS = sa.table(
+    "submissions",
+    *(sa.column(name) for name in ("form", "via", "idempotency_key", "fingerprint")),
+    sa.column("id", sa.Uuid()),
+    sa.column("lead_id", sa.Uuid()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)

@@ -24,7 +24,7 @@ def test_markup_in_every_field_is_escaped_in_every_email_and_the_outbox_pages(
         "/api/v1/submissions",
         json={
             "form": "contact",
-            "contact": {"first_name": SCRIPT, "last_name": BOLD, "email": "jane@example.com",
+            "contact": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com",
                         "phone": "(310) 555-0123"},
             "treatment_interest": "ketamine",
             "message": SCRIPT,
@@ -34,8 +34,11 @@ def test_markup_in_every_field_is_escaped_in_every_email_and_the_outbox_pages(
     )  # fmt: skip
     assert response.status_code == 201, response.get_json()
     db = app.extensions["intake.db"]
-    with db.session() as session:
+    with db.transaction() as session:
         lead = session.scalars(select(Lead)).one()
+        # Both doors refuse such names now; rows from before that rule (or from an import)
+        # may still hold them, and every message must still show them as text.
+        lead.first_name, lead.last_name = SCRIPT, BOLD
     process_and_deliver(app, lead.id)
 
     mails = smtp_server.wait_for(2)

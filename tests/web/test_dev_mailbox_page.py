@@ -120,6 +120,18 @@ def test_missing_entry_is_not_found(client: Any) -> None:
     assert client.get("/dev/mailbox/999999").status_code == 404
 
 
+@pytest.mark.parametrize("entry_id", ["99999999999999999999999", str(2**63), str(2**31), "0"])
+def test_an_id_past_what_the_table_holds_is_not_found(
+    make_app: Callable[..., Flask], backend_url: str, entry_id: str
+) -> None:
+    # Unchecked, SQLite overflows past 2**63 and PostgreSQL's integer past 2**31: a 500.
+    client = make_app(DATABASE_URL=backend_url).test_client()
+
+    response = client.get(f"/dev/mailbox/{entry_id}")
+
+    assert response.status_code == 404
+
+
 def test_outbox_is_not_found_in_production(make_app: Callable[..., Flask]) -> None:
     app = make_app(**PRODUCTION_ENV)
     client = app.test_client()

@@ -357,7 +357,7 @@ def test_markup_in_every_field_is_escaped_when_the_form_comes_back(client: Any, 
 
 def test_markup_in_the_message_never_reaches_the_thank_you_page(client: Any) -> None:
     response = post(
-        client, "/contact", contact_data(first_name="<b>Zed</b>", message="<script>x()</script>")
+        client, "/contact", contact_data(first_name="Zed", message="<script>x()</script>")
     )
     thank_you = client.get(response.headers["Location"])
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
 
 from intake_service import create_app
@@ -64,6 +65,14 @@ def test_metrics_count_messages_by_status_and_never_name_anyone(
     assert "intake_outbox_pending 0.0" in text
     for personal in ("Zebedee", "@example.com", "+1", str(lead_id)):
         assert personal not in text
+
+
+def test_metrics_content_type_names_its_charset_once(app: Flask) -> None:
+    response = app.test_client().get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST
+    assert response.headers["Content-Type"].count("charset") == 1
 
 
 @pytest.mark.parametrize(("proxies", "recorded"), [("0", "127.0.0.1"), ("1", "198.51.100.7")])

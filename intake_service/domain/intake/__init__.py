@@ -1,12 +1,11 @@
 """Accepting a submission: the one transaction, the answers each form takes, contact rules.
 
 The package's front door is `submit` (and `accept` inside a caller's transaction); the web
-forms and the JSON API both come through it.
+forms and the JSON API both come through it, and both take their rules from `rules`.
 """
 
+from intake_service.domain.intake.rules import CRISIS_MESSAGE, THANK_YOU
 from intake_service.domain.intake.submission import (
-    CRISIS_MESSAGE,
-    THANK_YOU,
     Accepted,
     Contact,
     IdempotencyConflict,
@@ -15,6 +14,7 @@ from intake_service.domain.intake.submission import (
     accept,
     check,
     replay,
+    stored_key,
     submit,
 )
 
@@ -29,5 +29,6 @@ __all__ = [
     "accept",
     "check",
     "replay",
+    "stored_key",
     "submit",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from intake_service.domain.intake.rules import MAX_PHONE_CHARS
+
 DEFAULT_REGION = "US"
 
 
@@ -15,8 +17,8 @@ class InvalidContact(ValueError):
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     """Return `raw` in E.164 form; raises InvalidContact if it is not a possible, valid number."""
     text = raw.strip()
-    if len(text) > 40:
-        raise InvalidContact("Enter a phone number of at most 40 characters.")
+    if len(text) > MAX_PHONE_CHARS:
+        raise InvalidContact(f"Enter a phone number of at most {MAX_PHONE_CHARS} characters.")
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,24 +18,20 @@ from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
+from intake_service.domain.intake import rules
 from intake_service.domain.intake.answers import AnswerError, check_answers
-from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
+from intake_service.domain.intake.rules import (
+    CALLBACK_WINDOW_LABELS,
+    CRISIS_MESSAGE,
+    FORM_LABELS,
+    MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS,
+    THANK_YOU,
+    TREATMENT_LABELS,
+)
 from intake_service.models import Lead, OutboxEvent, Submission
-from intake_service.models.lead import CALLBACK_WINDOWS, FORMS, TREATMENTS
 
 log = logging.getLogger(__name__)
-
-THANK_YOU = (
-    "Thank you. We have your request, and a member of our care team will contact you soon. "
-    "If you are thinking about harming yourself, call or text 988 (Suicide & Crisis Lifeline) "
-    "at any time, or call 911 if you are in immediate danger."
-)
-CRISIS_MESSAGE = (
-    "If you are in immediate danger, call 911 now. You can call or text 988 (Suicide & Crisis "
-    "Lifeline) at any time, day or night, or chat at 988lifeline.org; for Spanish, call 988 and "
-    "press 2. Thank you for telling us: a clinician from our team will call you as soon as "
-    "possible."
-)
 
 
 @dataclass(frozen=True)
@@ -62,6 +57,7 @@ class SubmissionInput:
     sms_wording_version: str = consent.CURRENT_SMS_WORDING
     source: dict[str, str] = field(default_factory=dict)
     via: str = "web"  # "web" | "api"
+    # The door's own key (the form's token, the API's Idempotency-Key); see stored_key.
     idempotency_key: str | None = None
     ip: str | None = None
     user_agent: str | None = None
@@ -100,32 +96,40 @@ def check(data: SubmissionInput) -> None:
     """The rules every submission meets, whatever door it came by; raises InvalidSubmission."""
     errors: dict[str, str] = {}
     contact = data.contact
-    if data.form not in FORMS:
-        errors["form"] = f"Unknown form; use one of: {', '.join(FORMS)}."
+    if data.form not in FORM_LABELS:
+        errors["form"] = f"Unknown form; use one of: {', '.join(FORM_LABELS)}."
     if not contact.first_name.strip():
         errors["contact.first_name"] = "Enter your first name."
     for name in ("first_name", "last_name"):
-        if len(getattr(contact, name)) > MAX_NAME_CHARS:
-            errors[f"contact.{name}"] = f"Use at most {MAX_NAME_CHARS} characters."
+        value: str = getattr(contact, name)
+        problem = (
+            f"Use at most {MAX_NAME_CHARS} characters."
+            if len(value) > MAX_NAME_CHARS
+            else rules.name_problem(value.strip())
+        )
+        if problem:
+            errors.setdefault(f"contact.{name}", problem)
     if not contact.email and not contact.phone:
         errors["contact.email"] = "Give an email address or a phone number so we can reach you."
-    if contact.callback_window not in CALLBACK_WINDOWS:
-        errors["contact.callback_window"] = f"Choose one of: {', '.join(CALLBACK_WINDOWS)}."
-    if data.treatment_interest not in TREATMENTS:
-        errors["treatment_interest"] = f"Choose one of: {', '.join(TREATMENTS)}."
-    for path, value in _texts(data):
-        if path not in errors and _CONTROL.search(value):
-            errors[path] = "Remove the invisible control characters from this field."
+    if contact.callback_window not in CALLBACK_WINDOW_LABELS:
+        errors["contact.callback_window"] = f"Choose one of: {', '.join(CALLBACK_WINDOW_LABELS)}."
+    if data.treatment_interest not in TREATMENT_LABELS:
+        errors["treatment_interest"] = f"Choose one of: {', '.join(TREATMENT_LABELS)}."
     if data.message is not None and len(data.message) > MAX_MESSAGE_CHARS:
         errors["message"] = f"Use at most {MAX_MESSAGE_CHARS} characters."
+    elif data.message and rules.NOT_TEXT.search(data.message):
+        errors["message"] = rules.CONTROL_CHARACTERS
+    source_problem = rules.source_problem(data.source)
+    if source_problem:
+        errors["source"] = source_problem
     if data.sms_consent and not contact.phone:
         errors["contact.phone"] = "Give a phone number to receive texts, or untick the text box."
-    if data.sms_consent:
-        try:
-            consent.wording("sms", data.sms_wording_version)
-        except consent.UnknownWording as error:
-            errors["consent.wording_version"] = str(error)
-    if data.form in FORMS:
+    if data.sms_consent and data.sms_wording_version not in consent.SMS_WORDINGS:
+        # Never the client's own text back: the version is theirs, the sentence is ours.
+        errors["consent.wording_version"] = (
+            f"Unknown consent wording version; use one of: {', '.join(consent.SMS_WORDINGS)}."
+        )
+    if data.form in FORM_LABELS:
         try:
             check_answers(data.form, data.answers)
         except AnswerError as error:
@@ -134,23 +138,21 @@ def check(data: SubmissionInput) -> None:
         raise InvalidSubmission(errors)
 
 
-# C0 controls (NUL breaks PostgreSQL text) but tab and line breaks, which a message may hold.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+WEB_FORM_KEYS = "web-form:"
 
 
-def _texts(data: SubmissionInput) -> list[tuple[str, str]]:
-    """What the person typed; a stray control character there is theirs to remove."""
-    contact = data.contact
-    return [
-        ("contact.first_name", contact.first_name),
-        ("contact.last_name", contact.last_name),
-        ("message", data.message or ""),
-    ]
+def stored_key(via: str, key: str) -> str:
+    """The idempotency key as stored: each door has a key space of its own.
 
-
-def _clean(value: str | None) -> str | None:
-    """Drop control characters from what the browser sent on its own (headers, query strings)."""
-    return _CONTROL.sub("", value) if value is not None else None
+    Without it, an API client could claim "web-form:<token>" and turn that form's post into a
+    conflict. The web forms' keys are tokens this service made (UUIDs, stored as before);
+    every other door's are the client's own, stored as "<door>:<sha256>": a client's key may
+    be 200 characters (the column's width, before any prefix) and may hold anything, an order
+    number or an email.
+    """
+    if via == "web":
+        return WEB_FORM_KEYS + key
+    return f"{via}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def accept(
@@ -163,13 +165,17 @@ def accept(
     """
     check(data)
     fingerprint = data.fingerprint()
-    if data.idempotency_key:
-        earlier = replay(session, data.idempotency_key, fingerprint)
+    key = stored_key(data.via, data.idempotency_key) if data.idempotency_key else None
+    if key:
+        earlier = replay(session, key, fingerprint)
         if earlier is not None:
             return earlier, None
 
     contact = data.contact
     urgent = triage.assess(data.form, data.answers, data.message).urgent
+    # Evidence must be a real address (a forwarded header can hold anything) and fit its column.
+    ip = rules.client_ip(data.ip)
+    agent = rules.user_agent(data.user_agent)
     lead = Lead(
         id=uuid.uuid4(),
         created_at=now,
@@ -179,7 +185,7 @@ def accept(
         phone=contact.phone,
         callback_window=contact.callback_window,
         treatment_interest=data.treatment_interest,
-        source={_clean(k): _clean(v) for k, v in data.source.items()},
+        source={rules.strip_controls(k): rules.strip_controls(v) for k, v in data.source.items()},
         # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the
         # answer to this very request shows crisis resources and the lead tops the list.
         urgent=urgent,
@@ -193,17 +199,17 @@ def accept(
         via=data.via,
         answers=data.answers,
         message=data.message or None,
-        idempotency_key=data.idempotency_key,
+        idempotency_key=key,
         fingerprint=fingerprint,
-        ip=data.ip,
-        user_agent=_clean(data.user_agent),
+        ip=ip,
+        user_agent=agent,
     )
     session.add_all([lead, submission])
     session.flush()  # the lead row must exist before rows that point at it
     evidence = consent.ConsentEvidence(
         source="api" if data.via == "api" else "web_form",
-        ip=data.ip,
-        user_agent=_clean(data.user_agent),
+        ip=ip,
+        user_agent=agent,
         occurred_at=now,
     )
     if data.sms_consent:
@@ -217,7 +223,10 @@ def accept(
 
 
 def replay(session: Session, key: str, fingerprint: str) -> Accepted | None:
-    """The answer given for an earlier use of `key`; raises IdempotencyConflict on other content."""
+    """The answer given for an earlier use of the stored `key` (see stored_key).
+
+    Raises IdempotencyConflict when the key was used for other content.
+    """
     submission = session.scalars(
         select(Submission).where(Submission.idempotency_key == key)
     ).first()
@@ -243,7 +252,8 @@ def submit(db: Database, data: SubmissionInput) -> Accepted:
         if not data.idempotency_key:
             raise
         with db.session() as session:
-            earlier = replay(session, data.idempotency_key, data.fingerprint())
+            key = stored_key(data.via, data.idempotency_key)
+            earlier = replay(session, key, data.fingerprint())
         if earlier is None:
             raise
         return earlier

@@ -1,8 +1,10 @@
 """The JSON API's shapes (pydantic v2): types, lengths and trimming only, plus its OpenAPI document.
 
 The rules every door shares (which forms exist, the answers each takes, email or phone, SMS needs
-a phone) stay in domain.intake.check, so the API and the web forms cannot drift apart; the schema
-only names them (as enums) for the OpenAPI document.
+a phone, what a name may hold) stay in domain.intake: check applies them and rules states them,
+so the API and the web forms cannot drift apart. The schema reads its caps, enums and character
+rules from domain.intake.rules, and runs the name rule itself only so that a bad name is
+reported together with the other fields' problems.
 
 Unknown fields are refused (extra="forbid"), not ignored: a misspelt optional field ("mesage",
 "treatment") would otherwise be dropped without a word, losing what the patient wrote, whereas a
@@ -29,41 +31,53 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from intake_service.domain.compliance import consent
-from intake_service.domain.intake import Contact, SubmissionInput
+from intake_service.domain.intake import Contact, SubmissionInput, rules
 from intake_service.domain.intake.answers import SCALE_ITEMS, SCALE_MAX_ITEM, TMS_ITEMS
 from intake_service.domain.intake.contact import InvalidContact, normalize_email, normalize_phone
-from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
-from intake_service.models.lead import CALLBACK_WINDOWS, FORMS, TREATMENTS
+from intake_service.domain.intake.rules import (
+    CALLBACK_WINDOW_LABELS,
+    FORM_LABELS,
+    MAX_EMAIL_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    MAX_SOURCE_KEY_CHARS,
+    MAX_SOURCE_KEYS,
+    MAX_SOURCE_VALUE_CHARS,
+    TREATMENT_LABELS,
+)
 
-MAX_SOURCE_VALUE_CHARS = 2000
-MAX_SOURCE_KEY_CHARS = 100
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,200}")
-
-# C0 controls and DEL are never typed by a person; NUL cannot even be stored by PostgreSQL (it
-# would surface as a database error, a 503, for what is bad input). Lone surrogates cannot be
-# encoded as UTF-8 at all. Multi-line text keeps tab, newline and carriage return.
-_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_NOT_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _reject(forbidden: re.Pattern[str]) -> AfterValidator:
     def check(value: str) -> str:
         if forbidden.search(value):
-            raise PydanticCustomError("text_invalid", "Remove control characters from this text.")
+            raise PydanticCustomError("text_invalid", rules.CONTROL_CHARACTERS)
         return value
 
     return AfterValidator(check)
 
 
+def _check_name(value: str) -> str:
+    problem = rules.name_problem(value)
+    if problem:
+        # The sentence goes in through the context: braces in it must not be formatted.
+        raise PydanticCustomError("name_invalid", "{reason}", {"reason": problem})
+    return value
+
+
 # Trimmed (str_strip_whitespace on every model), limited, and free of control characters.
-_LINE = _reject(_NOT_LINE)
-Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), _LINE]
-EmailText = Annotated[str, StringConstraints(max_length=320), _LINE]
-PhoneText = Annotated[str, StringConstraints(max_length=40), _LINE]
+_LINE = _reject(rules.NOT_LINE)
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), AfterValidator(_check_name)]
+EmailText = Annotated[str, StringConstraints(max_length=MAX_EMAIL_CHARS), _LINE]
+PhoneText = Annotated[str, StringConstraints(max_length=MAX_PHONE_CHARS), _LINE]
 VersionText = Annotated[str, StringConstraints(max_length=40), _LINE]
 SourceKey = Annotated[str, StringConstraints(max_length=MAX_SOURCE_KEY_CHARS), _LINE]
 SourceValue = Annotated[str, StringConstraints(max_length=MAX_SOURCE_VALUE_CHARS), _LINE]
-MessageText = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS), _reject(_NOT_TEXT)]
+MessageText = Annotated[
+    str, StringConstraints(max_length=MAX_MESSAGE_CHARS), _reject(rules.NOT_TEXT)
+]
 
 
 def _optional(normalize: Callable[[str], str], kind: str) -> AfterValidator:
@@ -101,7 +115,7 @@ class ContactDetails(BaseModel):
         _optional(normalize_phone, "phone"),
     ] = None
     callback_window: Annotated[
-        str | None, Field(json_schema_extra={"enum": [*CALLBACK_WINDOWS, None]})
+        str | None, Field(json_schema_extra={"enum": [*CALLBACK_WINDOW_LABELS, None]})
     ] = None
 
 
@@ -131,6 +145,13 @@ class ConsentChoices(BaseModel):
             json_schema_extra={"enum": [*consent.SMS_WORDINGS, None]},
         ),
     ] = None
+
+
+def _check_source_size(source: dict[str, str] | None) -> dict[str, str] | None:
+    problem = rules.source_problem(source) if source else None
+    if problem:
+        raise PydanticCustomError("source_too_large", "{reason}", {"reason": problem})
+    return source
 
 
 _TMS_ANSWERS_SCHEMA = {
@@ -164,10 +185,14 @@ class SubmissionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
-    form: Annotated[str, Field(json_schema_extra={"enum": [*FORMS]})]
+    form: Annotated[str, Field(json_schema_extra={"enum": [*FORM_LABELS]})]
     contact: ContactDetails
     treatment_interest: Annotated[
-        str | None, Field(json_schema_extra={"enum": [*TREATMENTS, None]})
+        str | None,
+        Field(
+            description="Default: tms for the TMS self-screen, unsure otherwise.",
+            json_schema_extra={"enum": [*TREATMENT_LABELS, None]},
+        ),
     ] = None
     message: MessageText | None = None
     # The shape depends on `form`; domain.answers checks it, with paths such as answers.items.8.
@@ -183,7 +208,14 @@ class SubmissionRequest(BaseModel):
     consent: ConsentChoices | None = None
     source: Annotated[
         dict[SourceKey, SourceValue] | None,
-        Field(description="Attribution: page, utm_source, utm_campaign... (strings)."),
+        Field(
+            description=(
+                f"Attribution: page, utm_source, utm_campaign... (strings); at most "
+                f"{MAX_SOURCE_KEYS} keys and {rules.MAX_SOURCE_BYTES} bytes in all."
+            ),
+            json_schema_extra={"maxProperties": MAX_SOURCE_KEYS},
+        ),
+        AfterValidator(_check_source_size),
     ] = None
 
     def to_input(
@@ -198,9 +230,10 @@ class SubmissionRequest(BaseModel):
                 last_name=self.contact.last_name or "",
                 email=self.contact.email,
                 phone=self.contact.phone,
-                callback_window=self.contact.callback_window or "any",
+                callback_window=self.contact.callback_window or rules.DEFAULT_CALLBACK_WINDOW,
             ),
-            treatment_interest=self.treatment_interest or "unsure",
+            # The TMS self-screen means TMS, as the web form does, unless another is named.
+            treatment_interest=self.treatment_interest or rules.default_treatment(self.form),
             message=self.message or None,
             answers=self.answers,
             sms_consent=choices.sms,

@@ -10,12 +10,13 @@ import functools
 import json
 from typing import Any, NoReturn
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from pydantic import ValidationError
 
 from intake_service.db import get_db
 from intake_service.domain import intake
-from intake_service.extensions import csrf, limiter
+from intake_service.domain.intake import rules
+from intake_service.extensions import client_address, csrf, submission_limit
 from intake_service.web.api.openapi import openapi_document
 from intake_service.web.api.schema import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -28,7 +29,7 @@ from intake_service.web.errors import error_response
 
 bp = Blueprint("api", __name__)
 
-MAX_USER_AGENT_CHARS = 500  # proof of consent needs the browser's name, not 8 KB of header
+READ_CHUNK = 16 * 1024
 
 
 class UnreadableRequest(Exception):
@@ -40,13 +41,9 @@ class UnreadableRequest(Exception):
         self.errors = errors
 
 
-def _submission_limit() -> str:
-    return str(current_app.extensions["intake.settings"].ratelimit_submissions)
-
-
 @bp.post("/api/v1/submissions")
 @csrf.exempt  # no cookies authenticate this endpoint, so there is no session to forge
-@limiter.limit(_submission_limit)
+@submission_limit
 def create_submission() -> Response:
     try:
         key = _idempotency_key()
@@ -59,8 +56,8 @@ def create_submission() -> Response:
     except ValidationError as error:
         return _unprocessable(field_errors(error))
     data = shaped.to_input(
-        ip=request.remote_addr,
-        user_agent=_user_agent(),
+        ip=client_address(),
+        user_agent=rules.user_agent(request.headers.get("User-Agent")),
         idempotency_key=key,
     )
     try:
@@ -115,11 +112,7 @@ def _read_json_object() -> dict[str, Any]:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         abort(415)
-    raw = request.get_data(cache=False)
-    # Werkzeug cuts a body without Content-Length (chunked) at the limit instead of refusing
-    # it, and a cut body of JSON followed by blanks would still parse: refuse what reached it.
-    if limit is not None and len(raw) >= limit and request.content_length is None:
-        abort(413)
+    raw = _read_body(limit)
     if not raw.strip():
         raise UnreadableRequest("The request body is empty; send a JSON object.")
     try:
@@ -133,6 +126,32 @@ def _read_json_object() -> dict[str, Any]:
     if not isinstance(document, dict):
         raise UnreadableRequest("The request body must be a JSON object.")
     return document
+
+
+def _read_body(limit: int | None) -> bytes:
+    """The whole body, at most `limit` bytes (a body of exactly the limit is accepted).
+
+    With Content-Length, werkzeug has already refused a body over the limit. A chunked body
+    has no length: werkzeug's own guard refuses one that merely reaches the limit, so read the
+    server-terminated stream here, one byte past the limit, to refuse only what is over it.
+    """
+    if request.content_length is not None or limit is None:
+        return request.get_data(cache=False)
+    wsgi = request.environ  # this request's WSGI environment (not settings)
+    if not wsgi.get("wsgi.input_terminated"):
+        return b""  # no length and no end of stream: nothing can be read safely
+    stream = request.input_stream  # the raw stream: werkzeug's guard would stop at the limit
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        part = stream.read(min(READ_CHUNK, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        abort(413)
+    return b"".join(parts)
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -150,11 +169,6 @@ def _idempotency_key() -> str | None:
             {"Idempotency-Key": "Use 1 to 200 printable ASCII characters, such as a UUID."},
         )
     return key
-
-
-def _user_agent() -> str | None:
-    agent = "".join(c for c in request.headers.get("User-Agent", "") if c.isprintable())
-    return agent[:MAX_USER_AGENT_CHARS] or None
 
 
 def _unprocessable(errors: dict[str, str]) -> Response:

@@ -25,25 +25,23 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
 from intake_service.domain.compliance import consent
-from intake_service.domain.intake import Contact
+from intake_service.domain.intake import Contact, rules
 from intake_service.domain.intake.answers import TMS_ITEMS
 from intake_service.domain.intake.contact import InvalidContact, normalize_email, normalize_phone
-from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
+from intake_service.domain.intake.rules import (
+    CALLBACK_WINDOW_LABELS,
+    DEFAULT_CALLBACK_WINDOW,
+    DEFAULT_TREATMENT,
+    MAX_EMAIL_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    TREATMENT_LABELS,
+)
 from intake_service.domain.triage import scales
 
-TREATMENT_CHOICES = [
-    ("ketamine", "IV ketamine"),
-    ("spravato", "Spravato (esketamine)"),
-    ("tms", "TMS"),
-    ("psychiatry", "Psychiatry visit"),
-    ("unsure", "Not sure yet"),
-]
-CALLBACK_CHOICES = [
-    ("morning", "Morning"),
-    ("afternoon", "Afternoon"),
-    ("evening", "Evening"),
-    ("any", "Any time"),
-]
+TREATMENT_CHOICES = list(TREATMENT_LABELS.items())
+CALLBACK_CHOICES = list(CALLBACK_WINDOW_LABELS.items())
 HOW_HEARD_CHOICES = [
     ("", "Choose one (optional)"),
     ("search", "Search engine"),
@@ -56,8 +54,6 @@ HOW_HEARD_CHOICES = [
 ]
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
-MAX_EMAIL_CHARS = 320
-MAX_PHONE_CHARS = 40
 # Field names of domain errors keyed "contact.<name>"; anything else without a field is form-level.
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "callback_window")
 
@@ -66,12 +62,20 @@ def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def _name(form: FlaskForm, field: Field) -> None:
+    """The domain's name rule, checked here too so it shows with the other fields' errors."""
+    problem = rules.name_problem((field.data or "").strip())
+    if problem:
+        raise ValidationError(problem)
+
+
 class ContactForm(FlaskForm):
     first_name = StringField(
         "First name",
         validators=[
             InputRequired("Enter your first name."),
             Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
+            _name,
         ],
         render_kw={"autocomplete": "given-name", "maxlength": MAX_NAME_CHARS},
     )
@@ -80,6 +84,7 @@ class ContactForm(FlaskForm):
         validators=[
             Optional(),
             Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
+            _name,
         ],
         render_kw={"autocomplete": "family-name", "maxlength": MAX_NAME_CHARS},
     )
@@ -102,13 +107,13 @@ class ContactForm(FlaskForm):
     treatment_interest = SelectField(
         "What are you interested in?",
         choices=_choices(TREATMENT_CHOICES),
-        default="unsure",
+        default=DEFAULT_TREATMENT,
         invalid_choice_message="Choose one of the options.",
     )
     callback_window = RadioField(
         "When is a good time to call you?",
         choices=_choices(CALLBACK_CHOICES),
-        default="any",
+        default=DEFAULT_CALLBACK_WINDOW,
         invalid_choice_message="Choose a time of day.",
     )
     message = TextAreaField(
@@ -170,7 +175,7 @@ class ContactForm(FlaskForm):
             last_name=self.last_name.data or "",
             email=self.email_normalized,
             phone=self.phone_e164,
-            callback_window=self.callback_window.data or "any",
+            callback_window=self.callback_window.data or DEFAULT_CALLBACK_WINDOW,
         )
 
     def answers(self) -> dict[str, bool] | None:

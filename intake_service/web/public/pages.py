@@ -7,7 +7,9 @@ kept; a post that succeeds redirects (303) to the thank-you page, which never sh
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -23,12 +25,15 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 
 from intake_service.db import get_db
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
+from intake_service.domain.intake import rules
 from intake_service.domain.triage import scales
-from intake_service.extensions import limiter
+from intake_service.extensions import client_address, submission_limit
+from intake_service.web.errors import error_response
 from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
 
 log = logging.getLogger(__name__)
@@ -36,11 +41,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
 
 CSRF_EXPIRED = "This page was open for a long time; please send it again."
+NOT_A_FORM_POST = "Send this form from its page on our site."
+# What a browser sends for <form method="post">; anything else (JSON, text) is not this page's.
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-# Source values come from the browser; cap them so a crafted URL cannot bloat the lead row.
-MAX_SOURCE_CHARS = 500
-MAX_USER_AGENT_CHARS = 1000
 THANK_YOU_SESSION_KEY = "intake.thank_you"
+_PHONE_NUMBERS = re.compile(rf"\b({rules.LIFELINE}|{rules.EMERGENCY})\b")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +59,9 @@ class FormPage:
 
 PAGES = {
     "public.contact": FormPage("contact", ContactForm, "public/contact.html"),
-    "public.tms_screen": FormPage("tms_screen", TmsScreenForm, "public/tms_screen.html", "tms"),
+    "public.tms_screen": FormPage(
+        "tms_screen", TmsScreenForm, "public/tms_screen.html", rules.default_treatment("tms_screen")
+    ),
     "public.phq9": FormPage("phq9", Phq9Form, "public/scale.html"),
     "public.gad7": FormPage("gad7", Gad7Form, "public/scale.html"),
 }
@@ -64,14 +72,24 @@ SCALE_PAGES = {
 }
 
 
-def _submission_limit() -> str:
-    limit: str = current_app.extensions["intake.settings"].ratelimit_submissions
-    return limit
-
-
 @bp.app_context_processor
 def clinic_context() -> dict[str, Any]:
-    return {"clinic_name": current_app.extensions["intake.settings"].clinic_name}
+    return {
+        "clinic_name": current_app.extensions["intake.settings"].clinic_name,
+        "crisis": rules.CRISIS_WORDING,
+    }
+
+
+@bp.app_template_filter("phone_links")
+def phone_links(sentence: str) -> Markup:
+    """The crisis sentence, escaped, with 988 and 911 as links a phone can call."""
+    # split() with a group alternates text and number: text, number, text, ...
+    parts = _PHONE_NUMBERS.split(sentence)
+    link = Markup('<a href="tel:{0}">{0}</a>')
+    return Markup("").join(
+        link.format(part) if odd else escape(part)
+        for odd, part in zip(itertools.cycle((False, True)), parts, strict=False)
+    )
 
 
 @bp.after_request
@@ -88,25 +106,25 @@ def index() -> ResponseReturnValue:
 
 
 @bp.route("/contact", methods=["GET", "POST"])
-@limiter.limit(_submission_limit, methods=["POST"])
+@submission_limit
 def contact() -> ResponseReturnValue:
     return _form_page(PAGES["public.contact"])
 
 
 @bp.route("/screening/tms", methods=["GET", "POST"])
-@limiter.limit(_submission_limit, methods=["POST"])
+@submission_limit
 def tms_screen() -> ResponseReturnValue:
     return _form_page(PAGES["public.tms_screen"])
 
 
 @bp.route("/screening/phq9", methods=["GET", "POST"])
-@limiter.limit(_submission_limit, methods=["POST"])
+@submission_limit
 def phq9() -> ResponseReturnValue:
     return _form_page(PAGES["public.phq9"])
 
 
 @bp.route("/screening/gad7", methods=["GET", "POST"])
-@limiter.limit(_submission_limit, methods=["POST"])
+@submission_limit
 def gad7() -> ResponseReturnValue:
     return _form_page(PAGES["public.gad7"])
 
@@ -117,25 +135,37 @@ def thank_you(submission_id: uuid.UUID) -> ResponseReturnValue:
     # so someone else opening this address learns nothing about the person.
     shown = session.get(THANK_YOU_SESSION_KEY) or {}
     urgent = shown.get("id") == str(submission_id) and bool(shown.get("urgent"))
-    return render_template("public/thank_you.html", message=intake.THANK_YOU, urgent=urgent)
+    return render_template("public/thank_you.html", message=rules.THANK_YOU, urgent=urgent)
 
 
 @bp.errorhandler(CSRFError)
 def csrf_failed(error: CSRFError) -> ResponseReturnValue:
     page = PAGES.get(request.endpoint or "")
+    if not _is_form_post():
+        # Not a browser's form (JSON, say): there is no form to give back, and reading the
+        # body as one would fail a second time inside this handler.
+        return error_response(415, NOT_A_FORM_POST)
     if page is None:
         return render_template("public/error.html", status=400, message=CSRF_EXPIRED), 400
     # Nothing was stored; give the form back as typed, with a fresh CSRF token.
-    form = page.form_class()
+    form = page.form_class(formdata=request.form)
     form.form_errors.append(CSRF_EXPIRED)
     return _render(page, form), 400
 
 
+def _is_form_post() -> bool:
+    return request.mimetype in FORM_MIMETYPES
+
+
 def _form_page(page: FormPage) -> ResponseReturnValue:
-    form = page.form_class()
     if request.method == "GET":
+        form = page.form_class(formdata=None)
         form.start(request.args.get("treatment") or page.default_treatment)
         return _render(page, form)
+    if not _is_form_post():
+        return error_response(415, NOT_A_FORM_POST)
+    # The form's own fields only: Flask-WTF would otherwise read a JSON body as the form.
+    form = page.form_class(formdata=request.form)
     if not form.validate():
         return _render(page, form), 422
     data = _submission_input(page, form)
@@ -148,7 +178,8 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
         # The token came back with different content: the person went back and changed the
         # form after sending it. Their latest words must reach the clinic (they may add
         # something urgent), so store it as its own submission under a key for this content;
-        # a double click on the changed form still makes only one.
+        # a double click on the changed form still makes only one. (Form tokens live in a key
+        # space of their own, so nothing sent through the API can be behind this conflict.)
         assert data.idempotency_key is not None
         key = f"{data.idempotency_key}:{data.fingerprint()}"
         accepted = intake.submit(get_db(), dataclasses.replace(data, idempotency_key=key))
@@ -177,21 +208,20 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         else consent.CURRENT_SMS_WORDING,
         source=_source(form),
         via="web",
-        idempotency_key=f"web-form:{token}",
-        ip=request.remote_addr,
-        user_agent=(request.headers.get("User-Agent") or "")[:MAX_USER_AGENT_CHARS] or None,
+        idempotency_key=token,
+        ip=client_address(),
+        user_agent=rules.user_agent(request.headers.get("User-Agent")),
     )
 
 
 def _source(form: ContactForm) -> dict[str, str]:
-    source = {"page": (request.referrer or request.path)[:MAX_SOURCE_CHARS]}
+    # Sent by the browser on its own (a crafted link can make it anything): cut down to fit
+    # the caps, never a reason to refuse the person's form.
+    pairs = [("page", request.referrer or request.path)]
     if form.how_heard.data:
-        source["how_heard"] = form.how_heard.data
-    for key in UTM_KEYS:
-        value = request.args.get(key, "").strip()
-        if value:
-            source[key] = value[:MAX_SOURCE_CHARS]
-    return source
+        pairs.append(("how_heard", form.how_heard.data))
+    pairs.extend((key, request.args.get(key, "")) for key in UTM_KEYS)
+    return rules.fit_source(pairs)
 
 
 def _render(page: FormPage, form: ContactForm) -> str:
