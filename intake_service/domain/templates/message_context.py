@@ -14,28 +14,16 @@ from sqlalchemy.orm import Session
 from intake_service.channels import kind
 from intake_service.config import Settings
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
+from intake_service.domain.intake.rules import (
+    CALLBACK_WINDOW_LABELS,
+    FORM_LABELS,
+    TREATMENT_LABELS,
+)
 from intake_service.models import Lead, Message, MessageStatus, Submission
 from intake_service.security.ack_links import make_token
 
-TREATMENT_LABELS = {
-    "ketamine": "IV ketamine",
-    "spravato": "Spravato (esketamine)",
-    "tms": "TMS",
-    "psychiatry": "Psychiatry visit",
-    "unsure": "Not sure yet",
-}
-FORM_LABELS = {
-    "contact": "Contact form",
-    "tms_screen": "TMS self-screen",
-    "phq9": "PHQ-9 questionnaire",
-    "gad7": "GAD-7 questionnaire",
-}
-WINDOW_LABELS = {
-    "morning": "morning",
-    "afternoon": "afternoon",
-    "evening": "evening",
-    "any": "any time",
-}
+# Messages name the window inside a sentence ("call you any time"), so in lower case.
+WINDOW_LABELS = {key: label.lower() for key, label in CALLBACK_WINDOW_LABELS.items()}
 
 
 def clinic(settings: Settings) -> dict[str, str]:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts import signin
 from intake_service.domain.compliance import audit
+from intake_service.extensions import client_address
 from intake_service.web.staff import bp
 from intake_service.web.staff.forms import ActionForm, LoginForm
 from intake_service.web.staff.session import SEEN_KEY, StaffUser, actor, safe_next
@@ -46,7 +47,7 @@ def login() -> ResponseReturnValue:
                     db_session,
                     form.email.data or "",
                     form.password.data or "",
-                    request.remote_addr or "unknown",
+                    client_address() or "unknown",
                     utcnow(),
                 )
             except signin.LockedOut as locked:

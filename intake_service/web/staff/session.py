@@ -14,7 +14,7 @@ from flask_login import AnonymousUserMixin, current_user, logout_user
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.compliance import audit
-from intake_service.extensions import login_manager
+from intake_service.extensions import client_address, login_manager
 from intake_service.models import User
 from intake_service.models.user import ROLES
 
@@ -54,7 +54,7 @@ class StaffUser:
 def actor() -> audit.Actor:
     """The current person, for the audit trail and lead events."""
     user = cast(StaffUser, current_user)
-    return audit.Actor(user.id, user.email, request.remote_addr)
+    return audit.Actor(user.id, user.email, client_address())
 
 
 def me() -> StaffUser:
