@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from intake_service.config import Settings
+from intake_service.db import Database
 from intake_service.domain.accounts.users import AccountError, UnknownUser, normalise_email
 from intake_service.domain.compliance import audit
-from intake_service.domain.outreach.direct_send import Direct
+from intake_service.domain.outreach.direct_send import Direct, send_now
 from intake_service.models import AccountLink, User
 from intake_service.models.user import ROLES
 from intake_service.security.passwords import check_strength, hash_password
@@ -186,3 +188,15 @@ def email(issued: Issued, url: str, clinic_name: str, role: str | None = None) -
         "If you did not expect this email, tell your clinic's administrator."
     )
     return Direct("email", issued.email, text, subject=subject)
+
+
+def send_link(
+    db: Database, settings: Settings, issued: Issued, clinic_name: str, role: str | None = None
+) -> None:
+    """Email the link through the real email channel; raises direct_send.DirectSendFailed.
+
+    Call after the link's transaction committed: a link that failed to send can be sent again
+    (a new one replaces it), while an email for a link that was rolled back would not work.
+    """
+    url = link_url(settings.public_base_url, issued.token)
+    send_now(db, settings, email(issued, url, clinic_name, role))

@@ -106,6 +106,27 @@ def get_template(session: Session, template_id: int) -> Template:
     return template
 
 
+@dataclass(frozen=True)
+class EditorState:
+    template: Template
+    history: list[TemplateVersion]  # newest first; the first is in force
+    admin_has_phone: bool  # whether a test text has somewhere to go
+
+    @property
+    def current(self) -> TemplateVersion:
+        return self.history[0]
+
+
+def editor_state(session: Session, template_id: int, admin_id: int) -> EditorState:
+    """What the editor shows for one template; raises UnknownTemplate."""
+    template = get_template(session, template_id)
+    history = versions(session, template_id)
+    if not history:
+        raise UnknownTemplate(f"template {template_id} has no version yet")
+    admin = session.get(User, admin_id)
+    return EditorState(template, history, bool(admin and admin.phone))
+
+
 def versions(session: Session, template_id: int) -> list[TemplateVersion]:
     """Every version, newest first."""
     return list(
