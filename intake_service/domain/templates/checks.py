@@ -13,6 +13,7 @@ leaking template never reaches the database, let alone a patient. Two passes:
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,12 @@ from intake_service.domain.templates.rendering import (
     TemplateSource,
     parse,
 )
-from intake_service.domain.templates.samples import SampleChoice, every_choice, sample_context
+from intake_service.domain.templates.samples import (
+    TEAM_EXTRAS,
+    SampleChoice,
+    every_choice,
+    sample_context,
+)
 
 PART_LABELS = {"subject": "Subject", "text": "Text", "html": "HTML"}
 # Names a template may use that no context gives: Jinja's own helpers.
@@ -208,8 +214,9 @@ def render_problems(
     except RenderError as error:
         return [Problem("sample", "render", str(error))]
     seen: set[str] = set()
-    for choice in every_choice():
-        context = sample_context(template_key, choice, clinic or SAMPLE_CLINIC)
+    # With and without the screening results: Clinic settings can switch them at any time.
+    for choice, carries in itertools.product(every_choice(), (TEAM_EXTRAS, frozenset())):
+        context = sample_context(template_key, choice, clinic or SAMPLE_CLINIC, carries=carries)
         key = repr(context)
         if key in seen:
             continue

@@ -308,6 +308,7 @@ def send_test(
     edited_json: str,
     admin_id: int,
     clinic: dict[str, str],
+    carries: frozenset[str] = frozenset(),
 ) -> str:
     """Render the unsaved draft for the sample and send it to the admin's own address. Commits.
 
@@ -327,7 +328,7 @@ def send_test(
     if problems:
         raise DraftRefused(problems)
     context = with_overrides(
-        sample_context(key, choice, clinic, settings.public_base_url), edited_json
+        sample_context(key, choice, clinic, settings.public_base_url, carries), edited_json
     )
     try:
         rendered = Prepared(source).render(context)

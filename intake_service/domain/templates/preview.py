@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from intake_service.domain.templates import checks
 from intake_service.domain.templates.rendering import Prepared, RenderError, TemplateSource
 from intake_service.domain.templates.samples import (
+    TEAM_EXTRAS,
     InvalidSample,
     SampleChoice,
     sample_context,
@@ -97,9 +98,10 @@ def preview(
     clinic: dict[str, str],
     edited_json: str = "",
     base_url: str = "http://127.0.0.1:5000",
+    carries: frozenset[str] = TEAM_EXTRAS,
 ) -> Preview:
     """The draft rendered for the sample lead, with anything that would refuse its save."""
-    context = sample_context(template_key, choice, clinic, base_url)
+    context = sample_context(template_key, choice, clinic, base_url, carries)
     try:
         context = with_overrides(context, edited_json)
     except InvalidSample as error:

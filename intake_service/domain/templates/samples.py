@@ -22,6 +22,8 @@ from intake_service.models.lead import CALLBACK_WINDOWS, TREATMENTS
 SAMPLE_LEAD_ID = "00000000-0000-4000-8000-000000000000"
 # Big enough for any honest sample; a pasted megabyte is refused before it is parsed.
 MAX_SAMPLE_JSON = 20_000
+# Screening results a team email may carry when Clinic settings allow (clinic_settings.py).
+TEAM_EXTRAS = frozenset({"candidacy", "score"})
 
 
 class InvalidSample(ValueError):
@@ -67,7 +69,9 @@ def _patient(choice: SampleChoice, clinic: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _team(choice: SampleChoice, clinic: dict[str, str], base_url: str) -> dict[str, Any]:
+def _team(
+    choice: SampleChoice, clinic: dict[str, str], base_url: str, carries: frozenset[str]
+) -> dict[str, Any]:
     screened = choice.treatment == "tms"
     reachable = ["email jane.doe@example.com"]
     if choice.has_phone:
@@ -82,8 +86,9 @@ def _team(choice: SampleChoice, clinic: dict[str, str], base_url: str) -> dict[s
             "treatment": TREATMENT_LABELS[choice.treatment],
             "callback_window": WINDOW_LABELS[choice.window],
             "form": "TMS self-screen" if screened else "Contact form",
-            "candidacy": "likely" if screened else None,
-            "score": 5 if screened else None,
+            # Empty unless Clinic settings let the team email carry them, as at send time.
+            "candidacy": "likely" if screened and "candidacy" in carries else None,
+            "score": 5 if screened and "score" in carries else None,
             "reachable_by": ", ".join(reachable),
             "age": "2 minutes ago",
             "submitted_at": "Tue 01 Dec 2026, 09:58 PST",
@@ -100,10 +105,14 @@ def sample_context(
     choice: SampleChoice,
     clinic: dict[str, str],
     base_url: str = "http://127.0.0.1:5000",
+    carries: frozenset[str] = TEAM_EXTRAS,
 ) -> dict[str, Any]:
-    """The variables `template_key`'s audience gets, for the sample lead `choice`."""
+    """The variables `template_key`'s audience gets, for the sample lead `choice`.
+
+    `carries` names the screening results the team email may show (Clinic settings).
+    """
     if audience(template_key) == "team":
-        return _team(choice, clinic, base_url)
+        return _team(choice, clinic, base_url, carries)
     return _patient(choice, clinic)
 
 

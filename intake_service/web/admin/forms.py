@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from intake_service.domain.templates.editing import MAX_NOTE, MAX_PART
 from intake_service.domain.templates.message_context import TREATMENT_LABELS, WINDOW_LABELS
-from intake_service.domain.templates.samples import MAX_SAMPLE_JSON
+from intake_service.domain.templates.samples import MAX_SAMPLE_JSON, SampleChoice
 from intake_service.models.user import ROLES
 
 ROLE_LABELS = {"admin": "Admin", "clinician": "Clinician", "coordinator": "Coordinator"}
@@ -29,10 +29,14 @@ class EditorForm(FlaskForm):
         "Note for the history (optional)", validators=[Optional(), Length(max=MAX_NOTE)]
     )
     sample_urgent = BooleanField("Urgent (a safety flag was raised)")
-    sample_treatment = SelectField("Treatment", choices=list(TREATMENT_LABELS.items()))
+    sample_treatment = SelectField(
+        "Treatment", choices=list(TREATMENT_LABELS.items()), default=SampleChoice().treatment
+    )
     sample_phone = BooleanField("Gave a phone number", default=True)
     sample_window = SelectField(
-        "Callback window", choices=[(k, v.capitalize()) for k, v in WINDOW_LABELS.items()]
+        "Callback window",
+        choices=[(k, v.capitalize()) for k, v in WINDOW_LABELS.items()],
+        default=SampleChoice().window,
     )
     sample_json = TextAreaField(
         "Sample as JSON (optional)", validators=[Optional(), Length(max=MAX_SAMPLE_JSON)]

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
 from intake_service.db import get_db
+from intake_service.domain.clinic_settings import TEAM_EMAIL_EXTRAS, ClinicProfile
 from intake_service.domain.outreach.direct_send import DirectSendFailed
 from intake_service.domain.templates import editing, variables
 from intake_service.domain.templates.message_context import audience
@@ -47,40 +48,41 @@ def _draft(form: EditorForm, channel: str) -> TemplateSource:
     )
 
 
-def _load(template_id: int) -> tuple[editing.EditorState, dict[str, str]]:
+def _load(template_id: int) -> tuple[editing.EditorState, ClinicProfile]:
     with get_db().session() as session:
         try:
             state = editing.editor_state(session, template_id, me().id)
         except editing.UnknownTemplate:
             raise NotFound() from None
-        return state, clinic(session).template_clinic()
+        return state, clinic(session)
 
 
 def _preview(
-    template: Template, source: TemplateSource, form: EditorForm, clinic_values: dict[str, str]
+    template: Template, source: TemplateSource, form: EditorForm, profile: ClinicProfile
 ) -> Preview:
     return preview(
         template.key,
         template.channel,
         source,
         _choice(form),
-        clinic_values,
+        profile.template_clinic(),
         form.sample_json.data or "",
         settings().public_base_url,
+        profile.team_email_carries,
     )
 
 
 def _page(
     state: editing.EditorState,
     form: EditorForm,
-    clinic_values: dict[str, str],
+    profile: ClinicProfile,
     problems: list[Any] | None = None,
     sent_to: str | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     template = state.template
-    shown = _preview(template, _draft(form, template.channel), form, clinic_values)
+    shown = _preview(template, _draft(form, template.channel), form, profile)
     return (
         render_template(
             "admin/template_edit.html",
@@ -96,8 +98,10 @@ def _page(
             variables=variables.for_audience(audience(template.key)),
             channel_labels=CHANNEL_LABELS,
             has_phone=state.admin_has_phone,
-            sender=clinic_values["name"],
+            sender=profile.name,
             oob=False,
+            carries=profile.team_email_carries,
+            extras=TEAM_EMAIL_EXTRAS,
         ),
         status,
     )
@@ -106,33 +110,33 @@ def _page(
 @bp.get("/templates/<int:template_id>")
 @admin_required
 def template_edit(template_id: int) -> ResponseReturnValue:
-    state, clinic_values = _load(template_id)
+    state, profile = _load(template_id)
     current = state.current
     form = EditorForm(formdata=None)
     form.subject.data = current.subject or ""
     form.body_text.data = current.body_text
     form.body_html.data = current.body_html or ""
-    return _page(state, form, clinic_values)
+    return _page(state, form, profile)
 
 
 @bp.post("/templates/<int:template_id>")
 @admin_required
 def template_save(template_id: int) -> ResponseReturnValue:
-    state, clinic_values = _load(template_id)
+    state, profile = _load(template_id)
     template = state.template
     current = state.current
     form = EditorForm()
     if not form.validate():
-        return _page(state, form, clinic_values, error=_form_error(form), status=400)
+        return _page(state, form, profile, error=_form_error(form), status=400)
     source = _draft(form, template.channel)
     try:
         with get_db().transaction() as session:
             saved = editing.save_draft(
-                session, template_id, source, author(), form.note.data, clinic_values
+                session, template_id, source, author(), form.note.data, profile.template_clinic()
             )
             number = saved.version if saved else None
     except editing.DraftRefused as refused:
-        return _page(state, form, clinic_values, problems=refused.problems, status=422)
+        return _page(state, form, profile, problems=refused.problems, status=422)
     if number is None:
         flash(f"Nothing changed: version {current.version} is still in force.")
     else:
@@ -150,22 +154,22 @@ def _form_error(form: EditorForm) -> str:
 @bp.post("/templates/<int:template_id>/preview")
 @admin_required
 def template_preview(template_id: int) -> ResponseReturnValue:
-    state, clinic_values = _load(template_id)
+    state, profile = _load(template_id)
     template = state.template
     form = EditorForm()
     if request.headers.get("HX-Request") != "true":
         # Without JavaScript the Preview button posts the whole form: show the page again.
         status = 200 if form.validate() else 400
-        return _page(state, form, clinic_values, status=status)
+        return _page(state, form, profile, status=status)
     if not form.validate():
         return render_template("admin/_preview.html", preview=None, error=_form_error(form))
-    shown = _preview(template, _draft(form, template.channel), form, clinic_values)
+    shown = _preview(template, _draft(form, template.channel), form, profile)
     return render_template(
         "admin/_preview.html",
         preview=shown,
         template=template,
         error=None,
-        sender=clinic_values["name"],
+        sender=profile.name,
         oob=True,
     )
 
@@ -173,11 +177,11 @@ def template_preview(template_id: int) -> ResponseReturnValue:
 @bp.post("/templates/<int:template_id>/test")
 @admin_required
 def template_test(template_id: int) -> ResponseReturnValue:
-    state, clinic_values = _load(template_id)
+    state, profile = _load(template_id)
     template = state.template
     form = EditorForm()
     if not form.validate():
-        return _page(state, form, clinic_values, error=_form_error(form), status=400)
+        return _page(state, form, profile, error=_form_error(form), status=400)
     try:
         sent_to = editing.send_test(
             get_db(),
@@ -187,16 +191,17 @@ def template_test(template_id: int) -> ResponseReturnValue:
             _choice(form),
             form.sample_json.data or "",
             me().id,
-            clinic_values,
+            profile.template_clinic(),
+            profile.team_email_carries,
         )
     except editing.DraftRefused as refused:
-        return _page(state, form, clinic_values, problems=refused.problems, status=422)
+        return _page(state, form, profile, problems=refused.problems, status=422)
     except (editing.NoTestAddress, InvalidSample) as error:
-        return _page(state, form, clinic_values, error=str(error), status=422)
+        return _page(state, form, profile, error=str(error), status=422)
     except DirectSendFailed as failed:
         message = f"The test could not be sent ({failed.reason}); nothing was saved. Try again."
-        return _page(state, form, clinic_values, error=message, status=502)
-    return _page(state, form, clinic_values, sent_to=sent_to)
+        return _page(state, form, profile, error=message, status=502)
+    return _page(state, form, profile, sent_to=sent_to)
 
 
 @bp.get("/templates/<int:template_id>/versions/<int:number>")
@@ -255,10 +260,12 @@ def template_compare(template_id: int) -> ResponseReturnValue:
 @bp.post("/templates/<int:template_id>/versions/<int:number>/restore")
 @admin_required
 def template_restore(template_id: int, number: int) -> ResponseReturnValue:
-    _, clinic_values = _load(template_id)
+    _, profile = _load(template_id)
     try:
         with get_db().transaction() as session:
-            restored = editing.restore(session, template_id, number, author(), clinic_values)
+            restored = editing.restore(
+                session, template_id, number, author(), profile.template_clinic()
+            )
             new_number = restored.version if restored else None
     except editing.UnknownTemplate:
         raise NotFound() from None
