@@ -11,6 +11,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from intake_service.domain.templates.editing import MAX_NOTE, MAX_PART
@@ -30,12 +31,14 @@ class EditorForm(FlaskForm):
     )
     sample_urgent = BooleanField("Urgent (a safety flag was raised)")
     sample_treatment = SelectField(
-        "Treatment", choices=list(TREATMENT_LABELS.items()), default=SampleChoice().treatment
+        "Treatment",
+        choices=[SelectChoice(k, v) for k, v in TREATMENT_LABELS.items()],
+        default=SampleChoice().treatment,
     )
     sample_phone = BooleanField("Gave a phone number", default=True)
     sample_window = SelectField(
         "Callback window",
-        choices=[(k, v.capitalize()) for k, v in WINDOW_LABELS.items()],
+        choices=[SelectChoice(k, v.capitalize()) for k, v in WINDOW_LABELS.items()],
         default=SampleChoice().window,
     )
     sample_json = TextAreaField(
@@ -46,7 +49,9 @@ class EditorForm(FlaskForm):
 class InviteForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     name = StringField("Name (optional)", validators=[Optional(), Length(max=100)])
-    role = SelectField("Role", choices=[(r, ROLE_LABELS[r]) for r in ROLES], default="coordinator")
+    role = SelectField(
+        "Role", choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES], default="coordinator"
+    )
 
 
 class SetPasswordForm(FlaskForm):
