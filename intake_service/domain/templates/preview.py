@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from intake_service.domain.templates import checks
@@ -68,16 +69,21 @@ def framed(html: str) -> str:
     return meta + html
 
 
+def _named(char: str) -> str:
+    name = unicodedata.name(char, "").lower()
+    return f"{char} ({name}, U+{ord(char):04X})" if name else f"U+{ord(char):04X}"
+
+
 def sms_warnings(count: SegmentCount) -> list[str]:
     warnings = []
     if count.encoding == "UCS-2":
-        shown = ", ".join(f"{char!r}" for char in count.forcing[:5])
+        shown = ", ".join(_named(char) for char in count.forcing[:5])
         swaps = [
-            f"{char!r} with {GSM7_SUGGESTIONS[char]!r}"
+            f"{GSM7_SUGGESTIONS[char]} instead of {char}"
             for char in count.forcing
             if char in GSM7_SUGGESTIONS
         ]
-        advice = f" Replace {', '.join(swaps)}." if swaps else ""
+        advice = f" Type {', '.join(swaps)}." if swaps else ""
         warnings.append(
             f"{shown} {'is' if len(count.forcing) == 1 else 'are'} not in the GSM alphabet, so "
             f"the whole text goes as UCS-2: 70 characters a segment instead of 160.{advice}"

@@ -44,7 +44,8 @@ def test_one_curly_quote_forces_ucs2_and_is_named_with_its_fix() -> None:
     assert result.encoding == "UCS-2"
     assert result.forcing == ("\u2019",)
     (warning,) = sms_warnings(result)
-    assert "'\u2019'" in warning and "UCS-2" in warning and 'with "\'"' in warning
+    assert "\u2019 (right single quotation mark, U+2019) is not in the GSM" in warning
+    assert "UCS-2" in warning and "Type ' instead of \u2019." in warning
 
 
 def test_more_than_two_segments_is_a_warning() -> None:
