@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,12 +15,15 @@ from intake_service.domain.templates.rendering import TemplateSource
 from intake_service.domain.templates.samples import SampleChoice
 from intake_service.domain.templates.versions import (
     Author,
+    InvalidTemplate,
     as_source,
     current_version,
+    load_defaults,
     read_defaults,
 )
 from intake_service.models import AuditEvent, Template, TemplateVersion
 from intake_service.models.lead import CALLBACK_WINDOWS
+from intake_service.paths import message_templates_root
 from tests.domain.builders import load_templates
 
 CLINIC = checks.SAMPLE_CLINIC
@@ -188,3 +194,14 @@ def test_list_shows_each_template_with_its_version_in_force(db: Database) -> Non
         "team",
     )
     assert rows[("patient_checkin", "email")].version == 1
+
+
+def test_loading_from_files_runs_the_same_checks(db: Database, tmp_path: Path) -> None:
+    root = tmp_path / "messages"
+    shutil.copytree(message_templates_root(), root)
+    (root / "team_urgent_page" / "sms.txt").write_text("Urgent, score {{ lead.score }}")
+    refused = pytest.raises(InvalidTemplate, match=r"lead\.score is health information")
+    with refused, db.transaction() as session:
+        load_defaults(session, root=root)
+    with db.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(TemplateVersion)) == 0
