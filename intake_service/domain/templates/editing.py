@@ -258,6 +258,26 @@ class DiffLine:
     old_number: int | None
     new_number: int | None
     text: str
+    # The line in pieces, each marked changed or not: within a one-line text, the words that
+    # changed stand out instead of the whole message.
+    pieces: tuple[tuple[str, bool], ...] = ()
+
+
+_WORDS = re.compile(r"(\s+)")
+
+
+def _word_pieces(
+    old: str, new: str
+) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]]:
+    a, b = _WORDS.split(old), _WORDS.split(new)
+    left: list[tuple[str, bool]] = []
+    right: list[tuple[str, bool]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if i2 > i1:
+            left.append(("".join(a[i1:i2]), tag != "equal"))
+        if j2 > j1:
+            right.append(("".join(b[j1:j2]), tag != "equal"))
+    return tuple(left), tuple(right)
 
 
 @dataclass(frozen=True)
@@ -284,8 +304,21 @@ def _diff(part: str, old: str | None, new: str | None, context: int = 3) -> Part
                     for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
                 ]
                 continue
-            lines += [DiffLine("removed", i + 1, None, a[i]) for i in range(i1, i2)]
-            lines += [DiffLine("added", None, j + 1, b[j]) for j in range(j1, j2)]
+            if tag == "replace" and i2 - i1 == j2 - j1:
+                pairs = [
+                    _word_pieces(a[i], b[j])
+                    for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+                ]
+            else:
+                pairs = []
+            lines += [
+                DiffLine("removed", i + 1, None, a[i], pairs[n][0] if pairs else ())
+                for n, i in enumerate(range(i1, i2))
+            ]
+            lines += [
+                DiffLine("added", None, j + 1, b[j], pairs[n][1] if pairs else ())
+                for n, j in enumerate(range(j1, j2))
+            ]
     return PartDiff(part, lines)
 
 

@@ -205,3 +205,17 @@ def test_loading_from_files_runs_the_same_checks(db: Database, tmp_path: Path) -
         load_defaults(session, root=root)
     with db.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(TemplateVersion)) == 0
+
+
+def test_a_changed_word_in_a_one_line_text_is_marked_in_the_diff(db: Database) -> None:
+    load_templates(db)
+    tid = template_id(db, "patient_checkin", "sms")
+    for body in ("Hi {{ patient.first_name }}, call us.", "Hi {{ patient.first_name }}, text us."):
+        with db.transaction() as session:
+            editing.save_draft(session, tid, TemplateSource(None, body, None), ADMIN, None)
+    with db.session() as session:
+        text = next(d for d in editing.compare(session, tid, 2, 3) if d.part == "text")
+    removed, added = text.lines
+    assert [p for p, changed in removed.pieces if changed] == ["call"]
+    assert [p for p, changed in added.pieces if changed] == ["text"]
+    assert "".join(p for p, _ in added.pieces) == added.text
