@@ -12,6 +12,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from intake_service.channels.segments import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    LIMITS,
+    count_segments,
+)
 from intake_service.domain.templates import checks
 from intake_service.domain.templates.rendering import Prepared, RenderError, TemplateSource
 from intake_service.domain.templates.samples import (
@@ -21,13 +27,19 @@ from intake_service.domain.templates.samples import (
     sample_context,
     with_overrides,
 )
-from intake_service.domain.templates.sms_segments import (
-    GSM7_SUGGESTIONS,
-    SegmentCount,
-    segments,
-)
 
 MAX_GOOD_SEGMENTS = 2
+# What a careful writer meant by the characters that most often force UCS-2 by accident.
+GSM7_SUGGESTIONS = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2026": "...",
+    "\u00a0": " ",
+}
 # The preview frame runs nothing and fetches nothing: sandboxed without scripts, and this
 # policy inside the document on top of the page's own.
 FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -38,9 +50,32 @@ _DOCTYPE = re.compile(r"<!doctype\b[^>]*>", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class SmsView:
+    """A rendered text as the carrier bills it (channels/segments.py counts it)."""
+
     text: str
-    count: SegmentCount
+    encoding: str  # "GSM-7" | "UCS-2"
+    segments: int
+    characters: int  # as a person counts them
+    per_segment: int  # what each segment holds at this length
+    forcing: tuple[str, ...]  # the characters that made it UCS-2, in order of appearance
     warnings: list[str]
+
+
+def sms_view(text: str) -> SmsView:
+    count = count_segments(text)
+    single, multi = LIMITS[count.encoding]
+    forcing = tuple(
+        dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
+    )
+    return SmsView(
+        text,
+        count.encoding,
+        count.segments,
+        len(text),
+        single if count.segments <= 1 else multi,
+        forcing,
+        sms_warnings(count.encoding, count.segments, forcing),
+    )
 
 
 @dataclass(frozen=True)
@@ -74,23 +109,23 @@ def _named(char: str) -> str:
     return f"{char} ({name}, U+{ord(char):04X})" if name else f"U+{ord(char):04X}"
 
 
-def sms_warnings(count: SegmentCount) -> list[str]:
+def sms_warnings(encoding: str, segments: int, forcing: tuple[str, ...]) -> list[str]:
     warnings = []
-    if count.encoding == "UCS-2":
-        shown = ", ".join(_named(char) for char in count.forcing[:5])
+    if encoding == "UCS-2":
+        shown = ", ".join(_named(char) for char in forcing[:5])
         swaps = [
             f"{GSM7_SUGGESTIONS[char]} instead of {char}"
-            for char in count.forcing
+            for char in forcing
             if char in GSM7_SUGGESTIONS
         ]
         advice = f" Type {', '.join(swaps)}." if swaps else ""
         warnings.append(
-            f"{shown} {'is' if len(count.forcing) == 1 else 'are'} not in the GSM alphabet, so "
+            f"{shown} {'is' if len(forcing) == 1 else 'are'} not in the GSM alphabet, so "
             f"the whole text goes as UCS-2: 70 characters a segment instead of 160.{advice}"
         )
-    if count.segments > MAX_GOOD_SEGMENTS:
+    if segments > MAX_GOOD_SEGMENTS:
         warnings.append(
-            f"This text takes {count.segments} segments, each billed; keep it to "
+            f"This text takes {segments} segments, each billed; keep it to "
             f"{MAX_GOOD_SEGMENTS} or fewer."
         )
     return warnings
@@ -122,13 +157,12 @@ def preview(
     except RenderError as error:
         return Preview(channel, sample_json, problems, error=str(error))
     if channel == "sms":
-        count = segments(rendered.body_text)
         return Preview(
             channel,
             sample_json,
             problems,
             body_text=rendered.body_text,
-            sms=SmsView(rendered.body_text, count, sms_warnings(count)),
+            sms=sms_view(rendered.body_text),
         )
     return Preview(
         channel,

@@ -63,6 +63,7 @@ def _patient(choice: SampleChoice, clinic: dict[str, str]) -> dict[str, Any]:
         "patient": {
             "first_name": "Jane",
             "callback_window": WINDOW_LABELS[choice.window],
+            "callback_window_key": choice.window,
         },
         "treatment": {"key": choice.treatment, "label": TREATMENT_LABELS[choice.treatment]},
         "clinic": dict(clinic),

@@ -39,7 +39,12 @@ PATIENT = (
     Variable("patient.first_name", "The patient's first name, as they typed it", "Jane"),
     Variable(
         "patient.callback_window",
-        "When they asked to be called: morning, afternoon, evening or any time",
+        "When they asked to be called, in words: morning, afternoon, evening or any time",
+        "evening",
+    ),
+    Variable(
+        "patient.callback_window_key",
+        "The same, for {% if %}: morning, afternoon, evening or any",
         "evening",
     ),
     Variable(

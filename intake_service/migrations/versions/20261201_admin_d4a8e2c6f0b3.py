@@ -2,7 +2,7 @@
 account links (invitations, resets), clinic settings, a staff member's own phone
 
 Revision ID: d4a8e2c6f0b3
-Revises: b7c2d4e6f8a1
+Revises: b7c4e2a9d6f1
 Create Date: 2026-12-01 17:50:30.144553
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d4a8e2c6f0b3"
-down_revision: str | None = "b7c2d4e6f8a1"
+down_revision: str | None = "b7c4e2a9d6f1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

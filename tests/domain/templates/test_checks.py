@@ -150,7 +150,11 @@ def test_the_catalogue_is_exactly_what_the_real_contexts_give(app: Flask, db: Da
 def test_edited_sample_json_overrides_values_and_refuses_nonsense() -> None:
     base = sample_context("patient_checkin", SampleChoice(), CLINIC)
     edited = with_overrides(base, '{"patient": {"first_name": "Zoë"}}')
-    assert edited["patient"] == {"first_name": "Zoë", "callback_window": "evening"}
+    assert edited["patient"] == {
+        "first_name": "Zoë",
+        "callback_window": "evening",
+        "callback_window_key": "evening",
+    }
     assert base["patient"]["first_name"] == "Jane"  # the sample itself is untouched
     for bad, words in [
         ("{", "not valid JSON"),

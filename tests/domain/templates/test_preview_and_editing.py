@@ -64,8 +64,8 @@ def test_sms_preview_counts_after_the_variables_are_filled_in() -> None:
     long_name = '{"patient": {"first_name": "' + "Maximiliana" * 20 + '"}}'
     long = preview("patient_checkin", "sms", source, SampleChoice(), CLINIC, long_name)
     assert short.sms is not None and long.sms is not None
-    assert (short.sms.text, short.sms.count.segments) == ("Hi Jane!", 1)
-    assert long.sms.count.segments == 2
+    assert (short.sms.text, short.sms.segments) == ("Hi Jane!", 1)
+    assert long.sms.segments == 2
     curly = preview(
         "patient_checkin",
         "sms",
@@ -74,7 +74,7 @@ def test_sms_preview_counts_after_the_variables_are_filled_in() -> None:
         CLINIC,
         '{"patient": {"first_name": "Zoë\u2019s"}}',
     )
-    assert curly.sms is not None and curly.sms.count.encoding == "UCS-2"
+    assert curly.sms is not None and curly.sms.encoding == "UCS-2"
 
 
 def test_preview_shows_refusals_and_render_errors_without_raising() -> None:
