@@ -1,6 +1,8 @@
 """The persistent model: one module per aggregate. Importing this registers every table."""
 
+from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
+from intake_service.models.clinic_setting import ClinicSetting
 from intake_service.models.consent import ConsentEvent
 from intake_service.models.dev_mailbox import DevMailboxEntry
 from intake_service.models.lead import Lead, Submission
@@ -12,15 +14,17 @@ from intake_service.models.message import (
     MessageStatus,
 )
 from intake_service.models.outbox import OutboxEvent
-from intake_service.models.sequence import Sequence, SequenceStep
+from intake_service.models.sequence import Sequence, SequenceStep, SequenceVersion
 from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
 from intake_service.models.urgent import UrgentPage
 from intake_service.models.user import LoginAttempt, User
 
 __all__ = [
+    "AccountLink",
     "AuditEvent",
     "CallbackRequest",
+    "ClinicSetting",
     "ConsentEvent",
     "DeliveryAttempt",
     "DevMailboxEntry",
@@ -33,6 +37,7 @@ __all__ = [
     "OutboxEvent",
     "Sequence",
     "SequenceStep",
+    "SequenceVersion",
     "Submission",
     "Template",
     "TemplateVersion",

@@ -40,5 +40,11 @@ class TemplateVersion(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)  # email only
     checksum: Mapped[str] = mapped_column(String(64))
+    # Who saved it (None for a shipped default); the email is kept too, so the history still
+    # names the person after their account is gone.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    note: Mapped[str | None] = mapped_column(Text)
+    restored_from: Mapped[int | None]  # the version number this one copies back
 
     template: Mapped[Template] = relationship(back_populates="versions")

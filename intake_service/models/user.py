@@ -26,6 +26,8 @@ class User(Base):
     # Bumped when the password changes or the account is disabled: sessions carry it, so an
     # old session stops working at once.
     session_version: Mapped[int] = mapped_column(default=1)
+    # The person's own mobile (E.164), where an admin's test texts go; never a patient's.
+    phone: Mapped[str | None] = mapped_column(String(20))
 
     @property
     def label(self) -> str:

@@ -20,6 +20,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dev_mailbox.legacy)
     staff.init_app(app)
     app.register_blueprint(staff.bp)
-    app.register_blueprint(admin.bp)
+    admin.init_app(app)
     register_error_handlers(app)
     ops.init_metrics(app)

@@ -34,6 +34,23 @@ KINDS = (
     "lead.callback_done",
     "user.created",
     "user.disabled",
+    # The admin app (issue 12): each change with ids and before/after, never message bodies
+    # or health information.
+    "user.enabled",
+    "user.invited",
+    "user.invite_accepted",
+    "user.role_changed",
+    "user.password_reset",
+    "user.password_set",
+    "user.phone_changed",
+    "template.saved",
+    "template.restored",
+    "template.test_sent",
+    "sequence.changed",
+    "sequence.restored",
+    "settings.changed",
+    "message.retried",
+    "message.dismissed",
 )
 
 
@@ -76,9 +93,12 @@ def events(
     actor_id: int | None = None,
     kind: str | None = None,
     limit: int = 200,
+    before_id: int | None = None,
 ) -> list[AuditEvent]:
-    """The newest events, optionally for one lead, one person or one kind."""
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    """The newest events, optionally for one lead, one person or one kind, or older than one."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
     if lead_id is not None:
         query = query.where(AuditEvent.lead_id == lead_id)
     if actor_id is not None:

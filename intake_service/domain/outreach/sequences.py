@@ -143,9 +143,11 @@ def load_defaults(session: Session, path: Path | None = None) -> list[str]:
 
 
 def _steps_of(sequence: Sequence) -> list[Step]:
+    # A step an admin disabled is not planned for leads that arrive after (issue 12).
     return [
         Step(s.key, s.audience, s.channel, s.template_key, dt.timedelta(seconds=s.delay_seconds))
         for s in sequence.steps
+        if s.enabled
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 _text_env = SandboxedEnvironment(
@@ -37,18 +37,42 @@ class Rendered:
     body_html: str | None
 
 
+class Prepared:
+    """A template source compiled once, to be rendered with many contexts (save-time checks)."""
+
+    def __init__(self, source: TemplateSource) -> None:
+        """Compile every part; raises RenderError for a syntax error or a refused construct."""
+        try:
+            self._subject = _text_env.from_string(source.subject) if source.subject else None
+            self._text = _text_env.from_string(source.body_text)
+            self._html = _html_env.from_string(source.body_html) if source.body_html else None
+        except TemplateError as error:
+            raise RenderError(f"{type(error).__name__}: {error}") from None
+
+    def render(self, context: dict[str, Any]) -> Rendered:
+        """Render every part; raises RenderError."""
+        try:
+            subject = self._subject.render(context) if self._subject else None
+            text = self._text.render(context)
+            html = self._html.render(context) if self._html else None
+        # A template's own arithmetic, filters or comparisons can raise anything (None + 1,
+        # int("x")): each is the template's fault, and must stop this message, not the worker.
+        except Exception as error:
+            raise RenderError(f"{type(error).__name__}: {error}") from None
+        # A subject is one line: a newline from a variable would break the header.
+        subject = " ".join(subject.split()) if subject is not None else None
+        # No trailing newline: in a text it is one more billed character.
+        return Rendered(subject=subject, body_text=text.strip(), body_html=html)
+
+
 def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:
     """Render every part of a template; raises RenderError."""
-    try:
-        subject = _text_env.from_string(source.subject).render(context) if source.subject else None
-        text = _text_env.from_string(source.body_text).render(context)
-        html = _html_env.from_string(source.body_html).render(context) if source.body_html else None
-    except TemplateError as error:
-        raise RenderError(f"{type(error).__name__}: {error}") from None
-    # A subject is one line: a newline from a variable would break the header.
-    subject = " ".join(subject.split()) if subject is not None else None
-    # No trailing newline: in a text it is one more billed character.
-    return Rendered(subject=subject, body_text=text.strip(), body_html=html)
+    return Prepared(source).render(context)
+
+
+def parse(text: str) -> nodes.Template:
+    """The syntax tree of one part, as the sandbox reads it; raises TemplateSyntaxError."""
+    return _text_env.parse(text)
 
 
 def validate(source: TemplateSource, sample_context: dict[str, Any]) -> list[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake_service.domain.templates.message_context import sample_context
-from intake_service.domain.templates.rendering import TemplateSource, validate
+from intake_service.domain.templates.checks import problems as check
+from intake_service.domain.templates.rendering import TemplateSource
 from intake_service.models import Template, TemplateVersion
 from intake_service.paths import message_templates_root
 
@@ -72,16 +72,35 @@ def checksum(source: TemplateSource) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who saves a version: an admin (id and email), or None for the shipped defaults."""
+
+    id: int | None
+    email: str | None
+
+
+def checked(key: str, channel: str, source: TemplateSource) -> None:
+    """Raise InvalidTemplate, naming the first problem, unless `source` may be saved."""
+    problems = check(key, channel, source)
+    if problems:
+        raise InvalidTemplate(f"{key} ({channel}): {problems[0]}")
+
+
 def save_version(
-    session: Session, key: str, channel: str, source: TemplateSource, origin: str
+    session: Session,
+    key: str,
+    channel: str,
+    source: TemplateSource,
+    origin: str,
+    author: Author | None = None,
+    note: str | None = None,
 ) -> TemplateVersion | None:
     """Add a new version unless the latest one is identical (not committed); raises InvalidTemplate.
 
     Returns the new version, or None when nothing changed.
     """
-    problems = validate(source, sample_context(key))
-    if problems:
-        raise InvalidTemplate(f"{key} ({channel}): {problems[0]}")
+    checked(key, channel, source)
     template = session.scalars(
         select(Template).where(
             Template.key == key, Template.channel == channel, Template.locale == DEFAULT_LOCALE
@@ -92,12 +111,29 @@ def save_version(
         session.add(template)
         session.flush()
     latest = _latest(session, template.id)
-    digest = checksum(source)
-    if latest is not None and latest.checksum == digest:
-        return None
     if origin == "default" and latest is not None and latest.source != "default":
         # An admin's edit stays in force: reloading the defaults must never undo it.
         log.info("template %s (%s) keeps its admin version %d", key, channel, latest.version)
+        return None
+    return add_version(session, template, source, origin, author, note)
+
+
+def add_version(
+    session: Session,
+    template: Template,
+    source: TemplateSource,
+    origin: str,
+    author: Author | None = None,
+    note: str | None = None,
+    restored_from: int | None = None,
+) -> TemplateVersion | None:
+    """Append `source` as the template's next version, unless it is the latest already.
+
+    The caller has run the checks (`checked`). Not committed; None when nothing changed.
+    """
+    latest = _latest(session, template.id)
+    digest = checksum(source)
+    if latest is not None and latest.checksum == digest:
         return None
     version = TemplateVersion(
         template_id=template.id,
@@ -107,6 +143,10 @@ def save_version(
         body_text=source.body_text,
         body_html=source.body_html,
         checksum=digest,
+        author_id=author.id if author else None,
+        author_email=author.email if author else None,
+        note=note or None,
+        restored_from=restored_from,
     )
     session.add(version)
     session.flush()
@@ -134,6 +174,11 @@ def current_version(session: Session, key: str, channel: str) -> TemplateVersion
     if latest is None:
         raise TemplateMissing(f"no {channel} template {key!r}; run `intake-service templates load`")
     return latest
+
+
+def latest_version(session: Session, template_id: int) -> TemplateVersion | None:
+    """The newest version of one template (by id), or None before its first."""
+    return _latest(session, template_id)
 
 
 def _latest(session: Session, template_id: int) -> TemplateVersion | None:

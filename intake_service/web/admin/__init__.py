@@ -1,16 +1,101 @@
-"""The admin app (templates, sequences, users, settings, audit): administrators only."""
+"""The admin app (templates, failed messages, users, sequences, settings, audit): admins only.
+
+Every view is behind the staff app's sign-in and `admin_required`; the pages reuse the staff
+layout. Each area is one module; `init_app` registers them and the account-link pages.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
-from intake_service.web.staff.session import admin_required
+from intake_service.config import Settings
+from intake_service.domain.clinic_settings import ClinicProfile, effective_clinic
+from intake_service.domain.templates.versions import Author
+from intake_service.web.staff import local_time
+from intake_service.web.staff.session import admin_required, me
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+SECTIONS = (
+    ("admin.template_list", "Templates", "What every patient and team message says."),
+    (
+        "admin.failed_list",
+        "Failed messages",
+        "Messages that could not be delivered: retry or dismiss.",
+    ),
+    ("admin.user_list", "Users", "Invite staff, change roles, disable accounts, reset passwords."),
+    ("admin.sequence_list", "Sequences", "When each follow-up goes, per treatment."),
+    ("admin.settings_page", "Clinic settings", "Name, phone, address, time zone, team email."),
+    ("admin.audit_page", "Audit log", "Who saw or changed what, and when."),
+)
+# The admin pages run only their own scripts; the template preview's frame is sandboxed on
+# top of this. Inline styles stay allowed because previewed emails carry them.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["intake.settings"]
+    return value
+
+
+def author() -> Author:
+    """The signed-in admin, as template and sequence versions record them."""
+    user = me()
+    return Author(user.id, user.email)
+
+
+def clinic(session: Session) -> ClinicProfile:
+    return effective_clinic(session, settings())
+
+
+@bp.context_processor
+def _sections() -> dict[str, Any]:
+    return {
+        "admin_sections": SECTIONS,
+        "local_time": local_time,
+        "clinic_zone": settings().clinic_timezone,
+    }
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 @bp.get("/")
 @admin_required
 def index() -> ResponseReturnValue:
     return render_template("admin/index.html")
+
+
+def init_app(app: Flask) -> None:
+    from intake_service.web.admin import (  # noqa: F401
+        account_links,
+        audit_log,
+        messages,
+        sequences,
+        settings_page,
+        templates_editor,
+        users,
+    )
+
+    app.register_blueprint(bp)
+    app.register_blueprint(account_links.bp)

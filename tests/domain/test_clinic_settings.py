@@ -1,0 +1,81 @@
+"""Clinic settings in the database over the environment's defaults, each change audited."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake_service.db import Database
+from intake_service.domain import clinic_settings
+from intake_service.domain.compliance.audit import Actor
+from intake_service.models import AuditEvent, ClinicSetting
+
+ADMIN = Actor(None, "admin@clinic.example")
+
+
+def test_defaults_come_from_the_environment_and_carry_no_screening_results(
+    app: Flask, db: Database
+) -> None:
+    settings = app.extensions["intake.settings"]
+    with db.session() as session:
+        profile = clinic_settings.effective_clinic(session, settings)
+    assert (profile.name, profile.phone, profile.timezone) == (
+        "Sunrise Clinic",
+        "(310) 555-0100",
+        "America/Los_Angeles",
+    )
+    assert profile.team_email_carries == frozenset() and profile.overridden == frozenset()
+    assert profile.template_clinic()["phone_e164"] == "+13105550100"
+
+
+def test_a_change_overrides_the_environment_and_is_audited_with_before_and_after(
+    app: Flask, db: Database
+) -> None:
+    settings = app.extensions["intake.settings"]
+    with db.transaction() as session:
+        changes = clinic_settings.update(
+            session,
+            settings,
+            {"name": "Sunrise Mind", "timezone": "America/New_York", "team_email_score": True},
+            ADMIN,
+        )
+    assert changes == {
+        "name": {"before": "Sunrise Clinic", "after": "Sunrise Mind"},
+        "timezone": {"before": "America/Los_Angeles", "after": "America/New_York"},
+        "team_email_score": {"before": False, "after": True},
+    }
+    with db.session() as session:
+        profile = clinic_settings.effective_clinic(session, settings)
+        (event,) = session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.kind == "settings.changed")
+        )
+    assert (profile.name, profile.timezone) == ("Sunrise Mind", "America/New_York")
+    assert profile.team_email_carries == frozenset({"score"})
+    assert event.detail["changes"] == changes and event.actor_email == ADMIN.email
+
+    # Back to the environment's value: the override goes, and the environment rules again.
+    with db.transaction() as session:
+        clinic_settings.update(session, settings, {"name": "Sunrise Clinic"}, ADMIN)
+    with db.session() as session:
+        keys = set(session.scalars(sa.select(ClinicSetting.key)))
+    assert keys == {"timezone", "team_email_score"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("name", "  ", "cannot be empty"),
+        ("phone", "call us", "phone number patients can call"),
+        ("timezone", "Mars/Olympus", "not a time zone"),
+        ("address", "x" * 201, "at most 200"),
+    ],
+)
+def test_a_bad_value_is_refused_and_nothing_is_stored(
+    app: Flask, db: Database, field: str, value: str, words: str
+) -> None:
+    settings = app.extensions["intake.settings"]
+    with pytest.raises(clinic_settings.InvalidSetting, match=words), db.transaction() as session:
+        clinic_settings.update(session, settings, {"name": "Other", field: value}, ADMIN)
+    with db.session() as session:
+        assert session.scalars(sa.select(ClinicSetting)).all() == []
