@@ -2,7 +2,7 @@
 account links (invitations, resets), clinic settings, a staff member's own phone
 
 Revision ID: d4a8e2c6f0b3
-Revises: b7c4e2a9d6f1
+Revises: 5b7e2c9d4f13
 Create Date: 2026-12-01 17:50:30.144553
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d4a8e2c6f0b3"
-down_revision: str | None = "b7c4e2a9d6f1"
+down_revision: str | None = "5b7e2c9d4f13"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
