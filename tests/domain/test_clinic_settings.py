@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -10,6 +12,13 @@ from intake_service.db import Database
 from intake_service.domain import clinic_settings
 from intake_service.domain.compliance.audit import Actor
 from intake_service.models import AuditEvent, ClinicSetting
+from tests.domain.builders import (
+    database,
+    messages_of,
+    process_and_deliver,
+    settings_of,
+    submit,
+)
 
 ADMIN = Actor(None, "admin@clinic.example")
 
@@ -79,3 +88,31 @@ def test_a_bad_value_is_refused_and_nothing_is_stored(
         clinic_settings.update(session, settings, {"name": "Other", field: value}, ADMIN)
     with db.session() as session:
         assert session.scalars(sa.select(ClinicSetting)).all() == []
+
+
+def test_sends_use_the_clinic_an_admin_set_and_show_the_score_only_when_allowed(
+    ready_app: Any,
+) -> None:
+    app = ready_app()
+    db, settings = database(app), settings_of(app)
+
+    def sent_bodies(lead_id: Any) -> dict[str, str]:
+        process_and_deliver(app, lead_id)
+        return {
+            m.template_key: m.body_text or ""
+            for m in messages_of(db, lead_id)
+            if m.channel == "email" and m.step_key == "first"
+        }
+
+    before = sent_bodies(submit(app))
+    assert "Screening score" not in before["team_new_lead"]  # off by default: least needed
+
+    with db.transaction() as session:
+        clinic_settings.update(
+            session, settings, {"name": "Sunrise Mind", "team_email_score": True}, ADMIN
+        )
+    after = sent_bodies(submit(app, contact=None))
+
+    assert "Screening score" in after["team_new_lead"]
+    assert "Sunrise Mind" in after["patient_first_reply"]
+    assert "Sunrise Mind" not in before["patient_first_reply"]

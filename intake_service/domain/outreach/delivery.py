@@ -29,6 +29,7 @@ from intake_service.channels import (
 )
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
+from intake_service.domain.clinic_settings import effective_clinic
 from intake_service.domain.compliance.policy import Decision, can_contact
 from intake_service.domain.outreach import failures, sequences
 from intake_service.domain.templates import message_context
@@ -114,10 +115,14 @@ def _render(
     session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
 ) -> OutgoingMessage:
     version = current_version(session, message.template_key, message.channel)
+    # The clinic as an admin set it (name, phone, zone, what the team email may carry).
+    profile = effective_clinic(session, settings)
     if message_context.audience(message.template_key) == "team":
-        context = message_context.team_context(session, lead, settings, now, message.recipient)
+        context = message_context.team_context(
+            session, lead, settings, now, message.recipient, profile
+        )
     else:
-        context = message_context.patient_context(lead, settings)
+        context = message_context.patient_context(lead, settings, profile)
     rendered = render(as_source(version), context)
     message.template_version_id = version.id
     message.subject = rendered.subject

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
 from intake_service.config import Settings
+from intake_service.domain.clinic_settings import ClinicProfile
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
 from intake_service.domain.intake.rules import (
     CALLBACK_WINDOW_LABELS,
@@ -59,8 +60,14 @@ def _window(lead: Lead) -> str:
     return lead.callback_window if lead.callback_window in WINDOW_LABELS else "any"
 
 
-def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
-    """What a patient's message may say: their first name, the clinic, the treatment chosen."""
+def patient_context(
+    lead: Lead, settings: Settings, profile: ClinicProfile | None = None
+) -> dict[str, Any]:
+    """What a patient's message may say: their first name, the clinic, the treatment chosen.
+
+    `profile` is the clinic as an admin set it (domain/clinic_settings); without one, the
+    environment's clinic.
+    """
     return {
         "patient": {
             "first_name": lead.first_name,
@@ -72,7 +79,7 @@ def patient_context(lead: Lead, settings: Settings) -> dict[str, Any]:
             "key": lead.treatment_interest,
             "label": TREATMENT_LABELS[lead.treatment_interest],
         },
-        "clinic": clinic(settings),
+        "clinic": profile.template_clinic() if profile else clinic(settings),
     }
 
 
@@ -99,16 +106,22 @@ def team_context(
     settings: Settings,
     now: dt.datetime,
     recipient: str | None = None,
+    profile: ClinicProfile | None = None,
 ) -> dict[str, Any]:
-    """What the team email may say: who, how urgent, what for, when to call, where to look."""
+    """What the team email may say: who, how urgent, what for, when to call, where to look.
+
+    Triage detail (TMS candidacy, score) only where an admin allowed it in the clinic settings:
+    the least needed to act is the default (DOMAIN.md, privacy).
+    """
     triage = lead.triage
+    carries = profile.team_email_carries if profile else frozenset()
     form = latest_form(session, lead) or "contact"
     reachable = []
     if lead.phone:
         reachable.append(f"phone {display_phone(lead.phone)}")
     if lead.email:
         reachable.append(f"email {lead.email}")
-    zone = settings.clinic_timezone
+    zone = profile.timezone if profile else settings.clinic_timezone
     local = lead.created_at.astimezone(_zone(zone))
     return {
         "lead": {
@@ -119,8 +132,8 @@ def team_context(
             "treatment": TREATMENT_LABELS[lead.treatment_interest],
             "callback_window": WINDOW_LABELS[_window(lead)],
             "form": FORM_LABELS.get(form, form),
-            "candidacy": triage.candidacy if triage else None,
-            "score": triage.score if triage else None,
+            "candidacy": triage.candidacy if triage and "candidacy" in carries else None,
+            "score": triage.score if triage and "score" in carries else None,
             "reachable_by": ", ".join(reachable),
             "age": age((now - lead.created_at).total_seconds()),
             "submitted_at": local.strftime("%a %d %b %Y, %H:%M %Z"),
@@ -130,7 +143,7 @@ def team_context(
             + make_token(settings.secret_key, lead.id, recipient or "team", now),
             "problems": delivery_problems(session, lead),
         },
-        "clinic": clinic(settings),
+        "clinic": profile.template_clinic() if profile else clinic(settings),
     }
 
 
