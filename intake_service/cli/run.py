@@ -42,7 +42,9 @@ def run(host: str, port: int) -> None:
         ],
         env=env,
     )  # fmt: skip
-    server = make_server(host, port, app, threaded=True)
+    from intake_service.web.security_headers import BannerlessRequestHandler
+
+    server = make_server(host, port, app, threaded=True, request_handler=BannerlessRequestHandler)
     base = f"http://{host}:{port}"
     mode = "embedded default" if settings.embedded else "configured services"
     click.echo(f"\nintake-service is running ({mode})")

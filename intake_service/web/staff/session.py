@@ -93,7 +93,13 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(c in target for c in "\\\r\n\t"):
+    # Browsers drop tabs and line breaks and read a backslash as a slash; any control or space
+    # character is refused, so "/\t/evil.example" cannot become "//evil.example".
+    if (
+        parts.scheme
+        or parts.netloc
+        or any(c == "\\" or ord(c) <= 0x20 or ord(c) == 0x7F for c in target)
+    ):
         return None
     return target
 
