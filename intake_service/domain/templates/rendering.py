@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined
 
-_text_env = SandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-)
-_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+from intake_service.domain.templates.sandbox import BoundedSandbox, render_bounded
+
+# The sandbox is also bounded in size and time (see sandbox.py): a template is data an admin
+# edits, and must not be able to stall a worker.
+_text_env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_html_env = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
 
 
 class RenderError(ValueError):
@@ -40,10 +41,12 @@ class Rendered:
 def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:
     """Render every part of a template; raises RenderError."""
     try:
-        subject = _text_env.from_string(source.subject).render(context) if source.subject else None
-        text = _text_env.from_string(source.body_text).render(context)
-        html = _html_env.from_string(source.body_html).render(context) if source.body_html else None
-    except TemplateError as error:
+        subject = render_bounded(_text_env, source.subject, context) if source.subject else None
+        text = render_bounded(_text_env, source.body_text, context)
+        html = render_bounded(_html_env, source.body_html, context) if source.body_html else None
+    except Exception as error:
+        # A template is data: whatever it raises (a sandbox refusal, 1/0, runaway recursion)
+        # is the template's fault, answered as an error in it, never a crash of the caller.
         raise RenderError(f"{type(error).__name__}: {error}") from None
     # A subject is one line: a newline from a variable would break the header.
     subject = " ".join(subject.split()) if subject is not None else None

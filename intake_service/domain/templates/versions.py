@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.domain.templates import privacy
 from intake_service.domain.templates.message_context import sample_context
 from intake_service.domain.templates.rendering import TemplateSource, validate
 from intake_service.models import Template, TemplateVersion
@@ -79,7 +80,7 @@ def save_version(
 
     Returns the new version, or None when nothing changed.
     """
-    problems = validate(source, sample_context(key))
+    problems = validate(source, sample_context(key)) + privacy.problems(key, channel, source)
     if problems:
         raise InvalidTemplate(f"{key} ({channel}): {problems[0]}")
     template = session.scalars(
