@@ -13,6 +13,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_ur
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from intake_service.security.files import private_sqlite_database
+
 # Stable constraint names, so Alembic migrations name the same things on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,8 +61,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
-            # The embedded default keeps its file in ./instance; a first start must create it.
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # The embedded default keeps its file in ./instance; a first start must create it,
+            # readable by this user only (it holds names and phone numbers).
+            private_sqlite_database(Path(database))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

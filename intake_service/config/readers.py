@@ -65,11 +65,11 @@ def dev_secret(instance_path: Path, name: str, make: Any) -> str:
 
     Kept on disk so a restart can still read what was encrypted and signed before it.
     """
+    from intake_service.security.files import write_private
+
     path = instance_path / name
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
     value: str = make()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+    write_private(path, value + "\n")  # 0600 in a 0700 folder from the first byte
     return value
