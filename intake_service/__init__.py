@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.paths import templates_root
+from intake_service.security.blind_index import BlindIndex, bind_blind_index
 from intake_service.security.encryption import configure_field_encryption
 
 # Forms and API bodies are small; anything larger is refused with 413 before it is read.
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     configure_field_encryption(settings.field_encryption_keys)
     app.extensions["intake.db"] = Database(settings.database_url)
+    # Phone and email lookups hash with this app's key (security/blind_index.py).
+    bind_blind_index(app.extensions["intake.db"].engine, BlindIndex.from_settings(settings))
 
     from intake_service.extensions import csrf, limiter, login_manager
 

@@ -22,8 +22,11 @@ def read_settings() -> Settings:
 def database(settings: Settings | None = None) -> Database:
     """The database alone, for commands that need no web app or broker."""
     from intake_service.db import Database
+    from intake_service.security.blind_index import BlindIndex, bind_blind_index
     from intake_service.security.encryption import configure_field_encryption
 
     settings = settings or read_settings()
     configure_field_encryption(settings.field_encryption_keys)
-    return Database(settings.database_url)
+    database = Database(settings.database_url)
+    bind_blind_index(database.engine, BlindIndex.from_settings(settings))
+    return database

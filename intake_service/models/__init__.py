@@ -2,9 +2,11 @@
 
 from intake_service.models.audit import AuditEvent
 from intake_service.models.consent import ConsentEvent
+from intake_service.models.consent_archive import ArchivedConsent
 from intake_service.models.dev_mailbox import DevMailboxEntry
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.lead_event import CallbackRequest, LeadEvent
+from intake_service.models.lead_index import leads_with_email, leads_with_phone
 from intake_service.models.message import (
     DeliveryAttempt,
     InvalidTransition,
@@ -19,6 +21,7 @@ from intake_service.models.urgent import UrgentPage
 from intake_service.models.user import LoginAttempt, User
 
 __all__ = [
+    "ArchivedConsent",
     "AuditEvent",
     "CallbackRequest",
     "ConsentEvent",
@@ -39,4 +42,6 @@ __all__ = [
     "Triage",
     "UrgentPage",
     "User",
+    "leads_with_email",
+    "leads_with_phone",
 ]
