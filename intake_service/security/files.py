@@ -56,11 +56,3 @@ def private_sqlite_database(path: Path) -> None:
         companion = path.with_name(path.name + suffix)
         if companion.exists():
             private_file(companion)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a secret to a new 0600 file: never, even for an instant, readable by others."""
-    private_directory(path.parent)
-    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
