@@ -63,6 +63,11 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
                 "task": "intake_service.tasks.repage_urgent",
                 "schedule": 30.0,
             },
+            # Retention (RETENTION_*_DAYS): days-long limits, so once an hour is plenty.
+            "purge-retention": {
+                "task": "intake_service.tasks.purge_retention",
+                "schedule": 3600.0,
+            },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
     )

@@ -8,6 +8,7 @@ whatever a failed task left behind.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 from celery import shared_task
@@ -15,8 +16,11 @@ from flask import current_app
 
 from intake_service.config import Settings
 from intake_service.db import get_db
+from intake_service.domain.compliance import retention
 from intake_service.domain.events import outbox
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
+
+log = logging.getLogger(__name__)
 
 
 def _settings() -> Settings:
@@ -49,3 +53,18 @@ def repage_urgent() -> None:
     db, settings = get_db(), _settings()
     if urgent.sweep(db, settings):
         scheduler.hand_to_workers(scheduler.claim_due(db, settings.delivery))
+
+
+@shared_task(name="intake_service.tasks.purge_retention", expires=3600)
+def purge_retention() -> None:
+    policy = _settings().security
+    report = retention.purge(
+        get_db(),
+        retention.RetentionPolicy(policy.retention_spam_days, policy.retention_closed_days),
+    )
+    # Counts only: what was purged is gone, and its names never belong in a log.
+    log.info(
+        "retention purge: %d spam leads deleted, %d closed leads' health fields erased",
+        report.spam_deleted,
+        report.health_erased,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake_service.cli import database, keys, messages, run, templates, triage, users
+from intake_service.cli import database, keys, leads, messages, run, templates, triage, users
 
 
 @click.group()
@@ -19,3 +19,4 @@ main.add_command(run.run)
 main.add_command(users.users)
 main.add_command(triage.triage)
 main.add_command(keys.keys)
+main.add_command(leads.leads)
