@@ -35,7 +35,8 @@ def create_user(
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     address = normalise_email(email)
-    check_strength(password)
+    # Nor built on what an attacker knows of the account: its address and its name.
+    check_strength(password, context=(address.split("@", 1)[0], *name.split()))
     if session.scalars(select(User).where(User.email == address)).first() is not None:
         raise AccountError(f"an account for {address} already exists")
     user = User(email=address, role=role, display_name=name.strip(), password_hash="")
