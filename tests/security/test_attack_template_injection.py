@@ -156,7 +156,7 @@ def test_validate_reports_every_escape_and_bomb_as_a_problem(tally: Callable[...
     cases = tally("template injection: validate")
     for text in ESCAPES + BOMBS:
         problems = validate(source("body_text", text), sample_context("team_new_lead"))
-        outcome, _, output = attempt(text, "body_text")
+        outcome, _, _output = attempt(text, "body_text")
         cases.case(
             bool(problems) or outcome == "rendered",
             f"validate passed {text[:60]!r} but render refused it",
@@ -177,7 +177,7 @@ def test_admin_save_refuses_injections(db: Database, tally: Callable[..., Any]) 
             except InvalidTemplate:
                 cases.case(True, text)
             else:
-                outcome, _, output = attempt(text, "body_text")
+                _outcome, _, output = attempt(text, "body_text")
                 cases.case(
                     not any(word in output for word in LEAKS),
                     f"saved {text[:60]!r}, which renders {output[:60]!r}",
