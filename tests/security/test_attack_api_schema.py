@@ -43,25 +43,30 @@ def test_every_operation_answers_as_documented_and_never_fails(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert any(op.path == "/api/v1/submissions" for op in operations), "the API is not described"
     for operation in operations:
-        label = f"{operation.method.upper()} {operation.path}"
-
-        @settings(
-            max_examples=EXAMPLES[mode],
-            deadline=None,
-            database=None,
-            derandomize=True,  # the same cases every run: a failure reproduces
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy(generation_mode=mode))
-        def run(case: Any, label: str = label) -> None:
-            response = case.call()
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except Exception as failure:  # each check raises its own kind
-                first_line = str(failure).strip().splitlines()[0][:160]
-                cases.case(False, f"{label}: {first_line}")
-            else:
-                cases.case(True, "")
-
-        run()
+        fuzz(operation, mode, cases)
     cases.check()
+
+
+def fuzz(operation: Any, mode: GenerationMode, cases: Any) -> None:
+    """Send EXAMPLES[mode] generated requests to `operation`, each answer checked and counted."""
+    label = f"{operation.method.upper()} {operation.path}"
+
+    @settings(
+        max_examples=EXAMPLES[mode],
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same cases every run: a failure reproduces
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        response = case.call()
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except Exception as failure:  # each check raises its own kind
+            first_line = str(failure).strip().splitlines()[0][:160]
+            cases.case(False, f"{label}: {first_line}")
+        else:
+            cases.case(True, "")
+
+    run()
