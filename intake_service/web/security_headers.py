@@ -154,7 +154,13 @@ def init_app(app: Flask) -> None:
 
 
 class BannerlessRequestHandler(WSGIRequestHandler):
-    """Werkzeug's server without `Server: Werkzeug/x Python/y`: versions help only attackers."""
+    """Werkzeug's server without `Server: Werkzeug/x Python/y` (versions help only attackers),
+    and with access-log lines that leave out the query string: a staff search
+    (`/staff/leads?q=Jane+Doe`) must not write a patient's name into the log."""
 
     def version_string(self) -> str:
         return "intake-service"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log("info", '"%s %s %s" %s %s', self.command, path, self.request_version, code, size)

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 from flask import Flask
 from werkzeug.serving import make_server
 
+from intake_service.migrate import upgrade
 from intake_service.web.security_headers import BannerlessRequestHandler
+from tests.conftest import base_env
 from tests.support import factories
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EMBED = "https://www.sunrise.example"
 CORS = "https://app.sunrise.example"
@@ -201,3 +211,55 @@ def test_development_server_names_no_versions(served: str) -> None:
         banner = response.headers.get("Server", "")
         assert "Werkzeug" not in banner and "Python" not in banner, banner
         assert not re.search(r"\d", banner), banner
+
+
+def test_development_server_logs_no_query_strings(
+    served: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="werkzeug"):
+        requests.get(served + "/staff/leads?q=Ottoline+Vanderkamp", timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("/staff/leads" in line for line in lines), lines
+    assert not any("Ottoline" in line or "?q=" in line for line in lines), lines
+
+
+@pytest.mark.timeout(120)
+def test_gunicorn_as_deployed_names_no_version_and_logs_no_query_strings(
+    tmp_path: Path,
+) -> None:
+    """The web command of docker-compose.yml, run for real on a free port."""
+    env = {**os.environ, **base_env(tmp_path / "instance"), "PYTHONPATH": str(ROOT)}
+    upgrade(env["DATABASE_URL"])
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = list(compose["services"]["web"]["command"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable if word == "gunicorn" else word
+        for word in command
+        if not word.startswith(("--bind", "--worker-tmp-dir"))
+    ]
+    command[1:1] = ["-m", "gunicorn"]
+    command += [f"--bind=127.0.0.1:{port}", "--workers=1"]
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=output, stderr=output)
+        try:
+            for _ in range(100):
+                try:
+                    response = requests.get(
+                        f"http://127.0.0.1:{port}/staff/leads?q=Ottoline+Vanderkamp", timeout=20
+                    )
+                    break
+                except (requests.ConnectionError, requests.Timeout):
+                    time.sleep(0.2)
+            else:
+                pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert not re.search(r"\d", response.headers.get("Server", "")), response.headers["Server"]
+    text = log.read_text()
+    assert "/staff/leads" in text, text
+    assert "Ottoline" not in text and "q=" not in text, text
