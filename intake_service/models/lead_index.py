@@ -46,11 +46,11 @@ def has_email(address: str) -> ColumnElement[bool]:
     return Lead.email_hash == email_index(address)
 
 
-def leads_with_phone(e164: str) -> Select[tuple[Lead]]:
+def leads_with_phone(e164: str) -> Select[Lead]:
     """Leads with this phone number, newest first: the STOP reply's and duplicate check's query."""
     return select(Lead).where(has_phone(e164)).order_by(Lead.created_at.desc(), Lead.id)
 
 
-def leads_with_email(address: str) -> Select[tuple[Lead]]:
+def leads_with_email(address: str) -> Select[Lead]:
     """Leads with this email address, newest first."""
     return select(Lead).where(has_email(address)).order_by(Lead.created_at.desc(), Lead.id)

@@ -13,13 +13,13 @@ app has bound, and never holds plaintext longer than one MultiFernet.rotate call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy import Engine, MetaData, TableClause
 
 from intake_service.security.encryption import EncryptedJSON, EncryptedText
 
@@ -33,7 +33,7 @@ class EncryptedTable:
     name: str
     key: str
     columns: tuple[str, ...]
-    raw: Table
+    raw: TableClause
 
     def rows_after(self, last: Any, limit: int) -> sa.Select[Any]:
         key = self.raw.c[self.key]
@@ -102,7 +102,11 @@ class KeyRotation:
             return False
         return True
 
-    def _batches(self, table: EncryptedTable) -> Iterator[list[sa.Row[Any]]]:
+    def _is_stale(self, row: sa.Row[Any]) -> bool:
+        tokens: tuple[str | None, ...] = tuple(row[1:])
+        return any(t is not None and not self._is_current(t) for t in tokens)
+
+    def _batches(self, table: EncryptedTable) -> Iterator[Sequence[sa.Row[Any]]]:
         last = None
         while True:
             with self.engine.connect() as connection:
@@ -117,10 +121,7 @@ class KeyRotation:
         counts = {}
         for table in self.tables:
             counts[table.name] = sum(
-                1
-                for batch in self._batches(table)
-                for row in batch
-                if any(v is not None and not self._is_current(v) for v in row[1:])
+                1 for batch in self._batches(table) for row in batch if self._is_stale(row)
             )
         return counts
 

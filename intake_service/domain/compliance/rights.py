@@ -158,6 +158,10 @@ def _archive_consent(session: Session, lead: dict[str, Any], now: dt.datetime) -
     return len(lines)
 
 
+def _deleted(result: Any) -> int:
+    return int(result.rowcount or 0)
+
+
 def delete_lead(
     session: Session,
     lead_id: uuid.UUID,
@@ -180,14 +184,14 @@ def delete_lead(
             continue
         condition = rows_about(link, lead_id).whereclause
         assert condition is not None
-        result = session.execute(sa.delete(link.table).where(condition))
-        if result.rowcount:
-            deleted[link.table.name] = result.rowcount
+        count = _deleted(session.execute(sa.delete(link.table).where(condition)))
+        if count:
+            deleted[link.table.name] = count
     where = _sent_to(session, lead)
     if where is not None:
-        result = session.execute(sa.delete(DevMailboxEntry).where(where))
-        if result.rowcount:
-            deleted[DevMailboxEntry.__tablename__] = result.rowcount
+        count = _deleted(session.execute(sa.delete(DevMailboxEntry).where(where)))
+        if count:
+            deleted[DevMailboxEntry.__tablename__] = count
     session.execute(sa.delete(Lead).where(Lead.id == lead_id))
     deleted[Lead.__tablename__] = 1
     audit.record(

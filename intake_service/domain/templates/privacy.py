@@ -45,13 +45,14 @@ _SAMPLE_CLINIC = str(sample_context("patient_")["clinic"]["name"])
 def _attributes(source: str) -> Iterator[tuple[str, str]]:
     """(name, attribute) pairs a template reads: `lead.name` and `lead['name']` alike."""
     tree = _parser.parse(source)
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        if not isinstance(node.node, nodes.Name):
-            continue
-        if isinstance(node, nodes.Getattr):
+    for node in tree.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name):
             yield node.node.name, node.attr
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            yield node.node.name, node.arg.value
+    for item in tree.find_all(nodes.Getitem):
+        key = item.arg
+        named = isinstance(item.node, nodes.Name) and isinstance(key, nodes.Const)
+        if named and isinstance(key.value, str):  # type: ignore[attr-defined]
+            yield item.node.name, key.value  # type: ignore[attr-defined]
 
 
 def _check(
