@@ -59,6 +59,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # Sync workers (count from WEB_CONCURRENCY); 30 s is far above any request the web tier serves,
 # since everything slow happens in the Celery worker. Heartbeat files on /dev/shm, not overlayfs.
+# The access log leaves out query strings and referrers: a staff search holds patients' names.
 CMD ["gunicorn", "intake_service.wsgi:app", \
      "--bind", "0.0.0.0:8000", \
      "--timeout", "30", \
@@ -67,4 +68,5 @@ CMD ["gunicorn", "intake_service.wsgi:app", \
      "--max-requests", "1000", \
      "--max-requests-jitter", "100", \
      "--worker-tmp-dir", "/dev/shm", \
-     "--access-logfile", "-"]
+     "--access-logfile", "-", \
+     "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(B)s %(M)sms"]

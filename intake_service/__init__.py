@@ -71,4 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from intake_service.web import register_blueprints
 
     register_blueprints(app)
+    from intake_service.web import security_headers
+
+    security_headers.init_app(app)  # CSP, framing, CORS, caching: on every answer
     return app

@@ -66,6 +66,11 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
                 "task": broker.REPAGE_URGENT,
                 "schedule": 30.0,
             },
+            # Retention (RETENTION_*_DAYS): days-long limits, so once an hour is plenty.
+            "purge-retention": {
+                "task": broker.PURGE_RETENTION,
+                "schedule": 3600.0,
+            },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
     )

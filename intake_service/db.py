@@ -17,6 +17,8 @@ from intake_service.security.encryption import FieldCipher, bind_cipher
 
 if TYPE_CHECKING:
     from intake_service.config import Settings
+from intake_service.security.blind_index import BlindIndex, bind_blind_index
+from intake_service.security.files import private_sqlite_database
 
 # Stable constraint names, so Alembic migrations name the same things on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -64,8 +66,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
-            # The embedded default keeps its file in ./instance; a first start must create it.
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # The embedded default keeps its file in ./instance; a first start must create it,
+            # readable by this user only (it holds names and phone numbers).
+            private_sqlite_database(Path(database))
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
         )
@@ -109,8 +112,11 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        """The app's database, encrypting fields with the settings' keys (newest first)."""
-        return cls(settings.database_url, FieldCipher(settings.field_encryption_keys))
+        """The app's database, encrypting fields with the settings' keys (newest first) and
+        hashing phone and email lookups with its blind-index key (security/blind_index.py)."""
+        database = cls(settings.database_url, FieldCipher(settings.field_encryption_keys))
+        bind_blind_index(database.engine, BlindIndex.from_settings(settings))
+        return database
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

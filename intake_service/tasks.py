@@ -11,6 +11,7 @@ app's worker runs them in that app's context, with that app's database and broke
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import TYPE_CHECKING
 
@@ -19,11 +20,13 @@ from flask import current_app
 from intake_service import broker
 from intake_service.config import Settings
 from intake_service.db import get_db
+from intake_service.domain.compliance import retention
 from intake_service.domain.events import outbox
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
 
 if TYPE_CHECKING:
     from celery import Celery
+log = logging.getLogger(__name__)
 
 
 def _settings() -> Settings:
@@ -53,9 +56,22 @@ def sweep_outbox() -> None:
 def repage_urgent() -> None:
     db, settings = get_db(), _settings()
     if urgent.sweep(db, settings):
-        scheduler.hand_to_workers(
-            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
-        )
+        due = scheduler.claim_due(db, settings.delivery)
+        scheduler.hand_to_workers(broker.current_broker(), due)
+
+
+def purge_retention() -> None:
+    policy = _settings().security
+    report = retention.purge(
+        get_db(),
+        retention.RetentionPolicy(policy.retention_spam_days, policy.retention_closed_days),
+    )
+    # Counts only: what was purged is gone, and its names never belong in a log.
+    log.info(
+        "retention purge: %d spam leads deleted, %d closed leads' health fields erased",
+        report.spam_deleted,
+        report.health_erased,
+    )
 
 
 def register(celery: Celery) -> None:
@@ -67,3 +83,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.DISPATCH_DUE, shared=False, expires=30)(dispatch_due)
     celery.task(name=broker.SWEEP_OUTBOX, shared=False, expires=60)(sweep_outbox)
     celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)
+    celery.task(name=broker.PURGE_RETENTION, shared=False, expires=3600)(purge_retention)

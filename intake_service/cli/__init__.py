@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake_service.cli import database, messages, run, templates, triage, users
+from intake_service.cli import database, keys, leads, messages, run, templates, triage, users
 
 
 @click.group()
@@ -18,3 +18,5 @@ main.add_command(messages.messages)
 main.add_command(run.run)
 main.add_command(users.users)
 main.add_command(triage.triage)
+main.add_command(keys.keys)
+main.add_command(leads.leads)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -32,7 +33,12 @@ def run(host: str, port: int) -> None:
     from intake_service.migrate import upgrade
 
     settings = read_settings()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    from intake_service.security.files import private_directory, private_sqlite_database
+
+    private_directory(settings.instance_path)
+    if settings.broker_url.startswith("sqla+sqlite:///"):
+        # The embedded broker's queue holds only ids, but keep it as private as the database.
+        private_sqlite_database(Path(settings.broker_url.removeprefix("sqla+sqlite:///")))
     upgrade(settings.database_url)
     load_templates(settings)
     app = create_app(settings)
@@ -48,7 +54,9 @@ def run(host: str, port: int) -> None:
         ],
         env=env,
     )  # fmt: skip
-    server = make_server(host, port, app, threaded=True)
+    from intake_service.web.security_headers import BannerlessRequestHandler
+
+    server = make_server(host, port, app, threaded=True, request_handler=BannerlessRequestHandler)
     click.echo("\n".join(banner(settings, f"http://{host}:{port}")))
     stopping = threading.Event()
 

@@ -88,3 +88,42 @@ def users_disable(email: str) -> None:
     finally:
         database.dispose()
     click.echo(f"disabled {email.strip().lower()}")
+
+
+@users.command("revoke-sessions")
+@click.option("--email", required=True)
+def users_revoke_sessions(email: str) -> None:
+    """End every open session of an account at once (a lost laptop, a copied cookie)."""
+    from intake_service.domain.accounts import users as accounts
+    from intake_service.domain.compliance.audit import Actor
+
+    database = common.database()
+    try:
+        with database.transaction() as session:
+            accounts.revoke_sessions(session, email, Actor(None, CLI_ACTOR_EMAIL))
+    except accounts.UnknownUser:
+        raise click.ClickException(f"no account has the email {email}") from None
+    finally:
+        database.dispose()
+    click.echo(f"ended every session of {email.strip().lower()}")
+
+
+@users.command("remove-second-factor")
+@click.option("--email", required=True)
+def users_remove_second_factor(email: str) -> None:
+    """Turn an account's second factor off (a lost phone); its sessions end too."""
+    from intake_service.db import utcnow
+    from intake_service.domain.accounts import second_factor
+    from intake_service.domain.accounts import users as accounts
+    from intake_service.domain.compliance.audit import Actor
+
+    database = common.database()
+    try:
+        with database.transaction() as session:
+            user = accounts.find_by_email(session, email)
+            if user is None:
+                raise click.ClickException(f"no account has the email {email}")
+            second_factor.remove(session, user.id, Actor(None, CLI_ACTOR_EMAIL), utcnow())
+    finally:
+        database.dispose()
+    click.echo(f"removed the second factor of {email.strip().lower()}; it signs in with a password")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,10 @@ def dev_secret(instance_path: Path, name: str, make: Any) -> str:
     path = instance_path / name
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
     value: str = make()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+    # 0600 in a 0700 folder from the first byte: never, even for an instant, readable by others.
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value + "\n")
     return value

@@ -11,7 +11,7 @@ import os
 import secrets
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -35,6 +35,7 @@ from intake_service.config.readers import (
     read_flag,
     read_seconds,
 )
+from intake_service.config.security import SecuritySettings, security_settings
 
 ENVIRONMENTS = ("development", "production", "test")
 
@@ -71,6 +72,8 @@ class Settings:
     on_call_email: str | None = None
     # An urgent lead nobody acknowledged is paged again, to the whole team, this often.
     urgent_repage_minutes: float = 10.0
+    # Framing, CORS, the blind-index key and retention (config/security.py).
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def embedded(self) -> bool:
@@ -201,6 +204,7 @@ class Settings:
             staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
             on_call_email=_on_call_email(env),
             urgent_repage_minutes=_repage_minutes(env),
+            security=security_settings(env, production),
         )
 
 

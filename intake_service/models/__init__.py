@@ -4,9 +4,11 @@ from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
 from intake_service.models.clinic_setting import ClinicSetting
 from intake_service.models.consent import ConsentEvent
+from intake_service.models.consent_archive import ArchivedConsent
 from intake_service.models.dev_mailbox import DevMailboxEntry
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.lead_event import CallbackRequest, LeadEvent
+from intake_service.models.lead_index import leads_with_email, leads_with_phone
 from intake_service.models.message import (
     DeliveryAttempt,
     InvalidTransition,
@@ -22,6 +24,7 @@ from intake_service.models.user import LoginAttempt, User
 
 __all__ = [
     "AccountLink",
+    "ArchivedConsent",
     "AuditEvent",
     "CallbackRequest",
     "ClinicSetting",
@@ -44,4 +47,6 @@ __all__ = [
     "Triage",
     "UrgentPage",
     "User",
+    "leads_with_email",
+    "leads_with_phone",
 ]

@@ -43,6 +43,10 @@ class Lead(Base):
     # Contact points stay searchable (STOP replies are matched by phone); health data is encrypted.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    # Keyed hashes of phone and email (security/blind_index.py, set in models/lead_index.py):
+    # duplicate checks, STOP replies and staff search look these up, never the columns above.
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     callback_window: Mapped[str] = mapped_column(String(20), default="any")
     treatment_interest: Mapped[str] = mapped_column(String(20), default="unsure")
     status: Mapped[str] = mapped_column(String(20), default="new")
@@ -61,6 +65,9 @@ class Lead(Base):
     # An urgent lead stays at the top, and is paged again, until a person acknowledges it.
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    # Set when retention erased the health fields of this closed lead (answers, messages,
+    # notes, triage); the lead and its consent ledger stay.
+    health_erased_at: Mapped[dt.datetime | None]
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="lead", order_by="Submission.created_at"

@@ -8,6 +8,7 @@ from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.db import Base, utcnow
+from intake_service.security.encryption import EncryptedText
 
 ROLES = ("admin", "clinician", "coordinator")
 
@@ -28,6 +29,11 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(default=1)
     # The person's own mobile (E.164), where an admin's test texts go; never a patient's.
     phone: Mapped[str | None] = mapped_column(String(20))
+    # Optional second factor (RFC 6238 TOTP). The secret is encrypted at rest; the last time
+    # step used is kept so a code seen over a shoulder cannot be replayed within its window.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[dt.datetime | None]
+    totp_last_step: Mapped[int | None]
 
     @property
     def label(self) -> str:

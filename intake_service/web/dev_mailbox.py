@@ -31,7 +31,8 @@ def entry(entry_id: int) -> ResponseReturnValue:
     response = current_app.make_response(render_template("dev/mailbox_detail.html", entry=found))
     # Belt and braces around the sandboxed iframe: no script runs on this page at all.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     )
     return response
 

@@ -289,7 +289,10 @@ def test_urgent_lead_nobody_reached_makes_one_unreachable_email_per_team_address
     ]
     assert sorted(m.rcpt_tos[0] for m in mails) == sorted(TEAM)
     for mail in mails:
-        assert mail.message["Subject"] == "Could not reach Jane Doe: please call (URGENT)"
+        # Lock screens show subjects: the lead by its reference, never the patient's name.
+        assert mail.message["Subject"] == (
+            f"Could not reach lead ref {lead_id.hex[:8]}: please call (URGENT)"
+        )
         plain = mail.message.get_body(preferencelist=("plain",))
         assert plain is not None
         text = plain.get_content()

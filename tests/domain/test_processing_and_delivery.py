@@ -334,8 +334,8 @@ def test_team_email_arrives_by_smtp_with_what_staff_need_and_no_answers(
     assert mail.rcpt_tos == ("team@sunrise.example",)
     email = mail.message
     assert email["To"] == "team@sunrise.example"
-    assert "Jane Doe" in email["Subject"]
-    assert "high priority" in email["Subject"]
+    # The subject shows on lock screens: the lead's reference, never the patient's name.
+    assert email["Subject"] == f"New lead: high priority (ref {lead_id.hex[:8]})"
     body = email.get_body(preferencelist=("plain",))
     html = email.get_body(preferencelist=("html",))
     assert body is not None and html is not None

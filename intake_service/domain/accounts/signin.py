@@ -72,11 +72,13 @@ def _lockout(session: Session, email: str, address: str, now: dt.datetime) -> Lo
     return None
 
 
-def authenticate(
+def check_password(
     session: Session, email: str, password: str, address: str, now: dt.datetime
 ) -> User:
-    """The active account for these credentials (not committed; the caller commits either way).
+    """The active account for these credentials, not yet signed in (not committed).
 
+    Failures are recorded (they count towards lockout); a success is recorded only when the
+    sign-in completes, so a known password cannot reset the count of wrong second-factor codes.
     Raises LockedOut before checking the password when locked, else BadCredentials.
     """
     email = email.strip().lower()[:320]
@@ -89,15 +91,53 @@ def authenticate(
     user = session.scalars(select(User).where(User.email == email)).first()
     ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
     if user is None or not ok or not user.active:
-        session.add(LoginAttempt(at=now, email=email, address=address, succeeded=False))
-        audit.record(session, actor, "auth.login_failed", at=now)
-        session.flush()
-        if _lockout(session, email, address, now) is not None:
-            audit.record(session, actor, "auth.locked_out", detail={"scope": "new"}, at=now)
+        record_failure(session, actor, "auth.login_failed", now)
         raise BadCredentials()
-    session.add(LoginAttempt(at=now, email=email, address=address, succeeded=True))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return user
+
+
+def record_failure(session: Session, actor: audit.Actor, kind: str, now: dt.datetime) -> None:
+    """A failed try (password or code) for `actor`'s email from its address, and any lockout."""
+    email, address = actor.email or "", actor.address or "unknown"
+    session.add(LoginAttempt(at=now, email=email, address=address, succeeded=False))
+    audit.record(session, actor, kind, at=now)
+    session.flush()
+    if _lockout(session, email, address, now) is not None:
+        audit.record(session, actor, "auth.locked_out", detail={"scope": "new"}, at=now)
+
+
+def check_lockout(session: Session, email: str, address: str, now: dt.datetime) -> None:
+    """Raise LockedOut (and audit it) if `email` or `address` is locked out now."""
+    lockout = _lockout(session, email, address[:64], now)
+    if lockout is not None:
+        actor = audit.Actor(None, email, address[:64])
+        audit.record(session, actor, "auth.locked_out", detail={"scope": lockout.scope}, at=now)
+        raise LockedOut(lockout.scope, lockout.until - now)
+
+
+def needs_second_factor(user: User) -> bool:
+    return user.totp_enabled_at is not None
+
+
+def complete_sign_in(session: Session, user: User, address: str, now: dt.datetime) -> None:
+    """Record a successful sign-in (not committed): it resets the lockout count."""
+    address = address[:64]
+    session.add(LoginAttempt(at=now, email=user.email, address=address, succeeded=True))
     user.last_login_at = now
     audit.record(session, audit.Actor(user.id, user.email, address), "auth.login", at=now)
+
+
+def authenticate(
+    session: Session, email: str, password: str, address: str, now: dt.datetime
+) -> User:
+    """The account for these credentials (not committed; the caller commits either way).
+
+    Signed in at once unless it has a second factor (needs_second_factor): then the sign-in
+    completes when second_factor.verify_code accepts a code. Raises LockedOut or BadCredentials.
+    """
+    user = check_password(session, email, password, address, now)
+    if not needs_second_factor(user):
+        complete_sign_in(session, user, address, now)
     return user

@@ -35,7 +35,8 @@ def create_user(
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     address = normalise_email(email)
-    check_strength(password)
+    # Nor built on what an attacker knows of the account: its address and its name.
+    check_strength(password, context=(address.split("@", 1)[0], *name.split()))
     if session.scalars(select(User).where(User.email == address)).first() is not None:
         raise AccountError(f"an account for {address} already exists")
     user = User(email=address, role=role, display_name=name.strip(), password_hash="")
@@ -70,3 +71,24 @@ def disable_user(session: Session, email: str, actor: audit.Actor) -> User:
         user.session_version += 1
         audit.record(session, actor, "user.disabled", detail={"user_id": user.id})
     return user
+
+
+def revoke_sessions(session: Session, email: str, actor: audit.Actor) -> User:
+    """End every open session of the account at once (not committed); raises UnknownUser.
+
+    Sessions carry the account's session version; bumping it makes each of them stale on its
+    next request, wherever the cookie is (a lost laptop, a copied cookie).
+    """
+    user = find_by_email(session, email)
+    if user is None:
+        raise UnknownUser(email)
+    user.session_version += 1
+    audit.record(session, actor, "user.sessions_revoked", detail={"user_id": user.id})
+    return user
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """End the account's open sessions, as signing out does (not committed; not audited here)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_version += 1

@@ -51,6 +51,17 @@ KINDS = (
     "settings.changed",
     "message.retried",
     "message.dismissed",
+    # Issue 13: second factor, revoked sessions, patients' rights, retention, key changes.
+    "auth.totp_enrolled",
+    "auth.totp_disabled",
+    "auth.totp_failed",
+    "user.sessions_revoked",
+    "lead.exported",
+    "lead.deleted",
+    "lead.health_erased",
+    "retention.purged",
+    "keys.rotated",
+    "keys.reindexed",
 )
 
 

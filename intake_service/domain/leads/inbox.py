@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.models import Lead, Submission, Triage, User
 from intake_service.models.lead import LEAD_STATUSES, TREATMENTS
+from intake_service.models.lead_index import has_email, has_phone
 
 OPEN_STATUSES = ("new", "contacted")
 STATUS_CHOICES = ("open", *LEAD_STATUSES, "all")
@@ -68,14 +70,20 @@ class Row:
 
 
 def _search(q: str) -> ColumnElement[bool]:
-    digits = re.sub(r"\D", "", q)
+    """Names by substring; a phone or an email only whole, through the blind index.
+
+    Contact points are matched by keyed hash (security/blind_index.py), never by scanning
+    the columns: "(310) 555-0188" finds the lead, "0188" does not.
+    """
     like = f"%{q.lower()}%"
     terms: list[ColumnElement[bool]] = [
         func.lower(Lead.first_name + " " + Lead.last_name).like(like),
-        func.lower(Lead.email).like(like),
     ]
-    if len(digits) >= 3:
-        terms.append(Lead.phone.like(f"%{digits}%"))
+    if "@" in q:
+        terms.append(has_email(q))
+    else:
+        with contextlib.suppress(InvalidContact):
+            terms.append(has_phone(normalize_phone(q)))
     return or_(*terms)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 
-from intake_service.domain.templates import variables
+from intake_service.domain.templates import privacy, variables
 from intake_service.domain.templates.message_context import audience
 from intake_service.domain.templates.rendering import (
     Prepared,
@@ -240,7 +240,14 @@ def problems(
     found = static_problems(template_key, channel, source)
     if found:
         return found
-    return render_problems(template_key, source, clinic)
+    found = render_problems(template_key, source, clinic)
+    if found:
+        return found
+    # What a lock screen or a shared inbox would show: clinical words, a patient's name.
+    return [
+        Problem("template", "privacy", message)
+        for message in privacy.problems(template_key, channel, source)
+    ]
 
 
 def check_context_fields(template_key: str, context: dict[str, Any]) -> list[str]:

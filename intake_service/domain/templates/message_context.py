@@ -6,6 +6,7 @@ Patient messages get no clinical detail at all; team messages get the least need
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -126,6 +127,8 @@ def team_context(
     return {
         "lead": {
             "id": str(lead.id),
+            # Subjects show on lock screens: they name the lead by this, never by the patient.
+            "ref": reference(lead.id),
             "name": lead.full_name,
             "priority": lead.priority or "normal",
             "urgent": lead.urgent,
@@ -156,6 +159,11 @@ def latest_form(session: Session, lead: Lead) -> str | None:
         .limit(1)
     ).first()
     return form
+
+
+def reference(lead_id: uuid.UUID) -> str:
+    """A short handle for a lead that says nothing about the person: the id's first 8 digits."""
+    return lead_id.hex[:8]
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -193,6 +201,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
         "clinic": sample_clinic,
         "lead": {
             "id": "00000000-0000-0000-0000-000000000000",
+            "ref": "00000000",
             "name": "Jane Doe",
             "priority": "high",
             "urgent": False,

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
-_text_env = SandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-)
-_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+from intake_service.domain.templates.sandbox import BoundedSandbox, render_bounded
+
+# The sandbox is also bounded in size and time (see sandbox.py): a template is data an admin
+# edits, and must not be able to stall a worker.
+_text_env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_html_env = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
 
 
 class RenderError(ValueError):
@@ -42,19 +43,27 @@ class Prepared:
 
     def __init__(self, source: TemplateSource) -> None:
         """Compile every part; raises RenderError for a syntax error or a refused construct."""
+        self._source = source
         try:
-            self._subject = _text_env.from_string(source.subject) if source.subject else None
-            self._text = _text_env.from_string(source.body_text)
-            self._html = _html_env.from_string(source.body_html) if source.body_html else None
+            for environment, part in self._parts():
+                environment.compiled(part)  # cached: sends and checks compile each text once
         except TemplateError as error:
             raise RenderError(f"{type(error).__name__}: {error}") from None
+
+    def _parts(self) -> list[tuple[BoundedSandbox, str]]:
+        source = self._source
+        parts = [(_text_env, source.subject or ""), (_text_env, source.body_text)]
+        return [*parts, (_html_env, source.body_html or "")]
 
     def render(self, context: dict[str, Any]) -> Rendered:
         """Render every part; raises RenderError."""
         try:
-            subject = self._subject.render(context) if self._subject else None
-            text = self._text.render(context)
-            html = self._html.render(context) if self._html else None
+            source = self._source
+            subject = render_bounded(_text_env, source.subject, context) if source.subject else None
+            text = render_bounded(_text_env, source.body_text, context)
+            html = (
+                render_bounded(_html_env, source.body_html, context) if source.body_html else None
+            )
         # A template's own arithmetic, filters or comparisons can raise anything (None + 1,
         # int("x")): each is the template's fault, and must stop this message, not the worker.
         except Exception as error:
@@ -63,6 +72,12 @@ class Prepared:
         subject = " ".join(subject.split()) if subject is not None else None
         # No trailing newline: in a text it is one more billed character.
         return Rendered(subject=subject, body_text=text.strip(), body_html=html)
+
+
+def _render_part(
+    environment: BoundedSandbox, part: str | None, context: dict[str, Any]
+) -> str | None:
+    return render_bounded(environment, part, context) if part else None
 
 
 def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:

@@ -118,7 +118,9 @@ def _read_json_object() -> dict[str, Any]:
     try:
         # utf-8-sig: a byte-order mark is not JSON, but some clients send one (RFC 8259 allows
         # ignoring it).
-        document = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant)
+        document = json.loads(
+            raw.decode("utf-8-sig"), parse_constant=_no_constant, object_pairs_hook=_no_duplicates
+        )
     except (UnicodeDecodeError, ValueError, RecursionError):
         # ValueError covers JSONDecodeError, NaN/Infinity and ints past Python's digit limit;
         # RecursionError, nesting thousands deep.
@@ -156,6 +158,15 @@ def _read_body(limit: int | None) -> bytes:
 
 def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"consent": {"sms": false, "sms": true}}: parsers disagree on which one wins (a proxy or a
+    # log may read the first, Python the last), so a key given twice is refused outright.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a key appears twice")
+    return document
 
 
 def _idempotency_key() -> str | None:

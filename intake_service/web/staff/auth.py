@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts import signin
+from intake_service.domain.accounts import users as accounts
 from intake_service.domain.compliance import audit
 from intake_service.extensions import client_address
 from intake_service.web.staff import bp
 from intake_service.web.staff.forms import ActionForm, LoginForm
-from intake_service.web.staff.session import SEEN_KEY, StaffUser, actor, safe_next
+from intake_service.web.staff.second_factor import start_pending
+from intake_service.web.staff.session import StaffUser, actor, me, safe_next, start_session
 
 BAD_CREDENTIALS = "That email and password do not match an active account."
 
@@ -58,13 +60,14 @@ def login() -> ResponseReturnValue:
                 error, status = BAD_CREDENTIALS, 401
             else:
                 staff = StaffUser.of(user)
+                second_factor = signin.needs_second_factor(user)
                 db_session.commit()
                 target = safe_next(form.next.data) or url_for("staff.inbox")
-                # A fresh session on sign-in: nothing from before (a planted id) carries over.
-                session.clear()
-                session.permanent = True
-                login_user(staff)
-                session[SEEN_KEY] = utcnow().timestamp()
+                if second_factor:
+                    # The password was right; the sign-in completes with a code (second_factor.py).
+                    start_pending(staff, target)
+                    return redirect(url_for("staff.login_code"), code=303)
+                start_session(staff)
                 return redirect(target, code=303)
     elif request.method == "POST":
         status = 400
@@ -82,6 +85,8 @@ def logout() -> ResponseReturnValue:
         who = actor()
         with get_db().transaction() as db_session:
             audit.record(db_session, who, "auth.logout")
+            # Signing out ends every copy of this session's cookie, here and on other devices.
+            accounts.end_sessions(db_session, me().id)
     logout_user()
     session.clear()
     flash("You have signed out.")

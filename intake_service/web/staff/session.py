@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, redirect, request, session, url_for
-from flask_login import AnonymousUserMixin, current_user, logout_user
+from flask_login import AnonymousUserMixin, current_user, login_user, logout_user
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.compliance import audit
@@ -20,6 +20,9 @@ from intake_service.models.user import ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEEN_KEY = "staff.seen"
+SINCE_KEY = "staff.since"
+# However active, a session ends after a shift: a copied cookie cannot live on for ever.
+MAX_SESSION = dt.timedelta(hours=12)
 # Requests the page makes on its own (the inbox's live poll) say so, and do not count as
 # activity: otherwise an open tab would keep a session alive for ever.
 BACKGROUND_HEADER = "X-Background"
@@ -93,7 +96,13 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(c in target for c in "\\\r\n\t"):
+    # Browsers drop tabs and line breaks and read a backslash as a slash; any control or space
+    # character is refused, so "/\t/evil.example" cannot become "//evil.example".
+    if (
+        parts.scheme
+        or parts.netloc
+        or any(c == "\\" or ord(c) <= 0x20 or ord(c) == 0x7F for c in target)
+    ):
         return None
     return target
 
@@ -134,7 +143,13 @@ def _idle_check() -> Response | None:
     now = utcnow()
     idle = dt.timedelta(minutes=current_app.extensions["intake.settings"].staff_idle_minutes)
     seen = session.get(SEEN_KEY)
-    if isinstance(seen, (int, float)) and now.timestamp() - seen > idle.total_seconds():
+    since = session.get(SINCE_KEY)
+    too_old = (
+        isinstance(since, (int, float)) and now.timestamp() - since > MAX_SESSION.total_seconds()
+    )
+    if too_old or (
+        isinstance(seen, (int, float)) and now.timestamp() - seen > idle.total_seconds()
+    ):
         who = actor()
         with get_db().transaction() as db_session:
             audit.record(db_session, who, "auth.session_expired", at=now)
@@ -145,6 +160,17 @@ def _idle_check() -> Response | None:
     if request.headers.get(BACKGROUND_HEADER) != "1":
         session[SEEN_KEY] = now.timestamp()
     return None
+
+
+def start_session(user: StaffUser) -> None:
+    """Sign `user` in on a fresh session: nothing from before (a planted id, an old CSRF token)
+    carries over, and a new cookie replaces the old one."""
+    session.clear()
+    session.permanent = True
+    login_user(user)
+    now = utcnow().timestamp()
+    session[SEEN_KEY] = now
+    session[SINCE_KEY] = now
 
 
 class _Anonymous(AnonymousUserMixin):
