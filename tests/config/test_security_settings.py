@@ -57,6 +57,8 @@ def test_production_wants_https_origins(make_settings: Callable[..., Settings]) 
         "APP_ENV": "production",
         "DATABASE_URL": "postgresql://db/intake",
         "CELERY_BROKER_URL": "redis://redis:6379/0",
+        "SMTP_URL": "smtp://mail:25",
+        "SMS_ENABLED": "false",
     }
     with pytest.raises(ConfigError, match="EMBED_ORIGINS must list https"):
         make_settings(**production, EMBED_ORIGINS="http://clinic.example")

@@ -149,7 +149,12 @@ def test_dev_mailbox_is_absent_in_production(
     make_app: Callable[..., Flask], tally: Callable[..., Any]
 ) -> None:
     cases = tally("access: dev mailbox in production")
-    production = make_app(APP_ENV="production")
+    production = make_app(
+        APP_ENV="production",
+        SMTP_URL="smtp://127.0.0.1:2525",
+        SMS_ENABLED="false",
+        RATELIMIT_ENABLED="false",
+    )
     client = production.test_client()
     for path in ("/dev/mailbox", "/dev/mailbox/1", "/dev/outbox", "/dev/mailbox/../mailbox"):
         response = client.get(path, follow_redirects=True)

@@ -114,8 +114,8 @@ def test_an_engine_without_a_key_refuses_to_look_up(tmp_path: object) -> None:
 
 def test_migration_backfills_existing_leads(backend_url: str) -> None:
     config = alembic_config(backend_url)
-    command.upgrade(config, "b7c2d4e6f8a1")
-    command.downgrade(config, "b7c2d4e6f8a1")  # a PostgreSQL test database starts at head
+    command.upgrade(config, "d4a8e2c6f0b3")
+    command.downgrade(config, "d4a8e2c6f0b3")  # a PostgreSQL test database starts at head
     engine = make_engine(backend_url)
     lead_ids = [uuid.uuid4() for _ in range(3)]
     leads = sa.table(

@@ -70,6 +70,7 @@ TEAM = (
     Variable("lead.ack_url", "The signed link that says 'I am calling' (urgent pages)", "…"),
     Variable("lead.problems", "Why messages to them failed, one line per channel", "[...]"),
     Variable("lead.id", "The lead's id", "6f1c2a9e-…"),
+    Variable("lead.ref", "A short reference that names nobody (for subjects)", "6f1c2a9e"),
     Variable(
         "lead.candidacy",
         "TMS candidacy from the self-screen; team email bodies only, and empty unless "
