@@ -47,7 +47,9 @@ class Prepared:
         try:
             for environment, part in self._parts():
                 environment.compiled(part)  # cached: sends and checks compile each text once
-        except TemplateError as error:
+        # A syntax error, a refused construct, or nesting deep enough to exhaust the parser's
+        # recursion: each is the template's fault, reported as an error in it.
+        except (TemplateError, RecursionError, MemoryError, SyntaxError) as error:
             raise RenderError(f"{type(error).__name__}: {error}") from None
 
     def _parts(self) -> list[tuple[BoundedSandbox, str]]:
