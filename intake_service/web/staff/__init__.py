@@ -72,7 +72,14 @@ def _no_store(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from intake_service.web.staff import auth, callbacks, dashboard, inbox, lead  # noqa: F401
+    from intake_service.web.staff import (  # noqa: F401
+        auth,
+        callbacks,
+        dashboard,
+        inbox,
+        lead,
+        messages,
+    )
     from intake_service.web.staff.session import init_session
 
     init_session(app)

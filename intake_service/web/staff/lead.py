@@ -15,7 +15,16 @@ from wtforms.fields.choices import SelectChoice
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts.users import active_staff
-from intake_service.domain.leads import callbacks, calls, claims, detail, inbox, status, timeline
+from intake_service.domain.leads import (
+    callbacks,
+    calls,
+    claims,
+    detail,
+    inbox,
+    one_off,
+    status,
+    timeline,
+)
 from intake_service.web.errors import error_response
 from intake_service.web.staff import bp
 from intake_service.web.staff.forms import (
@@ -61,6 +70,7 @@ def lead_page(lead_id: uuid.UUID) -> ResponseReturnValue:
             raise NotFound() from None
         previous, following = inbox.neighbours(db_session, lead_id, current_filters(), me().id, now)
         staff = [(u.id, u.label) for u in active_staff(db_session)]
+        message_choices = one_off.templates(db_session)
         holder = page.lead.assignee.label if page.lead.assignee else None
     assign_form = _assign_form(staff)
     assign_form.user_id.data = str(page.lead.assignee_id or "")
@@ -84,6 +94,8 @@ def lead_page(lead_id: uuid.UUID) -> ResponseReturnValue:
         callback_form=callback_form,
         assign_form=assign_form,
         outcome_labels=OUTCOME_LABELS,
+        message_choices=message_choices,
+        channel_labels=one_off.CHANNEL_LABELS,
     )
 
 
