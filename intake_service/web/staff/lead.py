@@ -25,6 +25,7 @@ from intake_service.domain.leads import (
     status,
     timeline,
 )
+from intake_service.domain.outreach import urgent
 from intake_service.web.errors import error_response
 from intake_service.web.staff import bp
 from intake_service.web.staff.forms import (
@@ -232,6 +233,23 @@ def mark(lead_id: uuid.UUID) -> ResponseReturnValue:
         return f"Marked {target}." if changed else f"The lead was already {target}."
 
     return _act(lead_id, work)
+
+
+@bp.post("/staff/leads/<uuid:lead_id>/acknowledge")
+@staff_required
+def acknowledge(lead_id: uuid.UUID) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        return _invalid(lead_id)
+    who = actor()
+    try:
+        first = urgent.acknowledge(get_db(), lead_id, me().email, utcnow(), actor=who)
+    except urgent.UnknownLead:
+        raise NotFound() from None
+    if first:
+        flash("Acknowledged: you have this urgent lead. Nobody else is paged.")
+    else:
+        flash("Someone had already acknowledged this lead.", "error")
+    return _back(lead_id)
 
 
 @bp.post("/staff/callbacks/<int:callback_id>/done")
