@@ -60,6 +60,8 @@ def _labels() -> dict[str, Any]:
         "ago": ago,
         "duration": duration_label,
         "clinic_zone": current_app.extensions["intake.settings"].clinic_timezone,
+        # When the page was rendered: the notification badge counts what is new since then.
+        "now_iso": lambda: utcnow().isoformat(),
     }
 
 
@@ -79,6 +81,7 @@ def init_app(app: Flask) -> None:
         inbox,
         lead,
         messages,
+        notifications,
     )
     from intake_service.web.staff.session import init_session
 
