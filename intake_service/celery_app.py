@@ -66,6 +66,11 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
                 "task": broker.REPAGE_URGENT,
                 "schedule": 30.0,
             },
+            # Callbacks coming due remind their assignee; due times live in callback_requests.
+            "remind-due-callbacks": {
+                "task": broker.REMIND_CALLBACKS,
+                "schedule": 60.0,
+            },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
     )

@@ -20,6 +20,7 @@ from intake_service import broker
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.events import outbox
+from intake_service.domain.leads import reminders
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
 
 if TYPE_CHECKING:
@@ -58,6 +59,14 @@ def repage_urgent() -> None:
         )
 
 
+def remind_callbacks() -> None:
+    db, settings = get_db(), _settings()
+    if reminders.sweep(db, settings):
+        scheduler.hand_to_workers(
+            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+        )
+
+
 def register(celery: Celery) -> None:
     """Register every task on `celery` under the names broker.py sends."""
     # shared=False: a shared task would be added to every Celery app the process creates.
@@ -67,3 +76,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.DISPATCH_DUE, shared=False, expires=30)(dispatch_due)
     celery.task(name=broker.SWEEP_OUTBOX, shared=False, expires=60)(sweep_outbox)
     celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)
+    celery.task(name=broker.REMIND_CALLBACKS, shared=False, expires=60)(remind_callbacks)
