@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service import channels
 from intake_service.config import Settings
 from intake_service.domain.compliance import audit
 from intake_service.domain.compliance.policy import Decision, Purpose, can_contact
@@ -24,11 +25,12 @@ from intake_service.domain.templates.rendering import RenderError, render
 from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
 from intake_service.models import Lead, Message, Template
 
-CHANNEL_LABELS = {"email": "email", "sms": "text"}
+CHANNEL_LABELS = {name: k.label for name, k in channels.KINDS.items()}
 # What staff read for each of the policy's reason codes.
 REASONS = {
     "no_consent": (
-        "the patient has not agreed to {what}, or has opted out (for texts: replied STOP)"
+        "the patient has not agreed to messages by {label}, or has opted out"
+        " (for texts: replied STOP)"
     ),
     "lead_spam": "the lead is marked as spam",
     "lead_closed": "the lead is closed",
@@ -50,6 +52,8 @@ class Preview:
     subject: str | None
     body_text: str
     decision: Decision
+    # Deferred, and the policy would let it go now if staff confirm the exemption.
+    exemption: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,12 @@ def templates(session: Session) -> list[tuple[str, str]]:
 def explain(decision: Decision, channel: str) -> str:
     """The policy's refusal as a sentence for staff."""
     code = decision.reason
-    what = "texts" if channel == "sms" else "email"
+    channel_kind = channels.kind(channel)
     if code in REASONS:
-        return REASONS[code].format(what=what)
+        return REASONS[code].format(label=channel_kind.label)
     if code.startswith(f"{channel}_"):
         state = code.removeprefix(f"{channel}_").replace("_", " ")
-        return f"the {'phone number' if channel == 'sms' else 'email address'} is {state}"
+        return f"the {channel_kind.contact_point} is {state}"
     return code.replace("_", " ")
 
 
@@ -98,6 +102,12 @@ def preview(
         rendered = render(as_source(version), message_context.patient_context(lead, settings))
     except (TemplateMissing, RenderError) as error:
         raise CannotSend(f"the template cannot be used: {error}") from None
+    decision = can_contact(session, lead, channel, Purpose.STAFF_ONE_OFF, now)
+    deferred = not decision.allowed and decision.not_before is not None
+    # Whether an exemption is allowed is the policy's to say, through its rules' purposes.
+    exemption = (
+        deferred and can_contact(session, lead, channel, Purpose.STAFF_CONFIRMED, now).allowed
+    )
     return Preview(
         template_key=template_key,
         channel=channel,
@@ -105,7 +115,8 @@ def preview(
         recipient=lead.address(channel) or "",
         subject=rendered.subject,
         body_text=rendered.body_text,
-        decision=can_contact(session, lead, channel, Purpose.STAFF_ONE_OFF, now),
+        decision=decision,
+        exemption=exemption,
     )
 
 
@@ -118,10 +129,13 @@ def send(
     actor: audit.Actor,
     settings: Settings,
     now: dt.datetime,
+    exempt: bool = False,
 ) -> Sent:
     """Plan the previewed message, due now or when the policy allows it (not committed).
 
-    The caller hands `message_id` to the broker after committing. Raises UnknownLead and
+    With `exempt` (staff confirmed it must go now) a deferred message goes at once, where the
+    policy allows that exemption; delivery re-checks it under Purpose.STAFF_CONFIRMED. The
+    caller hands `message_id` to the broker after committing. Raises UnknownLead and
     CannotSend (refused by the policy, or the template changed since the preview).
     """
     seen = preview(session, lead_id, template_key, channel, settings, now)
@@ -130,15 +144,18 @@ def send(
     decision = seen.decision
     if not decision.may_still_go:
         raise CannotSend(f"not sent: {explain(decision, channel)}")
+    if exempt and not seen.exemption:
+        raise CannotSend("no exemption is allowed for this message now; it will wait")
     lead = session.get_one(Lead, lead_id)
-    due_at = decision.not_before if not decision.allowed and decision.not_before else now
+    step_key = sequences.STAFF_CONFIRMED if exempt else sequences.STAFF_ONE_OFF
+    due_at = now if exempt else (decision.not_before if not decision.allowed else None) or now
     # Each one-off is its own message: the plan key carries a fresh id, so sending the same
     # template twice (on purpose) is two messages, and a repeated POST is caught by the form.
-    step = f"{sequences.STAFF_ONE_OFF}-{uuid.uuid4().hex[:12]}"
+    step = f"{step_key}-{uuid.uuid4().hex[:12]}"
     message = Message(
         lead_id=lead.id,
         plan_key=sequences.plan_key_for(step, "patient", channel, seen.recipient),
-        step_key=sequences.STAFF_ONE_OFF,
+        step_key=step_key,
         audience="patient",
         channel=channel,
         template_key=template_key,
@@ -153,7 +170,12 @@ def send(
         actor,
         "lead.message_sent",
         lead_id=lead_id,
-        detail={"message_id": message.id, "template": template_key, "channel": channel},
+        detail={
+            "message_id": message.id,
+            "template": template_key,
+            "channel": channel,
+            **({"exempt": True, "deferred_by": decision.reason} if exempt else {}),
+        },
         at=now,
     )
     return Sent(message.id, due_at, deferred=due_at > now)

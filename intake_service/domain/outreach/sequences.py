@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 FIRST_CONTACT = "first"
 # The step key of a message a staff member sends by hand from the lead page.
 STAFF_ONE_OFF = "staff"
+# ... and one a rule deferred, sent now because staff confirmed an exemption the rule allows.
+STAFF_CONFIRMED = "staff_confirmed"
 # Why a sequence stops (the moment any of these happens, DOMAIN.md and issue 4).
 STOP_REASONS = (
     "replied",
@@ -166,6 +168,8 @@ def purpose_of(lead: Lead, audience: str, step_key: str) -> Purpose:
         return Purpose.TEAM_ALERT
     if step_key == STAFF_ONE_OFF:
         return Purpose.STAFF_ONE_OFF
+    if step_key == STAFF_CONFIRMED:
+        return Purpose.STAFF_CONFIRMED
     if step_key != FIRST_CONTACT:
         return Purpose.FOLLOW_UP
     # First contact with a lead in crisis is the crisis reply (988, 911), never marketing.

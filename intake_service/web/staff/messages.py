@@ -65,12 +65,15 @@ def message_preview(lead_id: uuid.UUID) -> ResponseReturnValue:
 def send_message(lead_id: uuid.UUID) -> ResponseReturnValue:
     choice = _choice()
     version = request.form.get("version_id", "")
+    exempt = request.form.get("exempt") == "confirmed"
     if not ActionForm().validate_on_submit() or choice is None or not version.isdigit():
         return error_response(400, "That form was incomplete or had expired; please try again.")
     settings, db, now = _settings(), get_db(), utcnow()
     try:
         with db.transaction() as db_session:
-            sent = one_off.send(db_session, lead_id, *choice, int(version), actor(), settings, now)
+            sent = one_off.send(
+                db_session, lead_id, *choice, int(version), actor(), settings, now, exempt
+            )
     except status.UnknownLead:
         raise NotFound() from None
     except one_off.CannotSend as error:

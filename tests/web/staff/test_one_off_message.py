@@ -12,9 +12,11 @@ import sqlalchemy as sa
 
 from intake_service.db import Database
 from intake_service.domain.compliance.consent import record_opt_out
-from intake_service.domain.compliance.policy import Decision
+from intake_service.domain.compliance.policy import Decision, Purpose
+from intake_service.domain.leads import one_off
+from intake_service.domain.outreach import sequences
 from intake_service.domain.templates.versions import load_defaults
-from intake_service.models import AuditEvent, Message, MessageStatus
+from intake_service.models import AuditEvent, Lead, Message, MessageStatus
 from tests.support import factories
 
 
@@ -113,7 +115,9 @@ def test_no_text_after_stop_and_the_reason_is_shown(
     # A form posted from the old preview is refused by the policy too.
     data = {"template": "patient_checkin", "channel": "sms", "version_id": version}
     response = client.post(f"/staff/leads/{lead_id}/message", data=data, follow_redirects=True)
-    assert "Not sent: the patient has not agreed to texts" in response.get_data(as_text=True)
+    assert "Not sent: the patient has not agreed to messages by text" in response.get_data(
+        as_text=True
+    )
     assert staff_messages(db, lead_id) == []
 
 
@@ -124,7 +128,7 @@ def test_no_text_without_consent(sign_in: Callable[..., Any], db: Database) -> N
         .get(f"/staff/leads/{lead_id}/message?template=patient_checkin&channel=sms")
         .get_data(as_text=True)
     )
-    assert "has not agreed to texts" in html
+    assert "has not agreed to messages by text" in html
 
 
 def test_a_deferred_decision_is_shown_and_the_message_waits(
@@ -178,3 +182,55 @@ def test_bad_posts_are_4xx(sign_in: Callable[..., Any], db: Database) -> None:
     assert client.post(f"/staff/leads/{lead_id}/message", data=form).status_code == 400
     form["version_id"] = "1"
     assert client.post(f"/staff/leads/{uuid.uuid4()}/message", data=form).status_code == 404
+
+
+def quiet_hours(allow_exemption: bool, later: dt.datetime) -> Callable[..., Decision]:
+    """A stand-in for a deferring rule: staff one-offs wait; confirmed ones go if allowed."""
+
+    def decide(session: Any, lead: Any, channel: str, purpose: Purpose, now: Any) -> Decision:
+        if purpose == Purpose.STAFF_CONFIRMED and allow_exemption:
+            return Decision(True)
+        return Decision(False, "quiet_hours", not_before=later)
+
+    return decide
+
+
+def test_staff_may_confirm_an_exemption_only_where_the_policy_allows_it(
+    sign_in: Callable[..., Any], db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = dt.datetime(2030, 1, 2, 16, 0, tzinfo=dt.UTC)
+    lead_id = make_lead(db, sms_consent=True)
+    client = sign_in()
+    url = f"/staff/leads/{lead_id}/message?template=patient_checkin&channel=sms"
+
+    monkeypatch.setattr(one_off, "can_contact", quiet_hours(False, later))
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="later"' in html and 'id="send-now"' not in html
+    form = {
+        "template": "patient_checkin",
+        "channel": "sms",
+        "version_id": version_of(html),
+        "exempt": "confirmed",
+    }
+    refused = client.post(f"/staff/leads/{lead_id}/message", data=form, follow_redirects=True)
+    assert "no exemption is allowed" in refused.get_data(as_text=True).lower()
+    assert staff_messages(db, lead_id) == []
+
+    monkeypatch.setattr(one_off, "can_contact", quiet_hours(True, later))
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="send-now"' in html and 'name="exempt"' in html
+    client.post(f"/staff/leads/{lead_id}/message", data=form)
+    with db.session() as session:
+        (row,) = session.scalars(sa.select(Message).where(Message.lead_id == lead_id)).all()
+        audit = session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.kind == "lead.message_sent")
+        ).one()
+    # Due now, and delivery re-asks the policy under the confirmed purpose.
+    assert row.step_key == "staff_confirmed" and row.status == MessageStatus.QUEUED
+    assert audit.detail["exempt"] is True and audit.detail["deferred_by"] == "quiet_hours"
+
+
+def test_delivery_weighs_staff_messages_under_their_own_purposes() -> None:
+    lead = Lead(urgent=True)
+    assert sequences.purpose_of(lead, "patient", "staff") == Purpose.STAFF_ONE_OFF
+    assert sequences.purpose_of(lead, "patient", "staff_confirmed") == Purpose.STAFF_CONFIRMED
