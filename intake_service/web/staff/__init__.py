@@ -44,6 +44,13 @@ def ago(value: dt.datetime) -> str:
     return age_label((utcnow() - value).total_seconds())
 
 
+@bp.app_template_global("now_iso")
+def _now_iso() -> str:
+    # When the page was rendered: the notification badge counts what is new since then. App-wide,
+    # since the admin pages share the staff layout.
+    return utcnow().isoformat()
+
+
 @bp.app_template_filter("phone")
 def _phone(value: str | None) -> str:
     return display_phone(value) if value else "—"
@@ -60,8 +67,6 @@ def _labels() -> dict[str, Any]:
         "ago": ago,
         "duration": duration_label,
         "clinic_zone": current_app.extensions["intake.settings"].clinic_timezone,
-        # When the page was rendered: the notification badge counts what is new since then.
-        "now_iso": lambda: utcnow().isoformat(),
     }
 
 
