@@ -64,7 +64,14 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
             # Unacknowledged urgent leads are paged again; due times live in urgent_pages.
             "repage-urgent-leads": {
                 "task": broker.REPAGE_URGENT,
-                "schedule": 30.0,
+                # Twice per re-page period (at most every 30 s), so a due page waits at most
+                # half a period past URGENT_REPAGE_MINUTES.
+                "schedule": min(30.0, max(1.0, settings.urgent_repage_minutes * 30)),
+            },
+            # Callbacks coming due remind their assignee; due times live in callback_requests.
+            "remind-due-callbacks": {
+                "task": broker.REMIND_CALLBACKS,
+                "schedule": 60.0,
             },
             # Retention (RETENTION_*_DAYS): days-long limits, so once an hour is plenty.
             "purge-retention": {

@@ -22,6 +22,7 @@ from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.compliance import retention
 from intake_service.domain.events import outbox
+from intake_service.domain.leads import reminders
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
 
 if TYPE_CHECKING:
@@ -74,6 +75,14 @@ def purge_retention() -> None:
     )
 
 
+def remind_callbacks() -> None:
+    db, settings = get_db(), _settings()
+    if reminders.sweep(db, settings):
+        scheduler.hand_to_workers(
+            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+        )
+
+
 def register(celery: Celery) -> None:
     """Register every task on `celery` under the names broker.py sends."""
     # shared=False: a shared task would be added to every Celery app the process creates.
@@ -84,3 +93,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.SWEEP_OUTBOX, shared=False, expires=60)(sweep_outbox)
     celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)
     celery.task(name=broker.PURGE_RETENTION, shared=False, expires=3600)(purge_retention)
+    celery.task(name=broker.REMIND_CALLBACKS, shared=False, expires=60)(remind_callbacks)

@@ -133,7 +133,13 @@ def test_each_app_registers_every_task_on_its_own_celery_under_the_names_sent(
 ) -> None:
     one = make_app()
     other = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite'}")
-    beat = {broker.DISPATCH_DUE, broker.SWEEP_OUTBOX, broker.REPAGE_URGENT, broker.PURGE_RETENTION}
+    beat = {
+        broker.DISPATCH_DUE,
+        broker.SWEEP_OUTBOX,
+        broker.REPAGE_URGENT,
+        broker.PURGE_RETENTION,
+        broker.REMIND_CALLBACKS,
+    }
     names = {broker.PROCESS_LEAD, broker.DELIVER, *beat}
 
     for app in (one, other):

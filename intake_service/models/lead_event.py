@@ -24,6 +24,7 @@ EVENT_KINDS = (
     "note_added",
     "callback_scheduled",
     "callback_done",
+    "acknowledged",  # someone took an urgent lead: its re-pages stop
 )
 CALL_OUTCOMES = ("reached", "voicemail", "no_answer", "wrong_number")
 

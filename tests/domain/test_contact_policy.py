@@ -87,7 +87,10 @@ REFUSED: dict[str, dict[Purpose, tuple[str, bool]]] = {
         P.FOLLOW_UP: ("sequence stopped: replied", True),
     },
     "urgent": {P.FOLLOW_UP: ("lead_urgent", True)},
-    "closed": {p: ("lead_closed", False) for p in (P.FIRST_CONTACT, P.FOLLOW_UP, P.STAFF_ONE_OFF)},
+    "closed": {
+        p: ("lead_closed", False)
+        for p in (P.FIRST_CONTACT, P.FOLLOW_UP, P.STAFF_ONE_OFF, P.STAFF_CONFIRMED)
+    },
     "spam": {p: ("lead_spam", False) for p in policy.TO_PATIENT},
     "dead-number": {p: ("sms_not_mobile", False) for p in policy.TO_PATIENT},
     "no-consent": {p: ("no_consent", False) for p in policy.TO_PATIENT},

@@ -32,6 +32,8 @@ KINDS = (
     "lead.note_added",
     "lead.callback_scheduled",
     "lead.callback_done",
+    "lead.message_sent",
+    "lead.acknowledged",
     "user.created",
     "user.disabled",
     # The admin app (issue 12): each change with ids and before/after, never message bodies

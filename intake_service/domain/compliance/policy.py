@@ -29,6 +29,9 @@ class Purpose(enum.StrEnum):
     FOLLOW_UP = "follow_up"  # the later steps of the drip
     CRISIS = "crisis"  # a person in crisis: resources to the patient, at once
     STAFF_ONE_OFF = "staff_one_off"  # a message a staff member writes to the patient by hand
+    # A staff one-off that a rule deferred, sent now because staff confirmed an exemption: a
+    # rule that allows such an exemption leaves this purpose out of its set.
+    STAFF_CONFIRMED = "staff_confirmed"
     TEAM_ALERT = "team_alert"  # to the clinic's own staff about a lead, never to the patient
 
 

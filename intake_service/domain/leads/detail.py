@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -33,12 +34,15 @@ class SubmissionView:
     message: str | None
     answers: list[Answer]
     score: int | None
+    # The free text in pieces, each marked True where crisis words raised a flag.
+    pieces: list[tuple[str, bool]]
 
 
 @dataclass(frozen=True)
 class LeadPage:
     lead: Lead
     triage: Triage | None
+    crisis_words: list[str]
     submissions: list[SubmissionView]
     consent: list[ConsentEvent]
     entries: list[Entry]
@@ -61,6 +65,29 @@ def _answers(form: str, answers: dict[str, Any] | None) -> tuple[list[Answer], i
     return rows, None
 
 
+def crisis_words(triage: Triage | None) -> list[str]:
+    """The words, as typed, that made the crisis detector flag the lead (longest first)."""
+    found = {str(m.get("words") or "").strip() for m in (triage.crisis or [])} if triage else set()
+    return sorted((w for w in found if w), key=len, reverse=True)
+
+
+def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, True for each occurrence of one of `words` (any case)."""
+    if not words:
+        return [(text, False)]
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for match in pattern.finditer(text):
+        if match.start() > at:
+            pieces.append((text[at : match.start()], False))
+        pieces.append((match.group(), True))
+        at = match.end()
+    if at < len(text):
+        pieces.append((text[at:], False))
+    return pieces
+
+
 def lead_page(
     session: Session,
     lead_id: uuid.UUID,
@@ -76,10 +103,14 @@ def lead_page(
     subs = session.scalars(
         select(Submission).where(Submission.lead_id == lead_id).order_by(Submission.created_at)
     )
+    words = crisis_words(lead.triage)
     views = []
     for s in subs:
         answers, score = _answers(s.form, s.answers)
-        views.append(SubmissionView(s.id, s.created_at, s.form, s.via, s.message, answers, score))
+        pieces = highlight(s.message, words) if s.message else []
+        views.append(
+            SubmissionView(s.id, s.created_at, s.form, s.via, s.message, answers, score, pieces)
+        )
     consent = list(
         session.scalars(
             select(ConsentEvent)
@@ -90,6 +121,7 @@ def lead_page(
     return LeadPage(
         lead=lead,
         triage=lead.triage,
+        crisis_words=words,
         submissions=views,
         consent=consent,
         entries=timeline(session, lead_id, groups, newest_first),

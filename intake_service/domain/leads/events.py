@@ -20,6 +20,7 @@ AUDIT_KIND = {
     "note_added": "lead.note_added",
     "callback_scheduled": "lead.callback_scheduled",
     "callback_done": "lead.callback_done",
+    "acknowledged": "lead.acknowledged",
 }
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.domain.intake.contact import InvalidContact, normalize_phone
@@ -63,7 +63,7 @@ class Row:
     status: str
     assignee: str | None
     assignee_id: int | None
-    urgent: bool
+    urgent: bool  # urgent and nobody has acknowledged it yet: it stays on top
     returning: bool
     overdue: bool
     badges: tuple[str, ...] = field(default=())
@@ -106,7 +106,16 @@ def rows(
         .outerjoin(Triage, Triage.lead_id == Lead.id)
         .outerjoin(User, User.id == Lead.assignee_id)
         .outerjoin(submissions, submissions.c.lead_id == Lead.id)
-        .order_by(Lead.urgent.desc(), Lead.created_at.asc())
+        .order_by(
+            # An urgent lead nobody acknowledged stays on top; once someone has it in hand it
+            # still comes before the ordinary ones.
+            case(
+                (and_(Lead.urgent.is_(True), Lead.acknowledged_at.is_(None)), 0),
+                (Lead.urgent.is_(True), 1),
+                else_=2,
+            ),
+            Lead.created_at.asc(),
+        )
         .limit(MAX_ROWS)
     )
     conditions: list[ColumnElement[bool]] = []
@@ -135,10 +144,12 @@ def rows(
     for lead, candidacy, user, count in session.execute(query):
         returning = (count or 0) > 1
         overdue = lead.status == "new" and now - lead.created_at > FIRST_CONTACT_DUE
+        unacknowledged = lead.urgent and lead.acknowledged_at is None
         badges = tuple(
             name
             for name, on in (
-                ("urgent", lead.urgent),
+                ("urgent", unacknowledged),
+                ("acknowledged", lead.urgent and not unacknowledged),
                 ("overdue", overdue),
                 ("returning", returning),
                 ("spam", lead.status == "spam"),
@@ -156,7 +167,7 @@ def rows(
                 status=lead.status,
                 assignee=user.label if user else None,
                 assignee_id=lead.assignee_id,
-                urgent=lead.urgent,
+                urgent=unacknowledged,
                 returning=returning,
                 overdue=overdue,
                 badges=badges,

@@ -34,6 +34,7 @@ _EVENT_GROUP = {
     "note_added": "note",
     "callback_scheduled": "callback",
     "callback_done": "callback",
+    "acknowledged": "status",
 }
 
 

@@ -30,6 +30,10 @@ from intake_service.paths import templates_root
 log = logging.getLogger(__name__)
 
 FIRST_CONTACT = "first"
+# The step key of a message a staff member sends by hand from the lead page.
+STAFF_ONE_OFF = "staff"
+# ... and one a rule deferred, sent now because staff confirmed an exemption the rule allows.
+STAFF_CONFIRMED = "staff_confirmed"
 # Why a sequence stops (the moment any of these happens, DOMAIN.md and issue 4).
 STOP_REASONS = (
     "replied",
@@ -164,6 +168,10 @@ def purpose_of(lead: Lead, audience: str, step_key: str) -> Purpose:
     """Why a step's message to (or about) `lead` is sent, as the contact policy weighs it."""
     if audience == "team":
         return Purpose.TEAM_ALERT
+    if step_key == STAFF_ONE_OFF:
+        return Purpose.STAFF_ONE_OFF
+    if step_key == STAFF_CONFIRMED:
+        return Purpose.STAFF_CONFIRMED
     if step_key != FIRST_CONTACT:
         return Purpose.FOLLOW_UP
     # First contact with a lead in crisis is the crisis reply (988, 911), never marketing.

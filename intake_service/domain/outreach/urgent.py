@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from intake_service import channels
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
+from intake_service.domain.compliance import audit
 from intake_service.domain.intake.contact import display_phone
+from intake_service.domain.leads import events
 from intake_service.domain.outreach import sequences
 from intake_service.models import Lead, Message, UrgentPage
 from intake_service.security.ack_links import read_token
@@ -96,9 +98,17 @@ def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> i
     return paged
 
 
-def acknowledge(db: Database, lead_id: uuid.UUID, by: str, now: dt.datetime | None = None) -> bool:
+def acknowledge(
+    db: Database,
+    lead_id: uuid.UUID,
+    by: str,
+    now: dt.datetime | None = None,
+    actor: audit.Actor | None = None,
+) -> bool:
     """Record that `by` has taken the urgent lead; stops its re-pages. Commits.
 
+    `actor` is the signed-in staff member (the staff app); without one it came through the
+    signed link. The first acknowledgement goes on the lead's timeline and the audit trail.
     Returns False if it was already acknowledged (the first acknowledgement stands).
     Raises UnknownLead.
     """
@@ -117,6 +127,16 @@ def acknowledge(db: Database, lead_id: uuid.UUID, by: str, now: dt.datetime | No
             .values(done_at=now, outcome="acknowledged")
         )
         first: bool = result.rowcount == 1  # type: ignore[attr-defined]
+        if first:
+            via = "staff_app" if actor is not None else "link"
+            events.record(
+                session,
+                lead_id,
+                "acknowledged",
+                actor or audit.Actor(None, by[:320]),
+                now,
+                {"via": via, "by": by[:320]},
+            )
     if first:
         log.info("urgent lead %s acknowledged", lead_id)
     return first

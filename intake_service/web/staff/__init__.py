@@ -44,6 +44,13 @@ def ago(value: dt.datetime) -> str:
     return age_label((utcnow() - value).total_seconds())
 
 
+@bp.app_template_global("now_iso")
+def _now_iso() -> str:
+    # When the page was rendered: the notification badge counts what is new since then. App-wide,
+    # since the admin pages share the staff layout.
+    return utcnow().isoformat()
+
+
 @bp.app_template_filter("phone")
 def _phone(value: str | None) -> str:
     return display_phone(value) if value else "—"
@@ -78,6 +85,8 @@ def init_app(app: Flask) -> None:
         dashboard,
         inbox,
         lead,
+        messages,
+        notifications,
         second_factor,
     )
     from intake_service.web.staff.session import init_session

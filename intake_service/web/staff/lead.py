@@ -15,7 +15,17 @@ from wtforms.fields.choices import SelectChoice
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts.users import active_staff
-from intake_service.domain.leads import callbacks, calls, claims, detail, inbox, status, timeline
+from intake_service.domain.leads import (
+    callbacks,
+    calls,
+    claims,
+    detail,
+    inbox,
+    one_off,
+    status,
+    timeline,
+)
+from intake_service.domain.outreach import urgent
 from intake_service.web.errors import error_response
 from intake_service.web.staff import bp
 from intake_service.web.staff.forms import (
@@ -61,6 +71,7 @@ def lead_page(lead_id: uuid.UUID) -> ResponseReturnValue:
             raise NotFound() from None
         previous, following = inbox.neighbours(db_session, lead_id, current_filters(), me().id, now)
         staff = [(u.id, u.label) for u in active_staff(db_session)]
+        message_choices = one_off.templates(db_session)
         holder = page.lead.assignee.label if page.lead.assignee else None
     assign_form = _assign_form(staff)
     assign_form.user_id.data = str(page.lead.assignee_id or "")
@@ -84,6 +95,8 @@ def lead_page(lead_id: uuid.UUID) -> ResponseReturnValue:
         callback_form=callback_form,
         assign_form=assign_form,
         outcome_labels=OUTCOME_LABELS,
+        message_choices=message_choices,
+        channel_labels=one_off.CHANNEL_LABELS,
     )
 
 
@@ -220,6 +233,23 @@ def mark(lead_id: uuid.UUID) -> ResponseReturnValue:
         return f"Marked {target}." if changed else f"The lead was already {target}."
 
     return _act(lead_id, work)
+
+
+@bp.post("/staff/leads/<uuid:lead_id>/acknowledge")
+@staff_required
+def acknowledge(lead_id: uuid.UUID) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        return _invalid(lead_id)
+    who = actor()
+    try:
+        first = urgent.acknowledge(get_db(), lead_id, me().email, utcnow(), actor=who)
+    except urgent.UnknownLead:
+        raise NotFound() from None
+    if first:
+        flash("Acknowledged: you have this urgent lead. Nobody else is paged.")
+    else:
+        flash("Someone had already acknowledged this lead.", "error")
+    return _back(lead_id)
 
 
 @bp.post("/staff/callbacks/<int:callback_id>/done")

@@ -1,4 +1,4 @@
-// The staff app's behaviour: the inbox's live rows and keyboard, and the title badge.
+// The staff app's behaviour: the inbox's live rows and keyboard (notify.js has the badge).
 // No inline scripts anywhere, so a strict Content-Security-Policy can forbid them.
 (function () {
   "use strict";
@@ -7,8 +7,6 @@
   if (!table) return;
   var newRows = document.getElementById("new-rows");
   var live = document.getElementById("live");
-  var baseTitle = document.title;
-  var unseen = 0;
   var hovered = null;
   var anchor = null;
 
@@ -44,12 +42,7 @@
       var empty = document.getElementById("empty");
       if (empty) empty.remove();
       Array.prototype.forEach.call(fresh, function (r) { r.classList.add("counted"); });
-      if (document.hidden) { unseen += fresh.length; document.title = "(" + unseen + ") " + baseTitle; }
     }
-  });
-
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden) { unseen = 0; document.title = baseTitle; }
   });
 
   function setLive(ok) {
