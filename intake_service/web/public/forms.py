@@ -169,12 +169,17 @@ class ContactForm(FlaskForm):
             return None
 
     def contact(self) -> Contact:
-        """The contact details, normalised; call after validate()."""
+        """The contact details, normalised; call after validate().
+
+        A field that failed its own check still counts as given (its raw text), so the domain's
+        rules that span fields ("an email or a phone") judge what the person typed instead of
+        adding a second, contradicting error beside a field that already says what is wrong.
+        """
         return Contact(
             first_name=self.first_name.data or "",
             last_name=self.last_name.data or "",
-            email=self.email_normalized,
-            phone=self.phone_e164,
+            email=self.email_normalized or self._typed_if_refused(self.email),
+            phone=self.phone_e164 or self._typed_if_refused(self.phone),
             callback_window=self.callback_window.data or DEFAULT_CALLBACK_WINDOW,
         )
 
@@ -182,14 +187,23 @@ class ContactForm(FlaskForm):
         """The questionnaire's answers as the domain stores them (none on the contact form)."""
         return None
 
+    @staticmethod
+    def _typed_if_refused(field: Field) -> str | None:
+        return ((field.data or "").strip() or None) if field.errors else None
+
     def add_errors(self, errors: dict[str, str]) -> None:
-        """Show errors keyed like domain.intake's ("contact.phone") beside their fields."""
+        """Show errors keyed like domain.intake's ("contact.phone") beside their fields.
+
+        A field that already has an error keeps it alone: one thing to fix per field, the
+        most specific one (the field's own check runs first).
+        """
         for path, sentence in errors.items():
             field = self._field_for(path)
             if field is None:
-                self.form_errors.append(sentence)
-            elif sentence not in field.errors:
-                field.errors = [*field.errors, sentence]
+                if sentence not in self.form_errors:
+                    self.form_errors.append(sentence)
+            elif not field.errors:
+                field.errors = [sentence]
 
     def _field_for(self, path: str) -> Field | None:
         head, _, rest = path.partition(".")
@@ -237,7 +251,9 @@ class _ScaleForm(ContactForm):
     scale_items: tuple[str, ...] = ()
 
     def answers(self) -> dict[str, Any] | None:
-        return {"items": [int(self[f"item_{n}"].data) for n in range(1, len(self.scale_items) + 1)]}
+        # An unanswered item stays None, so the domain's check can still run beside the
+        # fields' own errors (it names that item, which already says "Choose how often.").
+        return {"items": [_scale_value(field.data) for field in self.item_fields()]}
 
     def item_fields(self) -> list[Field]:
         return [self[f"item_{n}"] for n in range(1, len(self.scale_items) + 1)]
@@ -249,6 +265,10 @@ class _ScaleForm(ContactForm):
         return super()._field_for(path)
 
 
+def _scale_value(raw: Any) -> int | None:
+    return int(raw) if raw in _SCALE_VALUES else None
+
+
 class Phq9Form(_ScaleForm):
     scale_items = scales.PHQ9_ITEMS
 
@@ -258,6 +278,7 @@ class Gad7Form(_ScaleForm):
 
 
 SCALE_CHOICES = [(str(value), label) for value, label in scales.ANSWERS]
+_SCALE_VALUES = frozenset(value for value, _ in SCALE_CHOICES)
 # One required 0-3 radio group per item, item_1 ... item_n, labelled with the standard wording.
 for _form in (Phq9Form, Gad7Form):
     for _number, _text in enumerate(_form.scale_items, start=1):

@@ -38,7 +38,9 @@ from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, Tms
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("public", __name__)
+# Static files of the public pages (forms.js); their own URL prefix so staff/ and the public
+# pages never shadow each other's files.
+bp = Blueprint("public", __name__, static_folder="static", static_url_path="/static/public")
 
 CSRF_EXPIRED = "This page was open for a long time; please send it again."
 NOT_A_FORM_POST = "Send this form from its page on our site."
@@ -78,6 +80,14 @@ def clinic_context() -> dict[str, Any]:
         "clinic_name": current_app.extensions["intake.settings"].clinic_name,
         "crisis": rules.CRISIS_WORDING,
     }
+
+
+@bp.app_template_filter("summary_label")
+def summary_label(label: str) -> str:
+    """A field's whole label as the start of an error summary line ("Phone:", "I struggle...")."""
+    text = label.strip()
+    # A label that is a sentence or a question already ends well; others get a colon.
+    return text if text.endswith((".", "?", "!")) else f"{text}:"
 
 
 @bp.app_template_filter("phone_links")
@@ -166,9 +176,17 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
         return error_response(415, NOT_A_FORM_POST)
     # The form's own fields only: Flask-WTF would otherwise read a JSON body as the form.
     form = page.form_class(formdata=request.form)
-    if not form.validate():
-        return _render(page, form), 422
+    # Both sets of rules run on every post, so every error shows in one round: the fields'
+    # own checks, then the domain's (which submit runs again before storing anything).
+    valid = form.validate()
     data = _submission_input(page, form)
+    try:
+        intake.check(data)
+    except intake.InvalidSubmission as error:
+        form.add_errors(error.errors)
+        valid = False
+    if not valid:
+        return _render(page, form), 422
     try:
         accepted = intake.submit(get_db(), data)
     except intake.InvalidSubmission as error:
