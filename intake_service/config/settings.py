@@ -71,6 +71,10 @@ class Settings:
     on_call_email: str | None = None
     # An urgent lead nobody acknowledged is paged again, to the whole team, this often.
     urgent_repage_minutes: float = 10.0
+    # Shown on every public page beside the phone and address (free text, the clinic's words).
+    clinic_hours: str = "Monday to Friday, 9 am to 5 pm"
+    # What the thank-you page promises about the first call: a promise the team can keep.
+    clinic_first_contact: str = "We'll call you within one business day."
 
     @property
     def embedded(self) -> bool:
@@ -184,6 +188,9 @@ class Settings:
             clinic_phone=required_in_production("CLINIC_PHONE") or "(555) 010-0000",
             clinic_address=required_in_production("CLINIC_ADDRESS") or "Clinic address not set",
             clinic_timezone=clinic_timezone,
+            clinic_hours=env.get("CLINIC_HOURS", "").strip() or "Monday to Friday, 9 am to 5 pm",
+            clinic_first_contact=env.get("CLINIC_FIRST_CONTACT", "").strip()
+            or "We'll call you within one business day.",
             field_encryption_keys=keys,
             smtp=smtp,
             twilio=twilio,

@@ -31,6 +31,7 @@ from intake_service.db import get_db
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
 from intake_service.domain.intake import rules
+from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.domain.triage import scales
 from intake_service.extensions import client_address, submission_limit
 from intake_service.web.errors import error_response
@@ -76,10 +77,29 @@ SCALE_PAGES = {
 
 @bp.app_context_processor
 def clinic_context() -> dict[str, Any]:
+    settings = current_app.extensions["intake.settings"]
     return {
-        "clinic_name": current_app.extensions["intake.settings"].clinic_name,
+        "clinic_name": settings.clinic_name,
+        # Who the clinic is, on every public page: a page asking about depression has to say
+        # whose it is and how to reach a person there.
+        "clinic": {
+            "name": settings.clinic_name,
+            "phone": settings.clinic_phone,
+            "phone_tel": tel_target(settings.clinic_phone),
+            "address": settings.clinic_address,
+            "hours": settings.clinic_hours,
+            "first_contact": settings.clinic_first_contact,
+        },
         "crisis": rules.CRISIS_WORDING,
     }
+
+
+def tel_target(phone: str) -> str:
+    """`phone` as a tel: link's target (E.164 when it parses, else its digits)."""
+    try:
+        return normalize_phone(phone)
+    except InvalidContact:
+        return "".join(char for char in phone if char.isdigit() or char == "+")
 
 
 @bp.app_template_filter("summary_label")
@@ -139,13 +159,18 @@ def gad7() -> ResponseReturnValue:
     return _form_page(PAGES["public.gad7"])
 
 
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    return render_template("public/privacy.html")
+
+
 @bp.get("/thank-you/<uuid:submission_id>")
 def thank_you(submission_id: uuid.UUID) -> ResponseReturnValue:
     # Urgency is known only to the browser that sent the form (kept in its signed session),
     # so someone else opening this address learns nothing about the person.
     shown = session.get(THANK_YOU_SESSION_KEY) or {}
     urgent = shown.get("id") == str(submission_id) and bool(shown.get("urgent"))
-    return render_template("public/thank_you.html", message=rules.THANK_YOU, urgent=urgent)
+    return render_template("public/thank_you.html", urgent=urgent)
 
 
 @bp.errorhandler(CSRFError)
