@@ -75,6 +75,8 @@ class Settings:
     clinic_hours: str = "Monday to Friday, 9 am to 5 pm"
     # What the thank-you page promises about the first call: a promise the team can keep.
     clinic_first_contact: str = "We'll call you within one business day."
+    # The language of the public pages for a visitor whose browser asks for none we have.
+    clinic_locale: str = "en"
 
     @property
     def embedded(self) -> bool:
@@ -151,6 +153,9 @@ class Settings:
         for address in team_emails:
             check_address("TEAM_EMAILS", address)
 
+        clinic_locale = env.get("CLINIC_LOCALE", "en").strip().lower() or "en"
+        if clinic_locale not in ("en", "es"):
+            raise ConfigError(f"CLINIC_LOCALE must be en or es, not {clinic_locale!r}.")
         clinic_timezone = env.get("CLINIC_TIMEZONE", "America/Los_Angeles").strip()
         try:
             zoneinfo.ZoneInfo(clinic_timezone)
@@ -191,6 +196,7 @@ class Settings:
             clinic_hours=env.get("CLINIC_HOURS", "").strip() or "Monday to Friday, 9 am to 5 pm",
             clinic_first_contact=env.get("CLINIC_FIRST_CONTACT", "").strip()
             or "We'll call you within one business day.",
+            clinic_locale=clinic_locale,
             field_encryption_keys=keys,
             smtp=smtp,
             twilio=twilio,

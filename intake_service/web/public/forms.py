@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -59,7 +60,9 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "callback_window"
 
 
 def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
+    # Labels are English message ids, translated when the page renders (the form classes are
+    # built once at import, long before any request says which language it wants).
+    return [SelectChoice(value, lazy_gettext(label)) for value, label in pairs]
 
 
 def _name(form: FlaskForm, field: Field) -> None:
@@ -71,7 +74,7 @@ def _name(form: FlaskForm, field: Field) -> None:
 
 class ContactForm(FlaskForm):
     first_name = StringField(
-        "First name",
+        lazy_gettext("First name"),
         validators=[
             InputRequired("Enter your first name."),
             Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
@@ -80,7 +83,7 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "given-name", "maxlength": MAX_NAME_CHARS},
     )
     last_name = StringField(
-        "Last name",
+        lazy_gettext("Last name"),
         validators=[
             Optional(),
             Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
@@ -89,7 +92,7 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "family-name", "maxlength": MAX_NAME_CHARS},
     )
     email = EmailField(
-        "Email",
+        lazy_gettext("Email"),
         validators=[
             Optional(),
             Length(max=MAX_EMAIL_CHARS, message=f"Use at most {MAX_EMAIL_CHARS} characters."),
@@ -97,7 +100,7 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"},
     )
     phone = TelField(
-        "Phone",
+        lazy_gettext("Phone"),
         validators=[
             Optional(),
             Length(max=MAX_PHONE_CHARS, message=f"Use at most {MAX_PHONE_CHARS} characters."),
@@ -105,19 +108,19 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "tel"},
     )
     treatment_interest = SelectField(
-        "What are you interested in?",
+        lazy_gettext("What are you interested in?"),
         choices=_choices(TREATMENT_CHOICES),
         default=DEFAULT_TREATMENT,
         invalid_choice_message="Choose one of the options.",
     )
     callback_window = RadioField(
-        "When is a good time to call you?",
+        lazy_gettext("When is a good time to call you?"),
         choices=_choices(CALLBACK_CHOICES),
         default=DEFAULT_CALLBACK_WINDOW,
         invalid_choice_message="Choose a time of day.",
     )
     message = TextAreaField(
-        "Anything you would like us to know?",
+        lazy_gettext("Anything you would like us to know?"),
         validators=[
             Optional(),
             Length(max=MAX_MESSAGE_CHARS, message=f"Use at most {MAX_MESSAGE_CHARS} characters."),
@@ -128,7 +131,7 @@ class ContactForm(FlaskForm):
     sms_consent = BooleanField(consent.SMS_WORDINGS[consent.CURRENT_SMS_WORDING], default=False)
     sms_wording_version = HiddenField(default=consent.CURRENT_SMS_WORDING)
     how_heard = SelectField(
-        "How did you hear about us?",
+        lazy_gettext("How did you hear about us?"),
         choices=_choices(HOW_HEARD_CHOICES),
         default="",
         invalid_choice_message="Choose one of the options, or leave it blank.",
@@ -234,7 +237,7 @@ for _key, _text in TMS_ITEMS.items():
         TmsScreenForm,
         _key,
         RadioField(
-            _text,
+            lazy_gettext(_text),
             choices=_choices(YES_NO),
             validate_choice=False,
             validators=[

@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 
@@ -35,6 +36,7 @@ from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.domain.triage import scales
 from intake_service.extensions import client_address, submission_limit
 from intake_service.web.errors import error_response
+from intake_service.web.public import locale
 from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,29 @@ def clinic_context() -> dict[str, Any]:
             "first_contact": settings.clinic_first_contact,
         },
         "crisis": rules.CRISIS_WORDING,
+        "locale": str(get_locale() or locale.DEFAULT),
+        "language_switch": _language_switch(),
     }
+
+
+def _language_switch() -> dict[str, str] | None:
+    """The link to this same page in the other language (None where there is no page)."""
+    if request.blueprint != "public" or request.endpoint is None or request.method != "GET":
+        return None
+    target = locale.other(str(get_locale() or locale.DEFAULT))
+    args = {**(request.view_args or {}), "lang": target}
+    url = url_for(request.endpoint, **args)
+    return {"url": url, "locale": target, "name": locale.NAMES[target]}
+
+
+@bp.app_template_filter("translate")
+def translate(text: str) -> str:
+    """`text` (an English sentence the service owns) in the page's language, when catalogued.
+
+    Sentences come from the domain and the settings in English; their English wording is the
+    catalogue's message id, so an unknown sentence (a clinic's own hours) shows as written.
+    """
+    return gettext(str(text)) if text else text
 
 
 def tel_target(phone: str) -> str:
@@ -105,7 +129,7 @@ def tel_target(phone: str) -> str:
 @bp.app_template_filter("summary_label")
 def summary_label(label: str) -> str:
     """A field's whole label as the start of an error summary line ("Phone:", "I struggle...")."""
-    text = label.strip()
+    text = str(label).strip()
     # A label that is a sentence or a question already ends well; others get a colon.
     return text if text.endswith((".", "?", "!")) else f"{text}:"
 
