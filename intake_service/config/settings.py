@@ -11,7 +11,7 @@ import os
 import secrets
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -33,6 +33,7 @@ from intake_service.config.readers import (
     ratelimit_storage,
     read_count,
     read_flag,
+    read_pairs,
     read_seconds,
 )
 
@@ -77,6 +78,9 @@ class Settings:
     clinic_first_contact: str = "We'll call you within one business day."
     # The language of the public pages for a visitor whose browser asks for none we have.
     clinic_locale: str = "en"
+    # Each form builder's secret (FORM_WEBHOOK_SECRETS "gravity=...,typeform=..."): a source
+    # without one is refused, so an unconfigured builder can never post leads.
+    form_webhook_secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -197,6 +201,9 @@ class Settings:
             clinic_first_contact=env.get("CLINIC_FIRST_CONTACT", "").strip()
             or "We'll call you within one business day.",
             clinic_locale=clinic_locale,
+            form_webhook_secrets=read_pairs(
+                "FORM_WEBHOOK_SECRETS", env.get("FORM_WEBHOOK_SECRETS", "")
+            ),
             field_encryption_keys=keys,
             smtp=smtp,
             twilio=twilio,
