@@ -92,18 +92,23 @@ def test_empty_form_shows_every_error_at_once_with_focus_on_the_summary(
     expect(first_name).to_be_focused()
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize("name", sorted(PUBLIC_PAGES))
-def test_public_page_shows_the_clinic_and_passes_axe(sized_page: Page, name: str) -> None:
+def test_public_page_shows_the_clinic_and_passes_axe(
+    sized_page: Page, name: str, lang: str
+) -> None:
     page = sized_page
-    page.goto(PUBLIC_PAGES[name])
+    page.goto(f"{PUBLIC_PAGES[name]}?lang={lang}")
+    assert page.locator("html").get_attribute("lang") == lang
 
     footer = page.locator("footer.site")
-    expect(footer.get_by_role("link", name="Privacy notice")).to_have_attribute("href", "/privacy")
+    privacy = "Aviso de privacidad" if lang == "es" else "Privacy notice"
+    expect(footer.get_by_role("link", name=privacy)).to_have_attribute("href", "/privacy")
     assert (page.locator("header.site a.call").get_attribute("href") or "").startswith("tel:+1")
     # Nothing wider than the screen (a phone must never scroll sideways).
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    shot(page, name)
-    check_axe(page, name)
+    shot(page, f"{name}-{lang}")
+    check_axe(page, f"{name} ({lang})")
 
 
 def test_thank_you_page_at_each_size(sized_page: Page) -> None:
@@ -117,6 +122,38 @@ def test_thank_you_page_at_each_size(sized_page: Page) -> None:
     expect(page.locator("main").get_by_role("link", name="988").first).to_be_visible()
     shot(page, "thank-you")
     check_axe(page, "thank-you")
+
+
+def test_spanish_visitor_fills_the_tms_self_screen_and_gets_a_spanish_thank_you(
+    browser: Browser,  # noqa: F811
+    base_url: str,  # noqa: F811
+) -> None:
+    context = browser.new_context(
+        base_url=base_url,
+        locale="es-MX",
+        extra_http_headers={"Accept-Language": "es-MX,es"},
+        **SIZES["phone"],
+    )
+    page = context.new_page()
+    page.size_name = "phone"  # type: ignore[attr-defined]
+    page.goto("/screening/tms")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "¿Podría la terapia TMS ser adecuada para usted?"
+    )
+    for group in (
+        page.locator("fieldset").filter(has=page.locator("input[type=radio][value=yes]")).all()[:5]
+    ):
+        group.get_by_label("Sí").check()
+    page.get_by_label("Nombre", exact=True).fill("Lucía")
+    page.get_by_label("Correo electrónico").fill("lucia@example.com")
+    shot(page, "tms-es-filled")
+    page.get_by_role("button", name="Enviar").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Gracias, recibimos su solicitud")
+    expect(page.locator("main")).to_contain_text("Le llamaremos en un plazo de un día hábil.")
+    shot(page, "thank-you-es")
+    check_axe(page, "thank-you (es)")
+    context.close()
 
 
 def test_screenshots_were_written() -> None:

@@ -98,3 +98,11 @@ def test_compiled_catalogue_matches_its_source() -> None:
     compiled = read_mo((folder / "messages.mo").open("rb"))
     assert {m.id: m.string for m in source if m.id} == {m.id: m.string for m in compiled if m.id}
     assert not [m.id for m in source if m.id and not m.string]
+
+
+def test_english_only_consent_wording_is_marked_as_english_on_spanish_pages(client: Any) -> None:
+    spanish = Page(client.get("/contact?lang=es").text)
+    english = Page(client.get("/contact?lang=en").text)
+
+    assert spanish.find_all("label", **{"for": "sms_consent", "lang": "en"})
+    assert not english.find_all("label", **{"for": "sms_consent", "lang": "en"})

@@ -108,6 +108,12 @@ def _language_switch() -> dict[str, str] | None:
     return {"url": url, "locale": target, "name": locale.NAMES[target]}
 
 
+@bp.app_template_global("current_locale")
+def current_locale() -> str:
+    """The page's language, for macros (imported macros do not see the page's context)."""
+    return str(get_locale() or locale.DEFAULT)
+
+
 @bp.app_template_filter("translate")
 def translate(text: str) -> str:
     """`text` (an English sentence the service owns) in the page's language, when catalogued.
