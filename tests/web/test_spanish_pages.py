@@ -106,3 +106,16 @@ def test_english_only_consent_wording_is_marked_as_english_on_spanish_pages(clie
 
     assert spanish.find_all("label", **{"for": "sms_consent", "lang": "en"})
     assert not english.find_all("label", **{"for": "sms_consent", "lang": "en"})
+
+
+def test_the_lead_records_the_language_of_the_page(client: Any, db: Any) -> None:
+    from sqlalchemy import select
+
+    from intake_service.models import Lead
+
+    post(client, "/screening/tms", tms_data(first_name="Lucía"), headers={"Accept-Language": "es"})
+    post(client, "/screening/tms", tms_data(first_name="Jane"), headers={"Accept-Language": "en"})
+
+    with db.session() as session:
+        languages = dict(session.execute(select(Lead.first_name, Lead.locale)).all())
+    assert languages == {"Lucía": "es", "Jane": "en"}

@@ -43,6 +43,9 @@ FORM_LABELS: dict[str, str] = {
     "phq9": "PHQ-9 questionnaire",
     "gad7": "GAD-7 questionnaire",
 }
+# The languages the public pages and patient messages speak; English is the fallback.
+LOCALES = ("en", "es")
+DEFAULT_LOCALE = "en"
 DEFAULT_TREATMENT = "unsure"
 DEFAULT_CALLBACK_WINDOW = "any"
 # A form about one treatment means that treatment when the person names none.

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from flask import current_app, request, session
 
-SUPPORTED = ("en", "es")
+from intake_service.domain.intake.rules import DEFAULT_LOCALE, LOCALES
+
+SUPPORTED = LOCALES
 # The name of each language in itself, for the switch.
 NAMES = {"en": "English", "es": "Español"}
 SESSION_KEY = "intake.lang"
-DEFAULT = "en"
+DEFAULT = DEFAULT_LOCALE
 
 
 def select_locale() -> str:

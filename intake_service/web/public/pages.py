@@ -284,6 +284,7 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         idempotency_key=token,
         ip=client_address(),
         user_agent=rules.user_agent(request.headers.get("User-Agent")),
+        locale=current_locale(),
     )
 
 
