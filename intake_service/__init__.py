@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -61,6 +62,17 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    from flask_babel import Babel
+
+    from intake_service.web.public.locale import select_locale
+
+    # Message catalogues live in the package (translations/<locale>/LC_MESSAGES), so they ship
+    # in the wheel; the compiled .mo files are committed beside their .po sources.
+    Babel(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).resolve().parent / "translations"),
+    )
     login_manager.init_app(app)
 
     from intake_service.celery_app import init_celery

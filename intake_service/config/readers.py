@@ -32,6 +32,19 @@ def read_count(env: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
+def read_pairs(name: str, raw: str) -> dict[str, str]:
+    """ "a=1,b=2" as {"a": "1", "b": "2"}; raises ConfigError naming the bad entry."""
+    pairs: dict[str, str] = {}
+    for position, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
+        if not entry:
+            continue
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name} entry {position} must look like source=secret.")
+        pairs[key.strip().lower()] = value.strip()
+    return pairs
+
+
 def read_seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:

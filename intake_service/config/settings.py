@@ -33,6 +33,7 @@ from intake_service.config.readers import (
     ratelimit_storage,
     read_count,
     read_flag,
+    read_pairs,
     read_seconds,
 )
 from intake_service.config.security import SecuritySettings, security_settings
@@ -74,6 +75,15 @@ class Settings:
     urgent_repage_minutes: float = 10.0
     # Framing, CORS, the blind-index key and retention (config/security.py).
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    # Shown on every public page beside the phone and address (free text, the clinic's words).
+    clinic_hours: str = "Monday to Friday, 9 am to 5 pm"
+    # What the thank-you page promises about the first call: a promise the team can keep.
+    clinic_first_contact: str = "We'll call you within one business day."
+    # The language of the public pages for a visitor whose browser asks for none we have.
+    clinic_locale: str = "en"
+    # Each form builder's secret (FORM_WEBHOOK_SECRETS "gravity=...,typeform=..."): a source
+    # without one is refused, so an unconfigured builder can never post leads.
+    form_webhook_secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -150,6 +160,9 @@ class Settings:
         for address in team_emails:
             check_address("TEAM_EMAILS", address)
 
+        clinic_locale = env.get("CLINIC_LOCALE", "en").strip().lower() or "en"
+        if clinic_locale not in ("en", "es"):
+            raise ConfigError(f"CLINIC_LOCALE must be en or es, not {clinic_locale!r}.")
         clinic_timezone = env.get("CLINIC_TIMEZONE", "America/Los_Angeles").strip()
         try:
             zoneinfo.ZoneInfo(clinic_timezone)
@@ -187,6 +200,13 @@ class Settings:
             clinic_phone=required_in_production("CLINIC_PHONE") or "(555) 010-0000",
             clinic_address=required_in_production("CLINIC_ADDRESS") or "Clinic address not set",
             clinic_timezone=clinic_timezone,
+            clinic_hours=env.get("CLINIC_HOURS", "").strip() or "Monday to Friday, 9 am to 5 pm",
+            clinic_first_contact=env.get("CLINIC_FIRST_CONTACT", "").strip()
+            or "We'll call you within one business day.",
+            clinic_locale=clinic_locale,
+            form_webhook_secrets=read_pairs(
+                "FORM_WEBHOOK_SECRETS", env.get("FORM_WEBHOOK_SECRETS", "")
+            ),
             field_encryption_keys=keys,
             smtp=smtp,
             twilio=twilio,

@@ -48,6 +48,8 @@ class Lead(Base):
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     callback_window: Mapped[str] = mapped_column(String(20), default="any")
+    # The language of the pages the person used ("en", "es"): later messages to them use it.
+    locale: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
     treatment_interest: Mapped[str] = mapped_column(String(20), default="unsure")
     status: Mapped[str] = mapped_column(String(20), default="new")
     priority: Mapped[str | None] = mapped_column(String(20))  # set by triage

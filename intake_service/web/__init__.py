@@ -11,9 +11,11 @@ def register_blueprints(app: Flask) -> None:
     from intake_service.web.errors import register_error_handlers
     from intake_service.web.public import pages
     from intake_service.web.staff import ack
+    from intake_service.web.webhooks import forms as form_webhooks
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(submissions.bp)
+    app.register_blueprint(form_webhooks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(ack.bp)
     app.register_blueprint(dev_mailbox.bp)

@@ -124,7 +124,7 @@ def test_contact_form_on_a_phone_is_filled_partly_by_keyboard_and_sent(
     page.click("button[type=submit]")
 
     expect(page).to_have_url(re.compile(r"/thank-you/[0-9a-f-]{36}$"))
-    expect(page.locator("h1")).to_have_text("Thank you")
+    expect(page.locator("h1")).to_have_text("Thank you, we have your request")
     expect(page.locator("footer")).to_contain_text("Call or text 988")
     expect(page.locator("body")).not_to_contain_text("mornings are better")
     [stored] = submissions(live_app)
@@ -162,7 +162,7 @@ def test_invalid_phone_shows_the_error_beside_the_field_and_keeps_input(
     # Fixing the number and sending again works (the fresh CSRF token came with the page).
     page.fill("#phone", "(310) 555-0123")
     page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Thank you")
+    expect(page.locator("h1")).to_have_text("Thank you, we have your request")
     assert len(submissions(live_app)) == 1
 
 
@@ -181,7 +181,7 @@ def test_double_clicked_send_makes_one_submission(page: Page, live_app: Flask) -
     fill_contact(page)
     page.dblclick("button[type=submit]")
 
-    expect(page.locator("h1")).to_have_text("Thank you")
+    expect(page.locator("h1")).to_have_text("Thank you, we have your request")
     assert len(submissions(live_app)) == 1
 
 
@@ -202,7 +202,7 @@ def test_tms_screen_end_to_end(page: Page, live_app: Flask) -> None:
         page.click(f"label[for={key}-{0 if yes else 1}]")
     page.click("button[type=submit]")
 
-    expect(page.locator("h1")).to_have_text("Thank you")
+    expect(page.locator("h1")).to_have_text("Thank you, we have your request")
     for text in TMS_ITEMS.values():
         expect(page.locator("body")).not_to_contain_text(text)
     [stored] = submissions(live_app)

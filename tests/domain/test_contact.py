@@ -102,7 +102,7 @@ def test_email_domain_is_lower_cased_and_surrounding_space_trimmed() -> None:
     ],
 )
 def test_malformed_email_is_refused(raw: str) -> None:
-    with pytest.raises(InvalidContact, match="valid email address"):
+    with pytest.raises(InvalidContact, match=r"email address|@"):
         normalize_email(raw)
 
 

@@ -302,6 +302,7 @@ def test_urgent_lead_nobody_reached_makes_one_unreachable_email_per_team_address
         for body in failed_bodies:  # reasons, never what the patient was sent
             assert body and body not in text
         assert "thanks for contacting" not in text.lower()
+        assert "sunrise clinic here" not in text.lower()
         assert "988" not in text
     for message_id in (email_id, sms_id):
         assert_explained(db, message_id)

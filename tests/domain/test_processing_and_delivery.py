@@ -488,7 +488,7 @@ def test_text_reaches_twilio_with_the_right_to_and_body(
     assert sent["from"] == "+13105550100"
     stored = message(database(twilio_app), sms.id)
     assert sent["body"] == stored.body_text
-    assert sent["body"].startswith("Hi Jane, thanks for contacting Sunrise Clinic.")
+    assert sent["body"].startswith("Hi Jane, Sunrise Clinic here.")
     assert stored.provider_id == sent["sid"]
     assert sent["status_callback"] is None  # a local base URL cannot take Twilio's callbacks
 

@@ -228,7 +228,7 @@ def test_changed_default_becomes_version_2_and_later_messages_record_it(
     process_and_deliver(app, first_lead)
 
     sms = root / "patient_first_reply" / "sms.txt"
-    sms.write_text(sms.read_text().replace("When is a good time", "What time suits you"))
+    sms.write_text(sms.read_text().replace("Or call", "What time suits you? Or call"))
     with db.transaction() as session:
         saved = load_defaults(session, root=root)
         assert [(v.template.key, v.template.channel, v.version) for v in saved] == [
@@ -256,7 +256,7 @@ def test_changed_default_becomes_version_2_and_later_messages_record_it(
     assert sent_sms(first_lead).template_version_id == version_ids[1]
     assert sent_sms(second_lead).template_version_id == new_version_id
     assert "What time suits you" in sent_sms(second_lead).body_text
-    assert "When is a good time" in sent_sms(first_lead).body_text
+    assert "What time suits you" not in sent_sms(first_lead).body_text
 
 
 def test_default_with_unknown_variable_is_refused_and_nothing_is_saved(

@@ -43,6 +43,9 @@ FORM_LABELS: dict[str, str] = {
     "phq9": "PHQ-9 questionnaire",
     "gad7": "GAD-7 questionnaire",
 }
+# The languages the public pages and patient messages speak; English is the fallback.
+LOCALES = ("en", "es")
+DEFAULT_LOCALE = "en"
 DEFAULT_TREATMENT = "unsure"
 DEFAULT_CALLBACK_WINDOW = "any"
 # A form about one treatment means that treatment when the person names none.
@@ -246,10 +249,13 @@ NOT_FOR_EMERGENCIES = (
     f"or call {EMERGENCY} if you are in immediate danger."
 )
 FOOTER = f"In crisis? Call or text {LIFELINE} ({LIFELINE_NAME}). In an emergency call {EMERGENCY}."
-THANK_YOU = (
-    "Thank you. We have your request, and a member of our care team will contact you soon. "
+THINKING_OF_HARM = (
     f"If you are thinking about harming yourself, call or text {LIFELINE} ({LIFELINE_NAME}) "
     f"at any time, or call {EMERGENCY} if you are in immediate danger."
+)
+THANK_YOU = (
+    "Thank you. We have your request, and a member of our care team will contact you soon. "
+    + THINKING_OF_HARM
 )
 CLINICIAN_WILL_CALL = "A clinician from our team will call you as soon as possible."
 CRISIS_MESSAGE = (
@@ -270,5 +276,6 @@ CRISIS_WORDING: dict[str, str] = {
     "thoughts_right_now": THOUGHTS_RIGHT_NOW,
     "clinician_will_call": CLINICIAN_WILL_CALL,
     "not_for_emergencies": NOT_FOR_EMERGENCIES,
+    "thinking_of_harm": THINKING_OF_HARM,
     "footer": FOOTER,
 }

@@ -61,11 +61,14 @@ class SubmissionInput:
     idempotency_key: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    locale: str = rules.DEFAULT_LOCALE  # the language of the page the person used
 
     def fingerprint(self) -> str:
         """A hash of what was asked, so a replayed key can be told from a reused one."""
         content = asdict(self)
-        for transport_detail in ("idempotency_key", "ip", "user_agent", "via"):
+        # The page's language is how it was asked, not what: the same words resent from the
+        # Spanish page are the same submission.
+        for transport_detail in ("idempotency_key", "ip", "user_agent", "via", "locale"):
             content.pop(transport_detail)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -119,6 +122,8 @@ def check(data: SubmissionInput) -> None:
         errors["message"] = f"Use at most {MAX_MESSAGE_CHARS} characters."
     elif data.message and rules.NOT_TEXT.search(data.message):
         errors["message"] = rules.CONTROL_CHARACTERS
+    if data.locale not in rules.LOCALES:
+        errors["locale"] = f"Unknown language; use one of: {', '.join(rules.LOCALES)}."
     source_problem = rules.source_problem(data.source)
     if source_problem:
         errors["source"] = source_problem
@@ -184,6 +189,7 @@ def accept(
         email=contact.email,
         phone=contact.phone,
         callback_window=contact.callback_window,
+        locale=data.locale,
         treatment_interest=data.treatment_interest,
         source={rules.strip_controls(k): rules.strip_controls(v) for k, v in data.source.items()},
         # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the

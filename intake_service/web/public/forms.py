@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -59,7 +60,9 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "callback_window"
 
 
 def _choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
+    # Labels are English message ids, translated when the page renders (the form classes are
+    # built once at import, long before any request says which language it wants).
+    return [SelectChoice(value, lazy_gettext(label)) for value, label in pairs]
 
 
 def _name(form: FlaskForm, field: Field) -> None:
@@ -71,7 +74,7 @@ def _name(form: FlaskForm, field: Field) -> None:
 
 class ContactForm(FlaskForm):
     first_name = StringField(
-        "First name",
+        lazy_gettext("First name"),
         validators=[
             InputRequired("Enter your first name."),
             Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
@@ -80,7 +83,7 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "given-name", "maxlength": MAX_NAME_CHARS},
     )
     last_name = StringField(
-        "Last name",
+        lazy_gettext("Last name"),
         validators=[
             Optional(),
             Length(max=MAX_NAME_CHARS, message=f"Use at most {MAX_NAME_CHARS} characters."),
@@ -89,7 +92,7 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "family-name", "maxlength": MAX_NAME_CHARS},
     )
     email = EmailField(
-        "Email",
+        lazy_gettext("Email"),
         validators=[
             Optional(),
             Length(max=MAX_EMAIL_CHARS, message=f"Use at most {MAX_EMAIL_CHARS} characters."),
@@ -97,7 +100,7 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"},
     )
     phone = TelField(
-        "Phone",
+        lazy_gettext("Phone"),
         validators=[
             Optional(),
             Length(max=MAX_PHONE_CHARS, message=f"Use at most {MAX_PHONE_CHARS} characters."),
@@ -105,19 +108,19 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "tel"},
     )
     treatment_interest = SelectField(
-        "What are you interested in?",
+        lazy_gettext("What are you interested in?"),
         choices=_choices(TREATMENT_CHOICES),
         default=DEFAULT_TREATMENT,
         invalid_choice_message="Choose one of the options.",
     )
     callback_window = RadioField(
-        "When is a good time to call you?",
+        lazy_gettext("When is a good time to call you?"),
         choices=_choices(CALLBACK_CHOICES),
         default=DEFAULT_CALLBACK_WINDOW,
         invalid_choice_message="Choose a time of day.",
     )
     message = TextAreaField(
-        "Anything you would like us to know?",
+        lazy_gettext("Anything you would like us to know?"),
         validators=[
             Optional(),
             Length(max=MAX_MESSAGE_CHARS, message=f"Use at most {MAX_MESSAGE_CHARS} characters."),
@@ -128,7 +131,7 @@ class ContactForm(FlaskForm):
     sms_consent = BooleanField(consent.SMS_WORDINGS[consent.CURRENT_SMS_WORDING], default=False)
     sms_wording_version = HiddenField(default=consent.CURRENT_SMS_WORDING)
     how_heard = SelectField(
-        "How did you hear about us?",
+        lazy_gettext("How did you hear about us?"),
         choices=_choices(HOW_HEARD_CHOICES),
         default="",
         invalid_choice_message="Choose one of the options, or leave it blank.",
@@ -169,12 +172,17 @@ class ContactForm(FlaskForm):
             return None
 
     def contact(self) -> Contact:
-        """The contact details, normalised; call after validate()."""
+        """The contact details, normalised; call after validate().
+
+        A field that failed its own check still counts as given (its raw text), so the domain's
+        rules that span fields ("an email or a phone") judge what the person typed instead of
+        adding a second, contradicting error beside a field that already says what is wrong.
+        """
         return Contact(
             first_name=self.first_name.data or "",
             last_name=self.last_name.data or "",
-            email=self.email_normalized,
-            phone=self.phone_e164,
+            email=self.email_normalized or self._typed_if_refused(self.email),
+            phone=self.phone_e164 or self._typed_if_refused(self.phone),
             callback_window=self.callback_window.data or DEFAULT_CALLBACK_WINDOW,
         )
 
@@ -182,14 +190,23 @@ class ContactForm(FlaskForm):
         """The questionnaire's answers as the domain stores them (none on the contact form)."""
         return None
 
+    @staticmethod
+    def _typed_if_refused(field: Field) -> str | None:
+        return ((field.data or "").strip() or None) if field.errors else None
+
     def add_errors(self, errors: dict[str, str]) -> None:
-        """Show errors keyed like domain.intake's ("contact.phone") beside their fields."""
+        """Show errors keyed like domain.intake's ("contact.phone") beside their fields.
+
+        A field that already has an error keeps it alone: one thing to fix per field, the
+        most specific one (the field's own check runs first).
+        """
         for path, sentence in errors.items():
             field = self._field_for(path)
             if field is None:
-                self.form_errors.append(sentence)
-            elif sentence not in field.errors:
-                field.errors = [*field.errors, sentence]
+                if sentence not in self.form_errors:
+                    self.form_errors.append(sentence)
+            elif not field.errors:
+                field.errors = [sentence]
 
     def _field_for(self, path: str) -> Field | None:
         head, _, rest = path.partition(".")
@@ -220,7 +237,7 @@ for _key, _text in TMS_ITEMS.items():
         TmsScreenForm,
         _key,
         RadioField(
-            _text,
+            lazy_gettext(_text),
             choices=_choices(YES_NO),
             validate_choice=False,
             validators=[
@@ -237,7 +254,9 @@ class _ScaleForm(ContactForm):
     scale_items: tuple[str, ...] = ()
 
     def answers(self) -> dict[str, Any] | None:
-        return {"items": [int(self[f"item_{n}"].data) for n in range(1, len(self.scale_items) + 1)]}
+        # An unanswered item stays None, so the domain's check can still run beside the
+        # fields' own errors (it names that item, which already says "Choose how often.").
+        return {"items": [_scale_value(field.data) for field in self.item_fields()]}
 
     def item_fields(self) -> list[Field]:
         return [self[f"item_{n}"] for n in range(1, len(self.scale_items) + 1)]
@@ -249,6 +268,10 @@ class _ScaleForm(ContactForm):
         return super()._field_for(path)
 
 
+def _scale_value(raw: Any) -> int | None:
+    return int(raw) if raw in _SCALE_VALUES else None
+
+
 class Phq9Form(_ScaleForm):
     scale_items = scales.PHQ9_ITEMS
 
@@ -258,6 +281,7 @@ class Gad7Form(_ScaleForm):
 
 
 SCALE_CHOICES = [(str(value), label) for value, label in scales.ANSWERS]
+_SCALE_VALUES = frozenset(value for value, _ in SCALE_CHOICES)
 # One required 0-3 radio group per item, item_1 ... item_n, labelled with the standard wording.
 for _form in (Phq9Form, Gad7Form):
     for _number, _text in enumerate(_form.scale_items, start=1):

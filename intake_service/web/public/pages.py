@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 
@@ -31,14 +32,18 @@ from intake_service.db import get_db
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
 from intake_service.domain.intake import rules
+from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.domain.triage import scales
 from intake_service.extensions import client_address, submission_limit
 from intake_service.web.errors import error_response
+from intake_service.web.public import locale
 from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("public", __name__)
+# Static files of the public pages (forms.js); their own URL prefix so staff/ and the public
+# pages never shadow each other's files.
+bp = Blueprint("public", __name__, static_folder="static", static_url_path="/static/public")
 
 CSRF_EXPIRED = "This page was open for a long time; please send it again."
 NOT_A_FORM_POST = "Send this form from its page on our site."
@@ -74,10 +79,65 @@ SCALE_PAGES = {
 
 @bp.app_context_processor
 def clinic_context() -> dict[str, Any]:
+    settings = current_app.extensions["intake.settings"]
     return {
-        "clinic_name": current_app.extensions["intake.settings"].clinic_name,
+        "clinic_name": settings.clinic_name,
+        # Who the clinic is, on every public page: a page asking about depression has to say
+        # whose it is and how to reach a person there.
+        "clinic": {
+            "name": settings.clinic_name,
+            "phone": settings.clinic_phone,
+            "phone_tel": tel_target(settings.clinic_phone),
+            "address": settings.clinic_address,
+            "hours": settings.clinic_hours,
+            "first_contact": settings.clinic_first_contact,
+        },
         "crisis": rules.CRISIS_WORDING,
+        "locale": str(get_locale() or locale.DEFAULT),
+        "language_switch": _language_switch(),
     }
+
+
+def _language_switch() -> dict[str, str] | None:
+    """The link to this same page in the other language (None where there is no page)."""
+    if request.blueprint != "public" or request.endpoint is None or request.method != "GET":
+        return None
+    target = locale.other(str(get_locale() or locale.DEFAULT))
+    args = {**(request.view_args or {}), "lang": target}
+    url = url_for(request.endpoint, **args)
+    return {"url": url, "locale": target, "name": locale.NAMES[target]}
+
+
+@bp.app_template_global("current_locale")
+def current_locale() -> str:
+    """The page's language, for macros (imported macros do not see the page's context)."""
+    return str(get_locale() or locale.DEFAULT)
+
+
+@bp.app_template_filter("translate")
+def translate(text: str) -> str:
+    """`text` (an English sentence the service owns) in the page's language, when catalogued.
+
+    Sentences come from the domain and the settings in English; their English wording is the
+    catalogue's message id, so an unknown sentence (a clinic's own hours) shows as written.
+    """
+    return gettext(str(text)) if text else text
+
+
+def tel_target(phone: str) -> str:
+    """`phone` as a tel: link's target (E.164 when it parses, else its digits)."""
+    try:
+        return normalize_phone(phone)
+    except InvalidContact:
+        return "".join(char for char in phone if char.isdigit() or char == "+")
+
+
+@bp.app_template_filter("summary_label")
+def summary_label(label: str) -> str:
+    """A field's whole label as the start of an error summary line ("Phone:", "I struggle...")."""
+    text = str(label).strip()
+    # A label that is a sentence or a question already ends well; others get a colon.
+    return text if text.endswith((".", "?", "!")) else f"{text}:"
 
 
 @bp.app_template_filter("phone_links")
@@ -129,13 +189,18 @@ def gad7() -> ResponseReturnValue:
     return _form_page(PAGES["public.gad7"])
 
 
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    return render_template("public/privacy.html")
+
+
 @bp.get("/thank-you/<uuid:submission_id>")
 def thank_you(submission_id: uuid.UUID) -> ResponseReturnValue:
     # Urgency is known only to the browser that sent the form (kept in its signed session),
     # so someone else opening this address learns nothing about the person.
     shown = session.get(THANK_YOU_SESSION_KEY) or {}
     urgent = shown.get("id") == str(submission_id) and bool(shown.get("urgent"))
-    return render_template("public/thank_you.html", message=rules.THANK_YOU, urgent=urgent)
+    return render_template("public/thank_you.html", urgent=urgent)
 
 
 @bp.errorhandler(CSRFError)
@@ -166,9 +231,17 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
         return error_response(415, NOT_A_FORM_POST)
     # The form's own fields only: Flask-WTF would otherwise read a JSON body as the form.
     form = page.form_class(formdata=request.form)
-    if not form.validate():
-        return _render(page, form), 422
+    # Both sets of rules run on every post, so every error shows in one round: the fields'
+    # own checks, then the domain's (which submit runs again before storing anything).
+    valid = form.validate()
     data = _submission_input(page, form)
+    try:
+        intake.check(data)
+    except intake.InvalidSubmission as error:
+        form.add_errors(error.errors)
+        valid = False
+    if not valid:
+        return _render(page, form), 422
     try:
         accepted = intake.submit(get_db(), data)
     except intake.InvalidSubmission as error:
@@ -211,6 +284,7 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         idempotency_key=token,
         ip=client_address(),
         user_agent=rules.user_agent(request.headers.get("User-Agent")),
+        locale=current_locale(),
     )
 
 

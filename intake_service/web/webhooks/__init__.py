@@ -1,0 +1,1 @@
+"""Webhooks: posts from other systems (Twilio, form builders), each proving its origin."""

@@ -1,0 +1,121 @@
+"""Spanish beside English on the public pages: chosen by the switch, remembered, else
+Accept-Language, else the clinic's default; errors and the thank-you page in Spanish too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.web.test_forms import Page, post, tms_data
+
+PUBLIC_PAGES = ("/contact", "/screening/tms", "/screening/phq9", "/screening/gad7", "/privacy")
+
+
+def html_lang(html: str) -> str:
+    return Page(html).find_all("html")[0].attr("lang") or ""
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_lang_es_works_on_every_public_page(client: Any, path: str) -> None:
+    response = client.get(f"{path}?lang=es")
+
+    assert response.status_code == 200
+    assert html_lang(response.text) == "es"
+    assert "Aviso de privacidad" in response.text
+    switch = [a for a in Page(response.text).find_all("a") if a.attr("class") == "lang"]
+    assert [(a.attr("href"), a.attr("lang"), a.text.strip()) for a in switch] == [
+        (f"{path}?lang=en", "en", "English")
+    ]
+
+
+def test_the_chosen_language_is_remembered(client: Any) -> None:
+    client.get("/contact?lang=es")
+
+    assert html_lang(client.get("/screening/tms").text) == "es"
+    client.get("/contact?lang=en")
+    assert html_lang(client.get("/screening/tms", headers={"Accept-Language": "es"}).text) == "en"
+
+
+def test_accept_language_picks_spanish_and_english_is_the_fallback(client: Any) -> None:
+    spanish = client.get("/contact", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
+    other = client.get("/contact", headers={"Accept-Language": "fr-FR"})
+
+    assert html_lang(spanish.text) == "es"
+    assert "Contáctenos" in spanish.text
+    assert html_lang(other.text) == "en"
+
+
+def test_the_clinics_default_applies_when_the_browser_asks_for_neither(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(CLINIC_LOCALE="es").test_client()
+
+    assert html_lang(client.get("/contact", headers={"Accept-Language": "fr"}).text) == "es"
+
+
+def test_spanish_errors_come_back_in_spanish(client: Any) -> None:
+    response = post(
+        client, "/screening/tms", {"callback_window": "any"}, headers={"Accept-Language": "es"}
+    )
+
+    assert response.status_code == 422
+    text = Page(response.text).text()
+    assert "Revise el formulario" in text
+    assert "Escriba su nombre." in text
+    assert "Responda sí o no." in text
+    assert "Enter your first name" not in text
+
+
+def test_spanish_thank_you_page(client: Any) -> None:
+    headers = {"Accept-Language": "es"}
+    response = post(client, "/screening/tms", tms_data(), headers=headers)
+    page = client.get(response.headers["Location"], headers=headers)
+
+    text = Page(page.text).text()
+    assert "Gracias, recibimos su solicitud" in text
+    assert "Le llamaremos en un plazo de un día hábil." in text
+    assert "Línea de Prevención del Suicidio y Crisis" in text
+
+
+def test_staff_pages_stay_in_english(client: Any) -> None:
+    response = client.get("/login?lang=es", headers={"Accept-Language": "es"})
+    assert html_lang(response.text) in ("en", "")
+
+
+def test_compiled_catalogue_matches_its_source() -> None:
+    # The .mo is committed beside the .po: a .po edited without recompiling would be ignored.
+    # Recompile with: pybabel compile -d intake_service/translations
+    from pathlib import Path
+
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parents[2] / "intake_service/translations/es/LC_MESSAGES"
+    source = read_po((folder / "messages.po").open("rb"))
+    compiled = read_mo((folder / "messages.mo").open("rb"))
+    assert {m.id: m.string for m in source if m.id} == {m.id: m.string for m in compiled if m.id}
+    assert not [m.id for m in source if m.id and not m.string]
+
+
+def test_english_only_consent_wording_is_marked_as_english_on_spanish_pages(client: Any) -> None:
+    spanish = Page(client.get("/contact?lang=es").text)
+    english = Page(client.get("/contact?lang=en").text)
+
+    assert spanish.find_all("label", **{"for": "sms_consent", "lang": "en"})
+    assert not english.find_all("label", **{"for": "sms_consent", "lang": "en"})
+
+
+def test_the_lead_records_the_language_of_the_page(client: Any, db: Any) -> None:
+    from sqlalchemy import select
+
+    from intake_service.models import Lead
+
+    post(client, "/screening/tms", tms_data(first_name="Lucía"), headers={"Accept-Language": "es"})
+    post(client, "/screening/tms", tms_data(first_name="Jane"), headers={"Accept-Language": "en"})
+
+    with db.session() as session:
+        languages = dict(session.execute(select(Lead.first_name, Lead.locale)).all())
+    assert languages == {"Lucía": "es", "Jane": "en"}
