@@ -72,5 +72,20 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
     # Not celery.set_default(): publishing goes through this app's Broker, so no code depends
     # on which Celery app the process made last.
     tasks.register(celery)
+    _close_connections_on_shutdown()
     app.extensions["celery"] = celery
     return celery
+
+
+def _close_connections_on_shutdown() -> None:
+    """QUIT the SMTP sessions worker threads keep between sends, when a worker stops."""
+    from celery import signals
+
+    from intake_service.channels.email import connections
+
+    def close(**_: Any) -> None:
+        connections.close_all()
+
+    # weak=False: the receiver is a local function; dispatch_uid keeps it to one per process.
+    for signal in (signals.worker_process_shutdown, signals.worker_shutdown):
+        signal.connect(close, weak=False, dispatch_uid=f"intake-smtp-close-{signal.name}")
