@@ -53,9 +53,13 @@ class Broker:
         """Ask a worker to triage and plan a lead; raises whatever the broker client raises."""
         self._send(PROCESS_LEAD, str(lead_id))
 
-    def deliver(self, message_id: int) -> None:
-        """Ask a worker to send one message; raises whatever the broker client raises."""
-        self._send(DELIVER, message_id)
+    def deliver(self, message_id: int, channel: str | None = None) -> None:
+        """Ask a worker to send one message; raises whatever the broker client raises.
+
+        With its channel ("email", "sms") the task goes to that channel's queue, so a slow
+        provider backs up only its own messages; without it, to the default queue.
+        """
+        self._send(DELIVER, message_id, queue=channel_queue(self.celery, channel))
 
     def backing_off(self) -> bool:
         """True for a few seconds after a publish failed: callers that may wait skip the broker."""
@@ -64,13 +68,23 @@ class Broker:
     def record_failure(self) -> None:
         self._down_until = self._clock() + self.backoff
 
-    def _send(self, task_name: str, *ids: str | int) -> None:
+    def _send(self, task_name: str, *ids: str | int, queue: str | None = None) -> None:
         # send_task publishes with this Celery app's own connection, queue and retry policy,
         # whichever Celery app happens to be "current" in the process. Unlike a task's
         # apply_async it does not read task_ignore_result, so it is passed on here.
         self.celery.send_task(
-            task_name, args=list(ids), ignore_result=self.celery.conf.task_ignore_result
+            task_name,
+            args=list(ids),
+            ignore_result=self.celery.conf.task_ignore_result,
+            queue=queue,
         )
+
+
+def channel_queue(celery: Celery, channel: str | None) -> str | None:
+    """The queue for deliveries on `channel` ("<default queue>.<channel>"), None for the default."""
+    if channel is None:
+        return None
+    return f"{celery.conf.task_default_queue}.{channel}"
 
 
 def current_broker() -> Broker:

@@ -6,8 +6,10 @@ from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
+from kombu import Queue
 
 from intake_service import broker, tasks
+from intake_service.channels import CHANNEL_KINDS
 from intake_service.config import Settings
 
 
@@ -41,6 +43,15 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=settings.task_queue,
+        # The default queue (lead processing, sweeps) and one per channel: a worker started
+        # without -Q consumes all three; `-Q <queue>.sms` runs a worker for texts alone.
+        task_queues=[
+            Queue(name)
+            for name in (
+                settings.task_queue,
+                *(f"{settings.task_queue}.{k}" for k in CHANNEL_KINDS),
+            )
+        ],
         task_time_limit=120,
         task_soft_time_limit=90,
         task_publish_retry=True,

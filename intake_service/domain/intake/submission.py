@@ -258,7 +258,7 @@ def submit(db: Database, data: SubmissionInput) -> Accepted:
             raise
         return earlier
     if event_id is not None:
-        outbox.publish(db, [event_id])
+        outbox.publish(db, [(event_id, answer.lead_id)])
         log.info("accepted submission %s for lead %s", answer.submission_id, answer.lead_id)
     return answer
 
