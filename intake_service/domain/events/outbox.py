@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker, broker_in_context
@@ -32,6 +32,7 @@ def publish(
     *,
     force: bool = False,
     broker: Broker | None = None,
+    connection: Connection | None = None,
 ) -> int:
     """Hand committed events to the broker (the current app's unless given); returns how many
     went. Never raises for the broker.
@@ -39,7 +40,9 @@ def publish(
     `events` are event ids, or (event id, lead id) pairs when the caller has just written them:
     those are not read back. Skipped for a few seconds after the broker failed, unless `force`
     (the sweep forces), and when called outside an app with no broker given: publishing now is
-    for speed to lead, the sweep is what guarantees that every event goes.
+    for speed to lead, the sweep is what guarantees that every event goes. The record of the
+    publish is written on `connection` when given (outside any transaction on it), else on a
+    connection of its own.
     """
     door = broker or broker_in_context()
     if door is None:
@@ -59,12 +62,17 @@ def publish(
         published.append(event_id)
     if published:
         # One UPDATE for every event that went: the sweep reads it to skip them.
-        with db.transaction() as session:
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(published))
-                .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
-            )
+        mark = (
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(published))
+            .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
+        )
+        if connection is not None:
+            with connection.begin():
+                connection.execute(mark)
+        else:
+            with db.transaction() as session:
+                session.execute(mark)
     return len(published)
 
 
