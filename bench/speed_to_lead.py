@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import TEAM_EMAIL, percentile, phone_of, post_paced, production_stack
+from stack import TEAM_EMAIL, marker_index, percentile, phone_of, post_paced, production_stack
 
 P50_TARGET = 0.25
 P99_TARGET = 1.0
-MARKER = re.compile(r"Lead(\d{5})")
+MARKER = re.compile(r"Lead([a-j]{5})", re.IGNORECASE)
 
 
 def watch(stack, posted_count: int, stop: threading.Event, mails: dict, texts: dict) -> None:  # type: ignore[no-untyped-def]
@@ -42,7 +42,7 @@ def watch(stack, posted_count: int, stop: threading.Event, mails: dict, texts: d
                 continue
             found = MARKER.search(str(mail.message["Subject"]))
             if found:
-                mails.setdefault(int(found.group(1)), now)
+                mails.setdefault(marker_index(found.group(1)), now)
         seen_mail = len(received)
         sent = stack.twilio.messages
         for text in sent[seen_text:]:

@@ -164,11 +164,20 @@ def _drop_queues(queue: str) -> None:
         client.delete(*keys)
 
 
+def name_marker(index: int) -> str:
+    """The index spelt in letters (names take no digits): 42 -> "aaaec"."""
+    return "".join(chr(ord("a") + int(digit)) for digit in f"{index:05d}")
+
+
+def marker_index(marker: str) -> int:
+    return int("".join(str(ord(letter) - ord("a")) for letter in marker.lower()))
+
+
 def submission_body(index: int) -> dict[str, object]:
     """A contact form whose team email subject and text recipient both name the index."""
     return {
         "form": "contact",
-        "contact": {"first_name": "Bench", "last_name": f"Lead{index:05d}",
+        "contact": {"first_name": "Bench", "last_name": f"Lead{name_marker(index)}",
                     "email": f"lead{index:05d}@example.com",
                     "phone": f"+1310{5550000 + index:07d}"[:12]},
         "treatment_interest": "tms",

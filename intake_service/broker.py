@@ -53,13 +53,14 @@ class Broker:
         """Ask a worker to triage and plan a lead; raises whatever the broker client raises."""
         self._send(PROCESS_LEAD, str(lead_id))
 
-    def deliver(self, message_id: int, channel: str | None = None) -> None:
+    def deliver(self, message_id: int, lane: str | None = None) -> None:
         """Ask a worker to send one message; raises whatever the broker client raises.
 
-        With its channel ("email", "sms") the task goes to that channel's queue, so a slow
-        provider backs up only its own messages; without it, to the default queue.
+        `lane` is one of DELIVERY_LANES: team alerts ("team") and patient messages by channel
+        ("email", "sms") each wait on a queue of their own, so a slow provider or a backlog of
+        patient messages holds up only its own lane; without a lane, the default queue.
         """
-        self._send(DELIVER, message_id, queue=channel_queue(self.celery, channel))
+        self._send(DELIVER, message_id, queue=lane_queue(self.celery, lane))
 
     def backing_off(self) -> bool:
         """True for a few seconds after a publish failed: callers that may wait skip the broker."""
@@ -80,11 +81,17 @@ class Broker:
         )
 
 
-def channel_queue(celery: Celery, channel: str | None) -> str | None:
-    """The queue for deliveries on `channel` ("<default queue>.<channel>"), None for the default."""
-    if channel is None:
+# The delivery queues beside the default one: "<default queue>.<lane>".
+DELIVERY_LANES = ("team", "email", "sms")
+
+
+def lane_queue(celery: Celery, lane: str | None) -> str | None:
+    """The queue for deliveries in `lane` ("<default queue>.<lane>"), None for the default."""
+    if lane is None:
         return None
-    return f"{celery.conf.task_default_queue}.{channel}"
+    if lane not in DELIVERY_LANES:
+        raise ValueError(f"unknown delivery lane {lane!r}")
+    return f"{celery.conf.task_default_queue}.{lane}"
 
 
 def current_broker() -> Broker:

@@ -9,7 +9,6 @@ from flask import Flask
 from kombu import Queue
 
 from intake_service import broker, tasks
-from intake_service.channels import CHANNEL_KINDS
 from intake_service.config import Settings
 
 
@@ -43,14 +42,12 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=settings.task_queue,
-        # The default queue (lead processing, sweeps) and one per channel: a worker started
-        # without -Q consumes all three; `-Q <queue>.sms` runs a worker for texts alone.
+        # The default queue (lead processing, sweeps) and one per delivery lane (team alerts,
+        # patient email, patient texts): a worker started without -Q consumes them all;
+        # `-Q <queue>.sms` runs a worker for patient texts alone (docs/operations.md).
         task_queues=[
-            Queue(name)
-            for name in (
-                settings.task_queue,
-                *(f"{settings.task_queue}.{k}" for k in CHANNEL_KINDS),
-            )
+            Queue(settings.task_queue),
+            *(Queue(f"{settings.task_queue}.{lane}") for lane in broker.DELIVERY_LANES),
         ],
         task_time_limit=120,
         task_soft_time_limit=90,

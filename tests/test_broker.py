@@ -144,7 +144,7 @@ def test_each_app_registers_every_task_on_its_own_celery_under_the_names_sent(
     assert scheduled == beat
 
 
-def test_a_delivery_waits_on_its_channels_queue_and_names_only_its_id(
+def test_a_delivery_waits_on_its_lanes_queue_and_names_only_its_id(
     make_app: Callable[..., Flask], redis_url: str, queue: str
 ) -> None:
     door: Broker = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue).extensions[
@@ -153,8 +153,12 @@ def test_a_delivery_waits_on_its_channels_queue_and_names_only_its_id(
 
     door.deliver(7, "sms")
     door.deliver(8, "email")
+    door.deliver(6, "team")
     door.deliver(9)
 
     assert redis_tasks(redis_url, f"{queue}.sms") == [(broker.DELIVER, [7])]
     assert redis_tasks(redis_url, f"{queue}.email") == [(broker.DELIVER, [8])]
+    assert redis_tasks(redis_url, f"{queue}.team") == [(broker.DELIVER, [6])]
     assert redis_tasks(redis_url, queue) == [(broker.DELIVER, [9])]
+    with pytest.raises(ValueError):
+        door.deliver(10, "fax")

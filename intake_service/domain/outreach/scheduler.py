@@ -32,10 +32,12 @@ CLAIMABLE = (*can_move_to(MessageStatus.QUEUED), MessageStatus.QUEUED)
 
 
 class Due(NamedTuple):
-    """A claimed message: its id, and its channel for picking the worker queue (never PHI)."""
+    """A claimed message: its id, and its channel and audience for picking the worker queue
+    (never PHI)."""
 
     id: int
     channel: str
+    audience: str = "patient"
 
 
 def claim_due(
@@ -70,7 +72,7 @@ def claim_due_routed(
         due = due & (Message.lead_id == lead_id)
     with db.transaction() as session:
         rows = session.execute(
-            select(Message.id, Message.status, Message.attempts, Message.channel)
+            select(Message.id, Message.status, Message.attempts, Message.channel, Message.audience)
             .where(due)
             # Urgent pages and crisis replies go ahead of everything else in the queue.
             .order_by(
@@ -100,7 +102,7 @@ def claim_due_routed(
         )
         # In due order, and only what the UPDATE moved: a row whose status changed since the
         # SELECT is not ours to hand on.
-        claimed = [Due(row.id, row.channel) for row in rows if row.id in moved]
+        claimed = [Due(row.id, row.channel, row.audience) for row in rows if row.id in moved]
         abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
         for row in abandoned:
             finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
@@ -114,9 +116,14 @@ def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
     stays queued for the next requeue."""
     sent = 0
     for item in messages:
-        message_id, channel = (item.id, item.channel) if isinstance(item, Due) else (item, None)
+        if isinstance(item, Due):
+            # Team alerts have a queue of their own: a backlog of patient messages (of any
+            # channel) never holds up the email that tells the team a lead came in.
+            message_id, queue = item.id, "team" if item.audience == "team" else item.channel
+        else:
+            message_id, queue = item, None
         try:
-            broker.deliver(message_id, channel)
+            broker.deliver(message_id, queue)
         except Exception as error:  # broker down: the requeue sweep will try again
             log.warning("message %s not handed to a worker (%s)", message_id, type(error).__name__)
             continue
