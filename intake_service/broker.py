@@ -55,9 +55,14 @@ class Broker:
         """Ask a worker to triage and plan a lead; raises whatever the broker client raises."""
         self._send(PROCESS_LEAD, str(lead_id))
 
-    def deliver(self, message_id: int) -> None:
-        """Ask a worker to send one message; raises whatever the broker client raises."""
-        self._send(DELIVER, message_id)
+    def deliver(self, message_id: int, lane: str | None = None) -> None:
+        """Ask a worker to send one message; raises whatever the broker client raises.
+
+        `lane` is one of DELIVERY_LANES: team alerts ("team") and patient messages by channel
+        ("email", "sms") each wait on a queue of their own, so a slow provider or a backlog of
+        patient messages holds up only its own lane; without a lane, the default queue.
+        """
+        self._send(DELIVER, message_id, queue=lane_queue(self.celery, lane))
 
     def backing_off(self) -> bool:
         """True for a few seconds after a publish failed: callers that may wait skip the broker."""
@@ -66,13 +71,29 @@ class Broker:
     def record_failure(self) -> None:
         self._down_until = self._clock() + self.backoff
 
-    def _send(self, task_name: str, *ids: str | int) -> None:
+    def _send(self, task_name: str, *ids: str | int, queue: str | None = None) -> None:
         # send_task publishes with this Celery app's own connection, queue and retry policy,
         # whichever Celery app happens to be "current" in the process. Unlike a task's
         # apply_async it does not read task_ignore_result, so it is passed on here.
         self.celery.send_task(
-            task_name, args=list(ids), ignore_result=self.celery.conf.task_ignore_result
+            task_name,
+            args=list(ids),
+            ignore_result=self.celery.conf.task_ignore_result,
+            queue=queue,
         )
+
+
+# The delivery queues beside the default one: "<default queue>.<lane>".
+DELIVERY_LANES = ("team", "email", "sms")
+
+
+def lane_queue(celery: Celery, lane: str | None) -> str | None:
+    """The queue for deliveries in `lane` ("<default queue>.<lane>"), None for the default."""
+    if lane is None:
+        return None
+    if lane not in DELIVERY_LANES:
+        raise ValueError(f"unknown delivery lane {lane!r}")
+    return f"{celery.conf.task_default_queue}.{lane}"
 
 
 def current_broker() -> Broker:

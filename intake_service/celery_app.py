@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
+from kombu import Queue
 
 from intake_service import broker, tasks
 from intake_service.config import Settings
@@ -41,6 +42,13 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=settings.task_queue,
+        # The default queue (lead processing, sweeps) and one per delivery lane (team alerts,
+        # patient email, patient texts): a worker started without -Q consumes them all;
+        # `-Q <queue>.sms` runs a worker for patient texts alone (docs/operations.md).
+        task_queues=[
+            Queue(settings.task_queue),
+            *(Queue(f"{settings.task_queue}.{lane}") for lane in broker.DELIVERY_LANES),
+        ],
         task_time_limit=120,
         task_soft_time_limit=90,
         task_publish_retry=True,
@@ -84,5 +92,20 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
     # Not celery.set_default(): publishing goes through this app's Broker, so no code depends
     # on which Celery app the process made last.
     tasks.register(celery)
+    _close_connections_on_shutdown()
     app.extensions["celery"] = celery
     return celery
+
+
+def _close_connections_on_shutdown() -> None:
+    """QUIT the SMTP sessions worker threads keep between sends, when a worker stops."""
+    from celery import signals
+
+    from intake_service.channels.email import connections
+
+    def close(**_: Any) -> None:
+        connections.close_all()
+
+    # weak=False: the receiver is a local function; dispatch_uid keeps it to one per process.
+    for signal in (signals.worker_process_shutdown, signals.worker_shutdown):
+        signal.connect(close, weak=False, dispatch_uid=f"intake-smtp-close-{signal.name}")

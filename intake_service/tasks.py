@@ -36,7 +36,7 @@ def _settings() -> Settings:
 
 
 def process_lead(lead_id: str) -> None:
-    due = processing.process_lead(get_db(), _settings(), uuid.UUID(lead_id))
+    due = processing.process_lead_routed(get_db(), _settings(), uuid.UUID(lead_id))
     scheduler.hand_to_workers(broker.current_broker(), due)
 
 
@@ -45,7 +45,7 @@ def deliver(message_id: int) -> None:
 
 
 def dispatch_due() -> None:
-    due = scheduler.claim_due(get_db(), _settings().delivery)
+    due = scheduler.claim_due_routed(get_db(), _settings().delivery)
     scheduler.hand_to_workers(broker.current_broker(), due)
 
 
@@ -79,7 +79,7 @@ def remind_callbacks() -> None:
     db, settings = get_db(), _settings()
     if reminders.sweep(db, settings):
         scheduler.hand_to_workers(
-            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+            broker.current_broker(), scheduler.claim_due_routed(db, settings.delivery)
         )
 
 

@@ -148,3 +148,23 @@ def test_each_app_registers_every_task_on_its_own_celery_under_the_names_sent(
         assert all(celery.tasks[name].app is celery for name in names)
     scheduled = {entry["task"] for entry in one.extensions["celery"].conf.beat_schedule.values()}
     assert scheduled == beat
+
+
+def test_a_delivery_waits_on_its_lanes_queue_and_names_only_its_id(
+    make_app: Callable[..., Flask], redis_url: str, queue: str
+) -> None:
+    door: Broker = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue).extensions[
+        broker.EXTENSION_KEY
+    ]
+
+    door.deliver(7, "sms")
+    door.deliver(8, "email")
+    door.deliver(6, "team")
+    door.deliver(9)
+
+    assert redis_tasks(redis_url, f"{queue}.sms") == [(broker.DELIVER, [7])]
+    assert redis_tasks(redis_url, f"{queue}.email") == [(broker.DELIVER, [8])]
+    assert redis_tasks(redis_url, f"{queue}.team") == [(broker.DELIVER, [6])]
+    assert redis_tasks(redis_url, queue) == [(broker.DELIVER, [9])]
+    with pytest.raises(ValueError):
+        door.deliver(10, "fax")

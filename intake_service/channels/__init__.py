@@ -153,9 +153,9 @@ def _configured_channel(name: str, settings: Settings, db: Database) -> Channel:
         return SmtpChannel(settings.smtp, settings)
     if settings.twilio is None:
         return DevMailboxChannel("sms", settings, db)
-    from intake_service.channels.sms import TwilioChannel
+    from intake_service.channels.sms import channel_for
 
-    return TwilioChannel(settings.twilio)
+    return channel_for(settings.twilio)
 
 
 ChannelWrapper = Callable[[Channel], Channel]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import smtplib
 import ssl
+import threading
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -73,30 +77,114 @@ class SmtpChannel:
         return str(email["Message-ID"])
 
     def _deliver(self, email: EmailMessage, recipient: str) -> None:
-        smtp = self._smtp
-        context = ssl.create_default_context(cafile=smtp.cafile)
-        # The constructors connect; smtplib closes the socket itself if the greeting fails.
-        connection = (
-            smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
-            if smtp.ssl
-            else smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        )
+        connection = connections.take(self._smtp)
         try:
-            if smtp.starttls:
-                connection.starttls(context=context)
-            if smtp.username:
-                connection.login(smtp.username, smtp.password or "")
             # One recipient: a refusal raises SMTPRecipientsRefused, so nothing partial to check.
             connection.send_message(email, from_addr=self._envelope_from, to_addrs=[recipient])
         except BaseException:
             # No QUIT after a failure: on a timed-out socket it would wait out the timeout again.
+            # A refused recipient leaves the session usable, but a fresh one is the simple truth.
             connection.close()
             raise
-        _quit_quietly(connection)
+        # Once DATA is accepted the mail is the relay's: the connection goes back for the next
+        # send in this thread, and nothing that happens to it later can trigger a resend.
+        connections.give_back(self._smtp, connection)
+
+
+@functools.lru_cache(maxsize=8)
+def tls_context(cafile: str | None) -> ssl.SSLContext:
+    """One TLS context per CA bundle: loading the CA store per email took a third of a worker."""
+    return ssl.create_default_context(cafile=cafile)
+
+
+def connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    """A fresh, logged-in SMTP session; TLS set up only when the settings ask for it."""
+    context = tls_context(smtp.cafile) if smtp.ssl or smtp.starttls else None
+    # The constructors connect; smtplib closes the socket itself if the greeting fails.
+    connection = (
+        smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        if smtp.ssl
+        else smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+    )
+    try:
+        if smtp.starttls:
+            connection.starttls(context=context)
+        if smtp.username:
+            connection.login(smtp.username, smtp.password or "")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+# A kept session idle longer than this is closed rather than reused: relays drop idle clients
+# (RFC 5321 asks servers to wait 5 minutes, many wait less) and a NOOP into a dead socket can
+# cost a timeout.
+IDLE_LIMIT = 30.0
+
+
+class ConnectionCache:
+    """At most one idle SMTP session per thread and relay, checked with NOOP before reuse.
+
+    A session is only ever used by the thread holding it (taken out of the cache while a send
+    runs), so smtplib needs no locking. Worker shutdown calls close_all().
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[dict[SmtpSettings, tuple[smtplib.SMTP, float]]] = []
+
+    def _idle(self) -> dict[SmtpSettings, tuple[smtplib.SMTP, float]]:
+        idle: dict[SmtpSettings, tuple[smtplib.SMTP, float]] | None = getattr(
+            self._local, "idle", None
+        )
+        if idle is None:
+            idle = self._local.idle = {}
+            with self._lock:
+                self._all.append(idle)
+        return idle
+
+    def take(self, smtp: SmtpSettings) -> smtplib.SMTP:
+        """This thread's kept session to the relay if it still answers, else a new one."""
+        kept = self._idle().pop(smtp, None)
+        if kept is not None:
+            connection, since = kept
+            if self._clock() - since < IDLE_LIMIT and _answers(connection):
+                return connection
+            connection.close()
+        return connect(smtp)
+
+    def give_back(self, smtp: SmtpSettings, connection: smtplib.SMTP) -> None:
+        previous = self._idle().pop(smtp, None)
+        if previous is not None:
+            _quit_quietly(previous[0])
+        self._idle()[smtp] = (connection, self._clock())
+
+    def close_all(self) -> None:
+        """QUIT every kept session of every thread (worker shutdown, tests)."""
+        with self._lock:
+            pools, self._all = self._all, []
+        for idle in pools:
+            while idle:
+                _, (connection, _) = idle.popitem()
+                _quit_quietly(connection)
+        self._local = threading.local()
+
+
+def _answers(connection: smtplib.SMTP) -> bool:
+    try:
+        code, _ = connection.noop()
+    except (smtplib.SMTPException, OSError):
+        return False
+    return code == 250
+
+
+connections = ConnectionCache()
 
 
 def _quit_quietly(connection: smtplib.SMTP) -> None:
-    # Once DATA is accepted the mail is the relay's; a failed QUIT must not trigger a resend.
     try:
         connection.quit()
     except (smtplib.SMTPException, OSError):

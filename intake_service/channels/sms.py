@@ -137,6 +137,25 @@ class TwilioChannel:
         return parse_retry_after(response.headers.get("Retry-After"))
 
 
+_local = threading.local()
+
+
+def channel_for(twilio: TwilioSettings) -> TwilioChannel:
+    """This thread's TwilioChannel for these settings, made once and reused.
+
+    A client per text cost a new HTTPS session (TLS handshake, CA store) each time. The SDK's
+    HTTP client holds a requests.Session, which is not documented as thread-safe, and
+    BaseUrlHttpClient keeps the last response per thread anyway: so one client per thread.
+    """
+    cached: dict[TwilioSettings, TwilioChannel] | None = getattr(_local, "channels", None)
+    if cached is None:
+        cached = _local.channels = {}
+    channel = cached.get(twilio)
+    if channel is None:
+        channel = cached[twilio] = TwilioChannel(twilio)
+    return channel
+
+
 def translate_twilio_error(
     status: int, code: int | None, retry_after: float | None = None
 ) -> TransientError | PermanentError:

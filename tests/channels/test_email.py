@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
+from intake_service.channels import email as email_channel
 from intake_service.channels.email import SmtpChannel, message_id_header
 from intake_service.config import Settings
 from tests.support.guards import StrayGuard
@@ -223,3 +225,80 @@ def test_smtp_to_a_remote_host_is_blocked_by_the_guard(no_stray_sends: StrayGuar
 
     assert no_stray_sends.violations == ["SMTP connection to mail.example.com"]
     no_stray_sends.violations.clear()
+
+
+@pytest.fixture
+def fresh_sessions() -> Any:
+    """No SMTP session kept from another test: each of these counts its own."""
+    email_channel.connections.close_all()
+    yield
+    email_channel.connections.close_all()
+
+
+def counting_connects(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    made: list[int] = []
+    real = email_channel.connect
+
+    def connect(smtp: Any) -> smtplib.SMTP:
+        made.append(1)
+        return real(smtp)
+
+    monkeypatch.setattr(email_channel, "connect", connect)
+    return made
+
+
+@pytest.mark.usefixtures("fresh_sessions")
+def test_sends_in_one_thread_share_one_smtp_session(
+    channel: SmtpChannel, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = counting_connects(monkeypatch)
+
+    for number in range(3):
+        channel.send(outgoing(message_id=number))
+
+    assert len(smtp_server.wait_for(3)) == 3
+    assert len(made) == 1
+
+
+@pytest.mark.usefixtures("fresh_sessions")
+def test_a_kept_session_the_relay_dropped_is_replaced_before_sending(
+    channel: SmtpChannel, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = counting_connects(monkeypatch)
+    channel.send(outgoing(message_id=1))
+    smtp_server.stop()  # the relay restarts: the kept session is dead
+    smtp_server.start()
+
+    channel.send(outgoing(message_id=2))
+
+    assert len(smtp_server.wait_for(1)) >= 1
+    assert len(made) == 2
+
+
+@pytest.mark.usefixtures("fresh_sessions")
+def test_a_failed_send_does_not_keep_its_session(
+    channel: SmtpChannel, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = counting_connects(monkeypatch)
+    smtp_server.reject_next(550, stage="rcpt")
+    with pytest.raises(PermanentError):
+        channel.send(outgoing(message_id=1))
+
+    channel.send(outgoing(message_id=2))
+
+    assert len(made) == 2
+
+
+@pytest.mark.usefixtures("fresh_sessions")
+def test_no_tls_context_is_made_for_a_relay_without_tls(
+    channel: SmtpChannel, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("a TLS context for a plain relay")
+
+    email_channel.tls_context.cache_clear()
+    monkeypatch.setattr(ssl, "create_default_context", refuse)
+
+    channel.send(outgoing())
+
+    assert len(smtp_server.wait_for(1)) == 1

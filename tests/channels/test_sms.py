@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+import threading
 import time
 from collections.abc import Callable
 from email.utils import format_datetime
@@ -14,7 +15,12 @@ import pytest
 from twilio.rest import Client
 
 from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
-from intake_service.channels.sms import BaseUrlHttpClient, TwilioChannel, parse_retry_after
+from intake_service.channels.sms import (
+    BaseUrlHttpClient,
+    TwilioChannel,
+    channel_for,
+    parse_retry_after,
+)
 from intake_service.config import Settings
 from tests.support.guards import StrayGuard
 from tests.support.services import free_port
@@ -290,3 +296,19 @@ def test_requests_to_the_real_twilio_are_blocked_by_the_guard(
 
     assert len(no_stray_sends.violations) == 1
     no_stray_sends.violations.clear()
+
+
+def test_each_worker_thread_keeps_one_twilio_client_per_account(
+    make_settings: Callable[..., Settings], twilio_standin: TwilioStandin
+) -> None:
+    twilio = make_settings(**twilio_standin.env()).twilio
+    assert twilio is not None
+    mine = channel_for(twilio)
+    theirs: list[TwilioChannel] = []
+    thread = threading.Thread(target=lambda: theirs.append(channel_for(twilio)))
+    thread.start()
+    thread.join()
+
+    assert channel_for(twilio) is mine
+    assert theirs[0] is not mine  # the SDK's requests.Session is not shared between threads
+    assert mine.send(outgoing()).startswith("SM")

@@ -112,14 +112,25 @@ def test_process_lead_task_hands_each_due_message_on_as_a_task_carrying_only_its
 
     process_lead(str(lead_id))  # run here, as a worker would
 
+    # Team alerts, patient email and patient texts each wait on a queue of their own: neither
+    # texts nor patient email can hold the team's email up.
     handed_on = [t for t in tasks_in(redis_url, queue) if t["task"] != broker.PROCESS_LEAD]
+    assert handed_on == []
+    by_lane = {lane: tasks_in(redis_url, f"{queue}.{lane}") for lane in broker.DELIVERY_LANES}
+    handed_on = [task for tasks in by_lane.values() for task in tasks]
     with db.session() as session:
-        queued = session.scalars(
-            sa.select(Message.id).where(
-                Message.lead_id == lead_id, Message.status == MessageStatus.QUEUED
+        queued = {
+            row.id: "team" if row.audience == "team" else row.channel
+            for row in session.execute(
+                sa.select(Message.id, Message.channel, Message.audience).where(
+                    Message.lead_id == lead_id, Message.status == MessageStatus.QUEUED
+                )
             )
-        ).all()
+        }
     assert queued and sorted(t["args"][0] for t in handed_on) == sorted(queued)
+    assert by_lane["team"] and by_lane["sms"]
+    for lane, tasks in by_lane.items():
+        assert all(queued[t["args"][0]] == lane for t in tasks)
     assert {t["task"] for t in handed_on} == {broker.DELIVER}
     assert all(t["args"] == [t["args"][0]] and isinstance(t["args"][0], int) for t in handed_on)
     for task in handed_on:

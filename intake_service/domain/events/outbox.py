@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker, broker_in_context
@@ -27,14 +27,22 @@ IN_FLIGHT_GRACE = dt.timedelta(seconds=5)
 
 
 def publish(
-    db: Database, event_ids: Iterable[int], *, force: bool = False, broker: Broker | None = None
+    db: Database,
+    events: Iterable[int | tuple[int, uuid.UUID]],
+    *,
+    force: bool = False,
+    broker: Broker | None = None,
+    connection: Connection | None = None,
 ) -> int:
     """Hand committed events to the broker (the current app's unless given); returns how many
     went. Never raises for the broker.
 
-    Skipped for a few seconds after the broker failed, unless `force` (the sweep forces), and
-    when called outside an app with no broker given: publishing now is for speed to lead, the
-    sweep is what guarantees that every event goes.
+    `events` are event ids, or (event id, lead id) pairs when the caller has just written them:
+    those are not read back. Skipped for a few seconds after the broker failed, unless `force`
+    (the sweep forces), and when called outside an app with no broker given: publishing now is
+    for speed to lead, the sweep is what guarantees that every event goes. The record of the
+    publish is written on `connection` when given (outside any transaction on it), else on a
+    connection of its own.
     """
     door = broker or broker_in_context()
     if door is None:
@@ -42,10 +50,7 @@ def publish(
         return 0
     if not force and door.backing_off():
         return 0
-    with db.session() as session:
-        pending = session.execute(
-            select(OutboxEvent.id, OutboxEvent.lead_id).where(OutboxEvent.id.in_(list(event_ids)))
-        ).all()
+    pending = _with_leads(db, list(events))
     published: list[int] = []
     for event_id, lead_id in pending:
         try:
@@ -56,13 +61,34 @@ def publish(
             break  # the rest would fail the same way; the sweep has them all
         published.append(event_id)
     if published:
-        with db.transaction() as session:
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(published))
-                .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
-            )
+        # One UPDATE for every event that went: the sweep reads it to skip them.
+        mark = (
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(published))
+            .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
+        )
+        if connection is not None:
+            with connection.begin():
+                connection.execute(mark)
+        else:
+            with db.transaction() as session:
+                session.execute(mark)
     return len(published)
+
+
+def _with_leads(
+    db: Database, events: list[int | tuple[int, uuid.UUID]]
+) -> list[tuple[int, uuid.UUID]]:
+    """(event id, lead id) for every event, reading only those given without their lead."""
+    known = [event for event in events if isinstance(event, tuple)]
+    bare = [event for event in events if not isinstance(event, tuple)]
+    if not bare:
+        return known
+    with db.session() as session:
+        rows = session.execute(
+            select(OutboxEvent.id, OutboxEvent.lead_id).where(OutboxEvent.id.in_(bare))
+        ).all()
+    return known + [(row.id, row.lead_id) for row in rows]
 
 
 def stale_event_ids(session: Session, republish_after: dt.timedelta, now: dt.datetime) -> list[int]:

@@ -250,22 +250,26 @@ def submit(db: Database, data: SubmissionInput) -> Accepted:
     Raises InvalidSubmission, IdempotencyConflict, or SQLAlchemy's OperationalError when the
     database cannot be reached (nothing is stored then).
     """
-    try:
-        with db.transaction() as session:
-            answer, event_id = accept(session, data, utcnow())
-    except IntegrityError:
-        # Two requests raced with the same key: the other one won; answer as it did.
-        if not data.idempotency_key:
-            raise
-        with db.session() as session:
-            key = stored_key(data.via, data.idempotency_key)
-            earlier = replay(session, key, data.fingerprint())
-        if earlier is None:
-            raise
-        return earlier
-    if event_id is not None:
-        outbox.publish(db, [event_id])
-        log.info("accepted submission %s for lead %s", answer.submission_id, answer.lead_id)
+    # One pooled connection for the request: the submission's transaction commits on it, then
+    # the publish records itself on it, so the pool's liveness ping is paid once, not twice.
+    with db.engine.connect() as connection:
+        try:
+            with db.sessions(bind=connection) as session, session.begin():
+                answer, event_id = accept(session, data, utcnow())
+        except IntegrityError:
+            # Two requests raced with the same key: the other one won; answer as it did.
+            if not data.idempotency_key:
+                raise
+            with db.sessions(bind=connection) as session:
+                key = stored_key(data.via, data.idempotency_key)
+                earlier = replay(session, key, data.fingerprint())
+            if earlier is None:
+                raise
+            return earlier
+        if event_id is not None:
+            # Committed above: the event is durable before the broker hears of it.
+            outbox.publish(db, [(event_id, answer.lead_id)], connection=connection)
+            log.info("accepted submission %s for lead %s", answer.submission_id, answer.lead_id)
     return answer
 
 

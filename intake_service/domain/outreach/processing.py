@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[int]:
     """Triage and plan a lead once, however often it is called; returns the ids of the messages
     due now, already claimed (queued) for the caller to hand to workers. Commits."""
+    return [due.id for due in process_lead_routed(db, settings, lead_id)]
+
+
+def process_lead_routed(
+    db: Database, settings: Settings, lead_id: uuid.UUID
+) -> list[scheduler.Due]:
+    """process_lead, returning each due message with its channel (for the worker queue)."""
     now = utcnow()
     with db.transaction() as session:
         # The row lock serialises two workers given the same lead (SQLite has one writer anyway).
@@ -49,7 +56,7 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             sequences.plan(session, lead, steps, settings, now)
         outbox.mark_processed(session, lead.id, now)
     # Claim what is due now rather than waiting for the next scheduler tick: speed to lead.
-    ids = scheduler.claim_due(db, settings.delivery, lead_id)
+    ids = scheduler.claim_due_routed(db, settings.delivery, lead_id)
     log.info("lead %s processed, %d messages due now", lead_id, len(ids))
     return ids
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import case, select, update
 
@@ -29,10 +31,26 @@ URGENT_TEMPLATES = ("team_urgent_page", "patient_crisis_reply")
 CLAIMABLE = (*can_move_to(MessageStatus.QUEUED), MessageStatus.QUEUED)
 
 
+class Due(NamedTuple):
+    """A claimed message: its id, and its channel and audience for picking the worker queue
+    (never PHI)."""
+
+    id: int
+    channel: str
+    audience: str = "patient"
+
+
 def claim_due(
     db: Database, policy: DeliverySettings, lead_id: uuid.UUID | None = None
 ) -> list[int]:
-    """Mark due messages (of one lead, or all) queued and return their ids. Commits.
+    """Mark due messages (of one lead, or all) queued and return their ids. Commits."""
+    return [due.id for due in claim_due_routed(db, policy, lead_id)]
+
+
+def claim_due_routed(
+    db: Database, policy: DeliverySettings, lead_id: uuid.UUID | None = None
+) -> list[Due]:
+    """Mark due messages (of one lead, or all) queued and return them with channels. Commits.
 
     On PostgreSQL concurrent schedulers skip each other's rows (FOR UPDATE SKIP LOCKED); on
     SQLite one writer at a time holds the database, and deliver()'s compare-and-set claim
@@ -54,7 +72,7 @@ def claim_due(
         due = due & (Message.lead_id == lead_id)
     with db.transaction() as session:
         rows = session.execute(
-            select(Message.id, Message.status, Message.attempts)
+            select(Message.id, Message.status, Message.attempts, Message.channel, Message.audience)
             .where(due)
             # Urgent pages and crisis replies go ahead of everything else in the queue.
             .order_by(
@@ -84,21 +102,28 @@ def claim_due(
         )
         # In due order, and only what the UPDATE moved: a row whose status changed since the
         # SELECT is not ours to hand on.
-        ids = [row.id for row in rows if row.id in moved]
+        claimed = [Due(row.id, row.channel, row.audience) for row in rows if row.id in moved]
         abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
         for row in abandoned:
             finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
     if abandoned:
         log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
-    return ids
+    return claimed
 
 
-def hand_to_workers(broker: Broker, message_ids: list[int]) -> int:
-    """Put message ids on the broker; one that fails stays queued for the next requeue."""
+def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
+    """Put messages on the broker, each on its channel's queue when known; one that fails
+    stays queued for the next requeue."""
     sent = 0
-    for message_id in message_ids:
+    for item in messages:
+        if isinstance(item, Due):
+            # Team alerts have a queue of their own: a backlog of patient messages (of any
+            # channel) never holds up the email that tells the team a lead came in.
+            message_id, queue = item.id, "team" if item.audience == "team" else item.channel
+        else:
+            message_id, queue = item, None
         try:
-            broker.deliver(message_id)
+            broker.deliver(message_id, queue)
         except Exception as error:  # broker down: the requeue sweep will try again
             log.warning("message %s not handed to a worker (%s)", message_id, type(error).__name__)
             continue

@@ -1,0 +1,53 @@
+"""The whole benchmark suite, short by default: every figure beside its floor or target.
+
+    python bench/run_all.py            # about five minutes on a quiet 2-core machine
+    python bench/run_all.py --long     # the durations of issue 15 (50/s for 60 s, ...)
+
+Each bench starts its own production-shaped stack (bench/stack.py) and prints its own lines;
+this prints them all again at the end, as one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import intake_throughput
+import speed_to_lead
+import worker_throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--long", action="store_true", help="the full durations of issue 15")
+    args = parser.parse_args()
+    seconds, leads, drain = (30.0, 3000, 500) if args.long else (8.0, 250, 100)
+
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    intake = intake_throughput.run(seconds, 16)
+    speed = speed_to_lead.run(leads, 50.0, "prefork", 2, 0)
+    worker = worker_throughput.run(drain, 4 * drain, "prefork", 2)
+
+    print("\nsummary (ratios: service / floor measured in the same run, or figure / target)")
+    rows = [
+        ("intake req/s vs floor", intake["ratio"], ">= 0.5x"),
+        ("intake p99 at half rate / 25 ms", intake["half_rate_p99"] / 0.025, "<= 1x"),
+        ("team email p50 / 250 ms", speed["email_p50"] / 0.25, "<= 1x"),
+        ("team email p99 / 1 s", speed["email_p99"] / 1.0, "<= 1x"),
+        ("patient text p50 / 250 ms", speed["text_p50"] / 0.25, "<= 1x"),
+        ("patient text p99 / 1 s", speed["text_p99"] / 1.0, "<= 1x"),
+        ("worker messages/s vs no-op floor", worker["ratio"], ">= 0.4x"),
+    ]
+    for label, value, target in rows:
+        print(f"  {label:<36} {value:8.2f}x   target {target}")
+
+
+if __name__ == "__main__":
+    main()
