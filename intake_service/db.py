@@ -106,7 +106,10 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         """The app's database, encrypting fields with the settings' keys (newest first)."""
-        return cls(settings.database_url, FieldCipher(settings.field_encryption_keys))
+        db = cls(settings.database_url, FieldCipher(settings.field_encryption_keys))
+        # Rules that take no settings argument (the contact policy) read them from the session.
+        db.sessions.configure(info={"settings": settings})
+        return db
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

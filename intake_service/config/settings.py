@@ -11,12 +11,13 @@ import os
 import secrets
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
+from intake_service.config.abuse import AbuseSettings, abuse_settings
 from intake_service.config.providers import (
     DeliverySettings,
     SmtpSettings,
@@ -71,6 +72,8 @@ class Settings:
     on_call_email: str | None = None
     # An urgent lead nobody acknowledged is paged again, to the whole team, this often.
     urgent_repage_minutes: float = 10.0
+    # Spam, SMS pumping and returning-lead settings (config/abuse.py).
+    abuse: AbuseSettings = field(default_factory=AbuseSettings)
 
     @property
     def embedded(self) -> bool:
@@ -201,6 +204,7 @@ class Settings:
             staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
             on_call_email=_on_call_email(env),
             urgent_repage_minutes=_repage_minutes(env),
+            abuse=abuse_settings(env),
         )
 
 

@@ -1,5 +1,6 @@
 """The persistent model: one module per aggregate. Importing this registers every table."""
 
+from intake_service.models.abuse import BlockedValue, SmsPause
 from intake_service.models.audit import AuditEvent
 from intake_service.models.consent import ConsentEvent
 from intake_service.models.dev_mailbox import DevMailboxEntry
@@ -20,6 +21,7 @@ from intake_service.models.user import LoginAttempt, User
 
 __all__ = [
     "AuditEvent",
+    "BlockedValue",
     "CallbackRequest",
     "ConsentEvent",
     "DeliveryAttempt",
@@ -33,6 +35,7 @@ __all__ = [
     "OutboxEvent",
     "Sequence",
     "SequenceStep",
+    "SmsPause",
     "Submission",
     "Template",
     "TemplateVersion",

@@ -61,6 +61,8 @@ class Lead(Base):
     # An urgent lead stays at the top, and is paged again, until a person acknowledges it.
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    # Why intake stored this lead as spam (codes such as "honeypot", "links"); kept after un-spam.
+    spam_reasons: Mapped[list[str] | None] = mapped_column(JSON)
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="lead", order_by="Submission.created_at"

@@ -19,6 +19,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
+from intake_service.domain.intake import spam
 from intake_service.domain.intake.answers import AnswerError, check_answers
 from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
 from intake_service.models import Lead, OutboxEvent, Submission
@@ -65,11 +66,13 @@ class SubmissionInput:
     idempotency_key: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    # What the web form said about its sender (domain.intake.spam.form_signals): "honeypot" ...
+    bot_signals: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A hash of what was asked, so a replayed key can be told from a reused one."""
         content = asdict(self)
-        for transport_detail in ("idempotency_key", "ip", "user_agent", "via"):
+        for transport_detail in ("idempotency_key", "ip", "user_agent", "via", "bot_signals"):
             content.pop(transport_detail)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -185,6 +188,7 @@ def accept(
         urgent=urgent,
         priority="urgent" if urgent else None,
     )
+    _mark_spam(session, lead, data, urgent)
     submission = Submission(
         id=uuid.uuid4(),
         lead_id=lead.id,
@@ -214,6 +218,20 @@ def accept(
     session.add(event)
     session.flush()
     return _answer(lead, submission), event.id
+
+
+def _mark_spam(session: Session, lead: Lead, data: SubmissionInput, urgent: bool) -> None:
+    """Store a bot's submission as spam, with its reasons: kept, but sent nothing.
+
+    Crisis language is never filed as spam, whatever else it carries: a false alarm costs a
+    call, a miss can cost a life. Its reasons are still kept for the person who calls.
+    """
+    reasons = spam.reasons_for(session, data, spam.limits_of(session))
+    if reasons:
+        lead.spam_reasons = reasons
+        if not urgent:
+            lead.status = spam.SPAM
+            log.info("lead %s stored as spam (%s)", lead.id, ", ".join(reasons))
 
 
 def replay(session: Session, key: str, fingerprint: str) -> Accepted | None:

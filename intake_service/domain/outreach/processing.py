@@ -41,7 +41,10 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             lead.triage = _triage_row(submission.id, result, now)
             lead.priority = result.priority
             lead.urgent = lead.urgent or result.urgent
-        if lead.urgent:
+        if lead.status == "spam":
+            # Stored so nothing is lost, sent nothing: un-spam queues it here again.
+            log.info("lead %s is spam; nothing planned", lead.id)
+        elif lead.urgent:
             # A person calls: the on-call clinician is paged and nothing is marketed.
             urgent.start(session, lead, settings, now)
         else:

@@ -24,9 +24,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
-from intake_service.db import get_db
+from intake_service.db import get_db, utcnow
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
+from intake_service.domain.intake import spam
 from intake_service.domain.triage import scales
 from intake_service.extensions import limiter
 from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
@@ -164,6 +165,10 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         log.info("form post without a valid submission token on %s", request.path)
         token = str(uuid.uuid4())
     sms = bool(form.sms_consent.data)
+    settings = current_app.extensions["intake.settings"]
+    signals = spam.form_signals(
+        settings.secret_key, form.website.data, form.form_started.data, utcnow(), settings.abuse
+    )
     return intake.SubmissionInput(
         form=page.form_name,
         contact=form.contact(),
@@ -180,6 +185,7 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         idempotency_key=f"web-form:{token}",
         ip=request.remote_addr,
         user_agent=(request.headers.get("User-Agent") or "")[:MAX_USER_AGENT_CHARS] or None,
+        bot_signals=signals,
     )
 
 
@@ -199,6 +205,10 @@ def _render(page: FormPage, form: ContactForm) -> str:
     form.sms_wording_version.data = consent.CURRENT_SMS_WORDING
     if form.token() is None:
         form.submission_token.data = str(uuid.uuid4())
+    if not form.form_started.data:
+        # A form given back with errors keeps its first timestamp: the person started then.
+        secret = current_app.extensions["intake.settings"].secret_key
+        form.form_started.data = spam.sign_started(secret, utcnow())
     return render_template(
         page.template,
         form=form,
