@@ -117,16 +117,14 @@ def _blocked(session: Session, data: SubmissionInput) -> list[str]:
         for text in (data.contact.first_name, data.contact.last_name, data.message or "")
         for w in _WORD.findall(text)
     }
-    hits: set[str] = set()
-    for kind, value in entries:
-        if kind == "email" and email and email == value:
-            hits.add("blocked_email")
-        elif kind == "domain" and domain and (domain == value or domain.endswith("." + value)):
-            hits.add("blocked_domain")
-        elif kind == "phone_prefix" and phone and phone.startswith(value):
-            hits.add("blocked_phone_prefix")
-        elif kind == "word" and value in words:
-            hits.add("blocked_word")
+    # One test per kind of entry (BLOCK_KINDS); the reason names the kind that matched.
+    matches = {
+        "email": lambda value: bool(email) and email == value,
+        "domain": lambda value: bool(domain) and (domain == value or domain.endswith("." + value)),
+        "phone_prefix": lambda value: bool(phone) and phone.startswith(value),
+        "word": lambda value: value in words,
+    }
+    hits = {f"blocked_{k}" for k, value in entries if k in matches and matches[k](value)}
     return sorted(hits)
 
 

@@ -7,10 +7,12 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain import triage
+from intake_service.domain.compliance import pumping
 from intake_service.domain.events import outbox
 from intake_service.domain.outreach import scheduler, sequences, urgent
 from intake_service.models import Lead, Submission, Triage
@@ -48,6 +50,7 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             # A person calls: the on-call clinician is paged and nothing is marketed.
             urgent.start(session, lead, settings, now)
         else:
+            _watch_for_pumping(session, lead, settings, now)
             steps = sequences.steps_for(session, lead.treatment_interest)
             sequences.plan(session, lead, steps, settings, now)
         outbox.mark_processed(session, lead.id, now)
@@ -55,6 +58,13 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
     ids = scheduler.claim_due(db, settings.delivery, lead_id)
     log.info("lead %s processed, %d messages due now", lead_id, len(ids))
     return ids
+
+
+def _watch_for_pumping(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
+    """Before planning texts: a surge to this lead's prefix pauses it, and the team hears once."""
+    if pumping.watch(session, lead, settings, now):
+        alert = sequences.Step("sms_paused", "team", "email", pumping.TEMPLATE)
+        sequences.plan(session, lead, [alert], settings, now)
 
 
 def _triage_row(submission_id: uuid.UUID, result: triage.Assessment, now: dt.datetime) -> Triage:

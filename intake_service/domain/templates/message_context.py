@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from intake_service.channels import kind
 from intake_service.config import Settings
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
-from intake_service.models import Lead, Message, MessageStatus, Submission
+from intake_service.models import Lead, Message, MessageStatus, SmsPause, Submission
 from intake_service.security.ack_links import make_token
 
 TREATMENT_LABELS = {
@@ -143,7 +143,24 @@ def team_context(
             "problems": delivery_problems(session, lead),
         },
         "clinic": clinic(settings),
+        "sms_pauses": sms_pauses(session, zone),
     }
+
+
+def sms_pauses(session: Session, zone: str) -> list[dict[str, str]]:
+    """Texting paused against SMS pumping (prefixes and countries, never a person's number)."""
+    rows = session.scalars(
+        select(SmsPause).where(SmsPause.lifted_at.is_(None)).order_by(SmsPause.paused_at)
+    )
+    return [
+        {
+            "scope": p.scope,
+            "value": p.value,
+            "reason": p.reason,
+            "paused_at": p.paused_at.astimezone(_zone(zone)).strftime("%a %d %b, %H:%M %Z"),
+        }
+        for p in rows
+    ]
 
 
 def latest_form(session: Session, lead: Lead) -> str | None:
@@ -207,4 +224,12 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "ack_url": "http://127.0.0.1:5000/ack/sample-token",
             "problems": ["email: recipient_rejected", "text: invalid_number"],
         },
+        "sms_pauses": [
+            {
+                "scope": "prefix",
+                "value": "+1900",
+                "reason": "40 texts in the last hour, usually 0.2",
+                "paused_at": "Wed 25 Nov, 10:00 PST",
+            }
+        ],
     }
