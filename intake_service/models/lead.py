@@ -43,6 +43,8 @@ class Lead(Base):
     # Contact points stay searchable (STOP replies are matched by phone); health data is encrypted.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    # The email as returning submissions are matched (domain.intake.duplicates.email_key).
+    email_key: Mapped[str | None] = mapped_column(String(320), index=True)
     callback_window: Mapped[str] = mapped_column(String(20), default="any")
     treatment_interest: Mapped[str] = mapped_column(String(20), default="unsure")
     status: Mapped[str] = mapped_column(String(20), default="new")

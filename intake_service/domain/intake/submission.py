@@ -19,7 +19,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
-from intake_service.domain.intake import spam
+from intake_service.domain.intake import duplicates, spam
 from intake_service.domain.intake.answers import AnswerError, check_answers
 from intake_service.domain.intake.rules import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
 from intake_service.models import Lead, OutboxEvent, Submission
@@ -173,22 +173,12 @@ def accept(
 
     contact = data.contact
     urgent = triage.assess(data.form, data.answers, data.message).urgent
-    lead = Lead(
-        id=uuid.uuid4(),
-        created_at=now,
-        first_name=contact.first_name.strip(),
-        last_name=contact.last_name.strip(),
-        email=contact.email,
-        phone=contact.phone,
-        callback_window=contact.callback_window,
-        treatment_interest=data.treatment_interest,
-        source={_clean(k): _clean(v) for k, v in data.source.items()},
-        # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the
-        # answer to this very request shows crisis resources and the lead tops the list.
-        urgent=urgent,
-        priority="urgent" if urgent else None,
-    )
-    _mark_spam(session, lead, data, urgent)
+    reasons = spam.reasons_for(session, data, spam.limits_of(session))
+    # A person asking again joins their lead; a bot's post never joins a person's.
+    lead = None if reasons and not urgent else _returning(session, data, now, urgent)
+    if lead is None:
+        lead = _new_lead(data, now, urgent)
+        _mark_spam(lead, reasons, urgent)
     submission = Submission(
         id=uuid.uuid4(),
         lead_id=lead.id,
@@ -220,13 +210,44 @@ def accept(
     return _answer(lead, submission), event.id
 
 
-def _mark_spam(session: Session, lead: Lead, data: SubmissionInput, urgent: bool) -> None:
+def _new_lead(data: SubmissionInput, now: dt.datetime, urgent: bool) -> Lead:
+    contact = data.contact
+    return Lead(
+        id=uuid.uuid4(),
+        created_at=now,
+        first_name=contact.first_name.strip(),
+        last_name=contact.last_name.strip(),
+        email=contact.email,
+        email_key=duplicates.email_key(contact.email),
+        phone=contact.phone,
+        callback_window=contact.callback_window,
+        treatment_interest=data.treatment_interest,
+        source={_clean(k): _clean(v) for k, v in data.source.items()},
+        # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the
+        # answer to this very request shows crisis resources and the lead tops the list.
+        urgent=urgent,
+        priority="urgent" if urgent else None,
+    )
+
+
+def _returning(
+    session: Session, data: SubmissionInput, now: dt.datetime, urgent: bool
+) -> Lead | None:
+    """The recent lead this person's submission joins (reopened if closed), or None."""
+    window = spam.limits_of(session).duplicate_window_days
+    lead = duplicates.find_returning(session, data.contact.phone, data.contact.email, now, window)
+    if lead is not None:
+        duplicates.rejoin(lead, urgent)
+        log.info("returning lead %s: submission joins it", lead.id)
+    return lead
+
+
+def _mark_spam(lead: Lead, reasons: list[str], urgent: bool) -> None:
     """Store a bot's submission as spam, with its reasons: kept, but sent nothing.
 
     Crisis language is never filed as spam, whatever else it carries: a false alarm costs a
     call, a miss can cost a life. Its reasons are still kept for the person who calls.
     """
-    reasons = spam.reasons_for(session, data, spam.limits_of(session))
     if reasons:
         lead.spam_reasons = reasons
         if not urgent:

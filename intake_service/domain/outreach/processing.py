@@ -53,11 +53,25 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             _watch_for_pumping(session, lead, settings, now)
             steps = sequences.steps_for(session, lead.treatment_interest)
             sequences.plan(session, lead, steps, settings, now)
+            _announce_return(session, lead, settings, now)
         outbox.mark_processed(session, lead.id, now)
     # Claim what is due now rather than waiting for the next scheduler tick: speed to lead.
     ids = scheduler.claim_due(db, settings.delivery, lead_id)
     log.info("lead %s processed, %d messages due now", lead_id, len(ids))
     return ids
+
+
+def _announce_return(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
+    """A returning lead's new submission: the team hears of it (once per submission); the
+    patient's welcome, planned once per lead, is not sent again."""
+    latest = session.scalars(
+        select(Submission.id)
+        .where(Submission.lead_id == lead.id)
+        .order_by(Submission.created_at.desc())
+    ).all()
+    if len(latest) > 1:
+        step = sequences.Step(f"returning:{latest[0]}", "team", "email", "team_new_lead")
+        sequences.plan(session, lead, [step], settings, now)
 
 
 def _watch_for_pumping(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
@@ -141,10 +141,20 @@ def team_context(
             "ack_url": f"{settings.public_base_url}/ack/"
             + make_token(settings.secret_key, lead.id, recipient or "team", now),
             "problems": delivery_problems(session, lead),
+            # How often this person came back within DUPLICATE_WINDOW_DAYS (0: first time).
+            "returning_count": returning_count(session, lead),
         },
         "clinic": clinic(settings),
         "sms_pauses": sms_pauses(session, zone),
     }
+
+
+def returning_count(session: Session, lead: Lead) -> int:
+    """How many submissions joined the lead after the first (returning leads)."""
+    total = session.scalar(
+        select(func.count()).select_from(Submission).where(Submission.lead_id == lead.id)
+    )
+    return max(0, int(total or 0) - 1)
 
 
 def sms_pauses(session: Session, zone: str) -> list[dict[str, str]]:
@@ -223,6 +233,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "url": "http://127.0.0.1:5000/staff/leads/00000000-0000-0000-0000-000000000000",
             "ack_url": "http://127.0.0.1:5000/ack/sample-token",
             "problems": ["email: recipient_rejected", "text: invalid_number"],
+            "returning_count": 1,
         },
         "sms_pauses": [
             {

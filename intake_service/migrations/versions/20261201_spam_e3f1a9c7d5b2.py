@@ -1,4 +1,4 @@
-"""spam and SMS pumping: block list, texting pauses, a lead's spam reasons
+"""spam, SMS pumping, returning leads: block list, texting pauses, spam reasons, email key
 
 Revision ID: e3f1a9c7d5b2
 Revises: b7c4e2a9d6f1
@@ -19,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("spam_reasons", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("email_key", sa.String(length=320), nullable=True))
+        batch.create_index("ix_leads_email_key", ["email_key"])
+    # Earlier leads match by case-folded address (Gmail's dots are folded from now on).
+    op.execute("UPDATE leads SET email_key = lower(email) WHERE email IS NOT NULL")
     op.create_table(
         "blocked_values",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -48,4 +52,6 @@ def downgrade() -> None:
     op.drop_table("sms_pauses")
     op.drop_table("blocked_values")
     with op.batch_alter_table("leads") as batch:
+        batch.drop_index("ix_leads_email_key")
+        batch.drop_column("email_key")
         batch.drop_column("spam_reasons")
