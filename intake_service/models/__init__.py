@@ -13,6 +13,7 @@ from intake_service.models.message import (
     MessageStatus,
 )
 from intake_service.models.outbox import OutboxEvent
+from intake_service.models.routing import QueueMember, RoutingQueue, RoutingRule
 from intake_service.models.sequence import Sequence, SequenceStep
 from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
@@ -33,6 +34,9 @@ __all__ = [
     "Message",
     "MessageStatus",
     "OutboxEvent",
+    "QueueMember",
+    "RoutingQueue",
+    "RoutingRule",
     "Sequence",
     "SequenceStep",
     "SmsPause",

@@ -60,6 +60,8 @@ class Lead(Base):
     # Who owns the lead; set only by a compare-and-set claim or an explicit assignment.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assigned_at: Mapped[dt.datetime | None]
+    # The queue routing sent it to (domain.leads.routing); None: the default team (TEAM_EMAILS).
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("routing_queues.id"), index=True)
     # An urgent lead stays at the top, and is paged again, until a person acknowledges it.
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))

@@ -143,6 +143,10 @@ def team_context(
             "problems": delivery_problems(session, lead),
             # How often this person came back within DUPLICATE_WINDOW_DAYS (0: first time).
             "returning_count": returning_count(session, lead),
+            # Who routing gave it to (round-robin in its queue), or None.
+            "assignee": (lead.assignee.display_name or lead.assignee.email)
+            if lead.assignee
+            else None,
         },
         "clinic": clinic(settings),
         "sms_pauses": sms_pauses(session, zone),
@@ -234,6 +238,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "ack_url": "http://127.0.0.1:5000/ack/sample-token",
             "problems": ["email: recipient_rejected", "text: invalid_number"],
             "returning_count": 1,
+            "assignee": "Dr Sample",
         },
         "sms_pauses": [
             {

@@ -1,4 +1,4 @@
-"""spam, SMS pumping, returning leads: block list, texting pauses, spam reasons, email key
+"""spam, SMS pumping, returning leads, routing: block list, pauses, email key, queues, rules
 
 Revision ID: e3f1a9c7d5b2
 Revises: b7c4e2a9d6f1
@@ -17,7 +17,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _routing_tables()
     with op.batch_alter_table("leads") as batch:
+        batch.add_column(sa.Column("queue_id", sa.Integer(), nullable=True))
+        batch.create_index("ix_leads_queue_id", ["queue_id"])
+        batch.create_foreign_key(
+            "fk_leads_queue_id_routing_queues", "routing_queues", ["queue_id"], ["id"]
+        )
         batch.add_column(sa.Column("spam_reasons", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("email_key", sa.String(length=320), nullable=True))
         batch.create_index("ix_leads_email_key", ["email_key"])
@@ -48,6 +54,64 @@ def upgrade() -> None:
     )
 
 
+def _routing_tables() -> None:
+    op.create_table(
+        "routing_queues",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("emails", sa.String(length=2000), nullable=False),
+        sa.Column("lead_user_id", sa.Integer(), nullable=True),
+        sa.Column("last_position", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["lead_user_id"], ["users.id"], name=op.f("fk_routing_queues_lead_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_queues")),
+        sa.UniqueConstraint("name", name=op.f("uq_routing_queues_name")),
+    )
+    op.create_table(
+        "queue_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("off", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["routing_queues.id"],
+            name=op.f("fk_queue_members_queue_id_routing_queues"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_queue_members_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_members")),
+        sa.UniqueConstraint("queue_id", "user_id", name="uq_queue_members_queue_user"),
+    )
+    op.create_table(
+        "routing_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("treatment", sa.String(length=20), nullable=True),
+        sa.Column("priority", sa.String(length=20), nullable=True),
+        sa.Column("source", sa.String(length=100), nullable=True),
+        sa.Column("hour_from", sa.Integer(), nullable=True),
+        sa.Column("hour_to", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["routing_queues.id"],
+            name=op.f("fk_routing_rules_queue_id_routing_queues"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_rules")),
+    )
+
+
 def downgrade() -> None:
     op.drop_table("sms_pauses")
     op.drop_table("blocked_values")
@@ -55,3 +119,9 @@ def downgrade() -> None:
         batch.drop_index("ix_leads_email_key")
         batch.drop_column("email_key")
         batch.drop_column("spam_reasons")
+        batch.drop_constraint("fk_leads_queue_id_routing_queues", type_="foreignkey")
+        batch.drop_index("ix_leads_queue_id")
+        batch.drop_column("queue_id")
+    op.drop_table("routing_rules")
+    op.drop_table("queue_members")
+    op.drop_table("routing_queues")
