@@ -28,6 +28,7 @@ DELIVER = "intake_service.tasks.deliver"
 DISPATCH_DUE = "intake_service.tasks.dispatch_due"
 SWEEP_OUTBOX = "intake_service.tasks.sweep_outbox"
 REPAGE_URGENT = "intake_service.tasks.repage_urgent"
+ESCALATE_UNCLAIMED = "intake_service.tasks.escalate_unclaimed"
 
 # After a failed publish, requests stop trying the broker for this long: during an outage each
 # would otherwise wait out a connection timeout before answering. The outbox sweep publishes later.

@@ -20,6 +20,7 @@ from intake_service import broker
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.events import outbox
+from intake_service.domain.leads import escalation
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
 
 if TYPE_CHECKING:
@@ -50,6 +51,14 @@ def sweep_outbox() -> None:
     outbox.sweep(get_db(), republish_after, broker.current_broker())
 
 
+def escalate_unclaimed() -> None:
+    db, settings = get_db(), _settings()
+    if escalation.sweep(db, settings):
+        scheduler.hand_to_workers(
+            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+        )
+
+
 def repage_urgent() -> None:
     db, settings = get_db(), _settings()
     if urgent.sweep(db, settings):
@@ -67,3 +76,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.DISPATCH_DUE, shared=False, expires=30)(dispatch_due)
     celery.task(name=broker.SWEEP_OUTBOX, shared=False, expires=60)(sweep_outbox)
     celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)
+    celery.task(name=broker.ESCALATE_UNCLAIMED, shared=False, expires=60)(escalate_unclaimed)

@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 from intake_service.config.abuse import AbuseSettings, abuse_settings
+from intake_service.config.escalation import EscalationSettings, escalation_settings
 from intake_service.config.providers import (
     DeliverySettings,
     SmtpSettings,
@@ -74,6 +75,7 @@ class Settings:
     urgent_repage_minutes: float = 10.0
     # Spam, SMS pumping and returning-lead settings (config/abuse.py).
     abuse: AbuseSettings = field(default_factory=AbuseSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
 
     @property
     def embedded(self) -> bool:
@@ -205,6 +207,7 @@ class Settings:
             on_call_email=_on_call_email(env),
             urgent_repage_minutes=_repage_minutes(env),
             abuse=abuse_settings(env),
+            escalation=escalation_settings(env),
         )
 
 

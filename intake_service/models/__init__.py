@@ -4,6 +4,7 @@ from intake_service.models.abuse import BlockedValue, SmsPause
 from intake_service.models.audit import AuditEvent
 from intake_service.models.consent import ConsentEvent
 from intake_service.models.dev_mailbox import DevMailboxEntry
+from intake_service.models.escalation import Escalation
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.lead_event import CallbackRequest, LeadEvent
 from intake_service.models.message import (
@@ -27,6 +28,7 @@ __all__ = [
     "ConsentEvent",
     "DeliveryAttempt",
     "DevMailboxEntry",
+    "Escalation",
     "InvalidTransition",
     "Lead",
     "LeadEvent",

@@ -14,7 +14,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import pumping
 from intake_service.domain.events import outbox
-from intake_service.domain.leads import routing
+from intake_service.domain.leads import escalation, routing
 from intake_service.domain.outreach import scheduler, sequences, urgent
 from intake_service.models import Lead, Submission, Triage
 
@@ -46,6 +46,7 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
             lead.urgent = lead.urgent or result.urgent
         if lead.status != "spam":
             routing.route(session, lead, settings, now)
+            escalation.start(session, lead, settings, now)
         if lead.status == "spam":
             # Stored so nothing is lost, sent nothing: un-spam queues it here again.
             log.info("lead %s is spam; nothing planned", lead.id)

@@ -1,4 +1,4 @@
-"""spam, SMS pumping, returning leads, routing: block list, pauses, email key, queues, rules
+"""issue 10: block list, SMS pauses, spam reasons, email key, routing queues, escalations
 
 Revision ID: e3f1a9c7d5b2
 Revises: b7c4e2a9d6f1
@@ -18,6 +18,22 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     _routing_tables()
+    op.create_table(
+        "escalations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("lead_id", sa.Uuid(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["lead_id"], ["leads.id"], name=op.f("fk_escalations_lead_id_leads"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_escalations")),
+        sa.UniqueConstraint("lead_id", "round", name="uq_escalations_lead_id_round"),
+    )
+    op.create_index("ix_escalations_open_due", "escalations", ["done_at", "due_at"])
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("queue_id", sa.Integer(), nullable=True))
         batch.create_index("ix_leads_queue_id", ["queue_id"])
@@ -122,6 +138,8 @@ def downgrade() -> None:
         batch.drop_constraint("fk_leads_queue_id_routing_queues", type_="foreignkey")
         batch.drop_index("ix_leads_queue_id")
         batch.drop_column("queue_id")
+    op.drop_index("ix_escalations_open_due", table_name="escalations")
+    op.drop_table("escalations")
     op.drop_table("routing_rules")
     op.drop_table("queue_members")
     op.drop_table("routing_queues")
