@@ -35,7 +35,9 @@ def make(ready_app: Callable[..., Flask]) -> Callable[..., Flask]:
     return build
 
 
-def submit_with_phone(app: Flask, phone: str, email: str = "pat@patients.example") -> uuid.UUID:
+def submit_with_phone(app: Flask, phone: str) -> uuid.UUID:
+    # A new email each time: the same one twice would be one returning lead.
+    email = f"{uuid.uuid4().hex[:10]}@patients.example"
     who = intake.Contact(first_name="Pat", last_name="Lee", email=email, phone=phone)
     return intake.submit(database(app), submission(contact=who)).lead_id
 
