@@ -30,6 +30,7 @@ SWEEP_OUTBOX = "intake_service.tasks.sweep_outbox"
 REPAGE_URGENT = "intake_service.tasks.repage_urgent"
 PURGE_RETENTION = "intake_service.tasks.purge_retention"
 REMIND_CALLBACKS = "intake_service.tasks.remind_callbacks"
+ESCALATE_UNCLAIMED = "intake_service.tasks.escalate_unclaimed"
 
 # After a failed publish, requests stop trying the broker for this long: during an outage each
 # would otherwise wait out a connection timeout before answering. The outbox sweep publishes later.

@@ -86,6 +86,11 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
                 "task": broker.PURGE_RETENTION,
                 "schedule": 3600.0,
             },
+            # Leads nobody acted on in their time to first contact; due times in escalations.
+            "escalate-unclaimed-leads": {
+                "task": broker.ESCALATE_UNCLAIMED,
+                "schedule": 30.0,
+            },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
     )

@@ -116,6 +116,8 @@ class Database:
         hashing phone and email lookups with its blind-index key (security/blind_index.py)."""
         database = cls(settings.database_url, FieldCipher(settings.field_encryption_keys))
         bind_blind_index(database.engine, BlindIndex.from_settings(settings))
+        # Rules that take no settings argument (the contact policy) read them from the session.
+        database.sessions.configure(info={"settings": settings})
         return database
 
     @contextmanager

@@ -22,7 +22,7 @@ from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.compliance import retention
 from intake_service.domain.events import outbox
-from intake_service.domain.leads import reminders
+from intake_service.domain.leads import escalation, reminders
 from intake_service.domain.outreach import delivery, processing, scheduler, urgent
 
 if TYPE_CHECKING:
@@ -52,6 +52,14 @@ def dispatch_due() -> None:
 def sweep_outbox() -> None:
     republish_after = dt.timedelta(seconds=_settings().outbox_republish_after)
     outbox.sweep(get_db(), republish_after, broker.current_broker())
+
+
+def escalate_unclaimed() -> None:
+    db, settings = get_db(), _settings()
+    if escalation.sweep(db, settings):
+        scheduler.hand_to_workers(
+            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+        )
 
 
 def repage_urgent() -> None:
@@ -94,3 +102,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)
     celery.task(name=broker.PURGE_RETENTION, shared=False, expires=3600)(purge_retention)
     celery.task(name=broker.REMIND_CALLBACKS, shared=False, expires=60)(remind_callbacks)
+    celery.task(name=broker.ESCALATE_UNCLAIMED, shared=False, expires=60)(escalate_unclaimed)

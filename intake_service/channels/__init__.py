@@ -30,13 +30,16 @@ class Kind:
     label: str  # what a person calls one message of this kind
     contact_point: str  # what it is sent to, in words
     fallback: str | None  # the kind that may carry a patient's message this one cannot
+    # Each message is billed to a phone number: the target of SMS pumping (toll fraud).
+    tolled: bool = False
 
 
 KINDS: dict[str, Kind] = {
     "email": Kind("email", label="email", contact_point="email address", fallback="sms"),
-    "sms": Kind("sms", label="text", contact_point="phone number", fallback="email"),
+    "sms": Kind("sms", label="text", contact_point="phone number", fallback="email", tolled=True),
 }
 CHANNEL_KINDS = tuple(KINDS)
+TOLLED_KINDS = tuple(name for name, k in KINDS.items() if k.tolled)
 
 
 def kind(name: str) -> Kind:

@@ -17,6 +17,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
+from intake_service.config.abuse import AbuseSettings, abuse_settings
+from intake_service.config.escalation import EscalationSettings, escalation_settings
 from intake_service.config.providers import (
     DeliverySettings,
     SmtpSettings,
@@ -84,6 +86,9 @@ class Settings:
     # Each form builder's secret (FORM_WEBHOOK_SECRETS "gravity=...,typeform=..."): a source
     # without one is refused, so an unconfigured builder can never post leads.
     form_webhook_secrets: Mapping[str, str] = field(default_factory=dict)
+    # Spam, SMS pumping and returning-lead settings (config/abuse.py).
+    abuse: AbuseSettings = field(default_factory=AbuseSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
 
     @property
     def embedded(self) -> bool:
@@ -225,6 +230,8 @@ class Settings:
             on_call_email=_on_call_email(env),
             urgent_repage_minutes=_repage_minutes(env),
             security=security_settings(env, production),
+            abuse=abuse_settings(env),
+            escalation=escalation_settings(env),
         )
 
 

@@ -1,11 +1,13 @@
 """The persistent model: one module per aggregate. Importing this registers every table."""
 
+from intake_service.models.abuse import BlockedValue, SmsPause
 from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
 from intake_service.models.clinic_setting import ClinicSetting
 from intake_service.models.consent import ConsentEvent
 from intake_service.models.consent_archive import ArchivedConsent
 from intake_service.models.dev_mailbox import DevMailboxEntry
+from intake_service.models.escalation import Escalation
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.lead_event import CallbackRequest, LeadEvent
 from intake_service.models.lead_index import leads_with_email, leads_with_phone
@@ -16,6 +18,7 @@ from intake_service.models.message import (
     MessageStatus,
 )
 from intake_service.models.outbox import OutboxEvent
+from intake_service.models.routing import QueueMember, RoutingQueue, RoutingRule
 from intake_service.models.sequence import Sequence, SequenceStep, SequenceVersion
 from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
@@ -26,11 +29,13 @@ __all__ = [
     "AccountLink",
     "ArchivedConsent",
     "AuditEvent",
+    "BlockedValue",
     "CallbackRequest",
     "ClinicSetting",
     "ConsentEvent",
     "DeliveryAttempt",
     "DevMailboxEntry",
+    "Escalation",
     "InvalidTransition",
     "Lead",
     "LeadEvent",
@@ -38,9 +43,13 @@ __all__ = [
     "Message",
     "MessageStatus",
     "OutboxEvent",
+    "QueueMember",
+    "RoutingQueue",
+    "RoutingRule",
     "Sequence",
     "SequenceStep",
     "SequenceVersion",
+    "SmsPause",
     "Submission",
     "Template",
     "TemplateVersion",

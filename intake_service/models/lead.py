@@ -47,6 +47,8 @@ class Lead(Base):
     # duplicate checks, STOP replies and staff search look these up, never the columns above.
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The email as returning submissions are matched (domain.intake.duplicates.email_key).
+    email_key: Mapped[str | None] = mapped_column(String(320), index=True)
     callback_window: Mapped[str] = mapped_column(String(20), default="any")
     # The language of the pages the person used ("en", "es"): later messages to them use it.
     locale: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
@@ -64,12 +66,16 @@ class Lead(Base):
     # Who owns the lead; set only by a compare-and-set claim or an explicit assignment.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assigned_at: Mapped[dt.datetime | None]
+    # The queue routing sent it to (domain.leads.routing); None: the default team (TEAM_EMAILS).
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("routing_queues.id"), index=True)
     # An urgent lead stays at the top, and is paged again, until a person acknowledges it.
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     # Set when retention erased the health fields of this closed lead (answers, messages,
     # notes, triage); the lead and its consent ledger stay.
     health_erased_at: Mapped[dt.datetime | None]
+    # Why intake stored this lead as spam (codes such as "honeypot", "links"); kept after un-spam.
+    spam_reasons: Mapped[list[str] | None] = mapped_column(JSON)
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="lead", order_by="Submission.created_at"

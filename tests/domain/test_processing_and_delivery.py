@@ -607,7 +607,9 @@ def test_claim_due_requeues_messages_whose_broker_copy_was_lost(
 def test_claim_due_for_one_lead_leaves_other_leads_alone(ready_app: Callable[..., Flask]) -> None:
     app = ready_app()
     db = database(app)
-    mine, other = submit(app), submit(app)
+    # Two people: the same contact twice would be one returning lead (issue 10).
+    someone_else = intake.Contact(first_name="Ana", email="ana@patients.example")
+    mine, other = submit(app), submit(app, contact=someone_else, sms_consent=False)
     past = utcnow() - dt.timedelta(seconds=1)
     my_ids = add_messages(db, mine, [past])
     other_ids = add_messages(db, other, [past])

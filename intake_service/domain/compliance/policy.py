@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
+from intake_service.domain.compliance import pumping
 from intake_service.domain.compliance.consent import has_consent
 from intake_service.models import Lead
 
@@ -107,6 +108,13 @@ def _consented(q: Question) -> Decision | None:
     return None if has_consent(q.session, q.lead.id, q.channel) else Decision(False, "no_consent")
 
 
+def _not_pumped(q: Question) -> Decision | None:
+    # SMS pumping (toll fraud): foreign, premium or landline numbers, capped and paused
+    # prefixes. The number may be a bot's, the email may still be a person's.
+    reason = pumping.refusal(q.session, q.lead, q.channel, q.now)
+    return None if reason is None else Decision(False, reason, other_channel=True)
+
+
 # In order: the first rule that refuses gives the reason. Team alerts go to staff, so no rule
 # about the patient applies to them; a crisis message still needs consent and a live address.
 RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
@@ -117,6 +125,7 @@ RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
     (_has_address, TO_PATIENT),
     (_address_usable, TO_PATIENT),
     (_consented, TO_PATIENT),
+    (_not_pumped, TO_PATIENT),
 )
 
 

@@ -18,7 +18,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
-from intake_service.domain.intake import rules
+from intake_service.domain.intake import duplicates, rules, spam
 from intake_service.domain.intake.answers import AnswerError, check_answers
 from intake_service.domain.intake.rules import (
     CALLBACK_WINDOW_LABELS,
@@ -62,13 +62,16 @@ class SubmissionInput:
     ip: str | None = None
     user_agent: str | None = None
     locale: str = rules.DEFAULT_LOCALE  # the language of the page the person used
+    # What the web form said about its sender (domain.intake.spam.form_signals): "honeypot" ...
+    bot_signals: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A hash of what was asked, so a replayed key can be told from a reused one."""
         content = asdict(self)
-        # The page's language is how it was asked, not what: the same words resent from the
-        # Spanish page are the same submission.
-        for transport_detail in ("idempotency_key", "ip", "user_agent", "via", "locale"):
+        # The page's language and the bot signals are how it was asked, not what: the same
+        # words resent from the Spanish page are the same submission.
+        transport = ("idempotency_key", "ip", "user_agent", "via", "locale", "bot_signals")
+        for transport_detail in transport:
             content.pop(transport_detail)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -181,22 +184,12 @@ def accept(
     # Evidence must be a real address (a forwarded header can hold anything) and fit its column.
     ip = rules.client_ip(data.ip)
     agent = rules.user_agent(data.user_agent)
-    lead = Lead(
-        id=uuid.uuid4(),
-        created_at=now,
-        first_name=contact.first_name.strip(),
-        last_name=contact.last_name.strip(),
-        email=contact.email,
-        phone=contact.phone,
-        callback_window=contact.callback_window,
-        locale=data.locale,
-        treatment_interest=data.treatment_interest,
-        source={rules.strip_controls(k): rules.strip_controls(v) for k, v in data.source.items()},
-        # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the
-        # answer to this very request shows crisis resources and the lead tops the list.
-        urgent=urgent,
-        priority="urgent" if urgent else None,
-    )
+    reasons = spam.reasons_for(session, data, spam.limits_of(session))
+    # A person asking again joins their lead; a bot's post never joins a person's.
+    lead = None if reasons and not urgent else _returning(session, data, now, urgent)
+    if lead is None:
+        lead = _new_lead(data, now, urgent)
+        _mark_spam(lead, reasons, urgent)
     submission = Submission(
         id=uuid.uuid4(),
         lead_id=lead.id,
@@ -226,6 +219,52 @@ def accept(
     session.add(event)
     session.flush()
     return _answer(lead, submission), event.id
+
+
+def _new_lead(data: SubmissionInput, now: dt.datetime, urgent: bool) -> Lead:
+    contact = data.contact
+    return Lead(
+        id=uuid.uuid4(),
+        created_at=now,
+        first_name=contact.first_name.strip(),
+        last_name=contact.last_name.strip(),
+        email=contact.email,
+        email_key=duplicates.email_key(contact.email),
+        phone=contact.phone,
+        callback_window=contact.callback_window,
+        locale=data.locale,
+        treatment_interest=data.treatment_interest,
+        source={rules.strip_controls(k): rules.strip_controls(v) for k, v in data.source.items()},
+        # Known at once (crisis language in the message, or PHQ-9 item 9 above 0), so the
+        # answer to this very request shows crisis resources and the lead tops the list.
+        urgent=urgent,
+        priority="urgent" if urgent else None,
+    )
+
+
+def _returning(
+    session: Session, data: SubmissionInput, now: dt.datetime, urgent: bool
+) -> Lead | None:
+    """The recent lead this person's submission joins (reopened if closed), or None."""
+    window = spam.limits_of(session).duplicate_window_days
+    lead = duplicates.find_returning(session, data.contact.phone, data.contact.email, now, window)
+    if lead is not None:
+        duplicates.rejoin(lead, urgent)
+        log.info("returning lead %s: submission joins it", lead.id)
+    return lead
+
+
+def _mark_spam(lead: Lead, reasons: list[str], urgent: bool) -> None:
+    """Store a bot's submission as spam, with its reasons: kept, but sent nothing.
+
+    Crisis language is never filed as spam, whatever else it carries: a false alarm costs a
+    call, a miss can cost a life. Its reasons are still kept for the person who calls.
+    """
+    if reasons:
+        lead.spam_reasons = reasons
+        if not urgent:
+            lead.status = spam.SPAM
+            log.info("lead %s stored as spam (%s)", lead.id, ", ".join(reasons))
 
 
 def replay(session: Session, key: str, fingerprint: str) -> Accepted | None:

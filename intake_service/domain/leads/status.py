@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.domain.compliance import audit
+from intake_service.domain.intake import spam
 from intake_service.domain.leads import events
 from intake_service.domain.outreach import sequences
 from intake_service.models import Lead, LeadEvent
@@ -61,8 +62,9 @@ def set_status(
 def unspam(session: Session, lead_id: uuid.UUID, now: dt.datetime, actor: audit.Actor) -> str:
     """Take a lead out of spam, back to the status it had before (not committed).
 
-    Its follow-up stays stopped: a lead marked spam may have missed its moment, and a person
-    now decides what it hears next. Returns the restored status; raises UnknownLead, or
+    It then hears from the clinic as a new lead would: a stop made by marking it spam is
+    lifted and the lead is queued for processing after commit (the outbox), which plans its
+    first contact and follow-up. Returns the restored status; raises UnknownLead, or
     ValueError if the lead is not spam.
     """
     lead = get_lead(session, lead_id)
@@ -75,6 +77,8 @@ def unspam(session: Session, lead_id: uuid.UUID, now: dt.datetime, actor: audit.
     ).first()
     before = marked.data.get("from") if marked and marked.data.get("to") == "spam" else None
     restored = before if before in LEAD_STATUSES and before != "spam" else "new"
+    # Resumed first: restoring "contacted" or "booked" then stops the follow-up again, for them.
+    spam.resume(session, lead, now)
     set_status(session, lead_id, restored, now, actor)
     return restored
 

@@ -7,11 +7,14 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain import triage
+from intake_service.domain.compliance import pumping
 from intake_service.domain.events import outbox
+from intake_service.domain.leads import escalation, routing
 from intake_service.domain.outreach import scheduler, sequences, urgent
 from intake_service.models import Lead, Submission, Triage
 
@@ -48,17 +51,45 @@ def process_lead_routed(
             lead.triage = _triage_row(submission.id, result, now)
             lead.priority = result.priority
             lead.urgent = lead.urgent or result.urgent
-        if lead.urgent:
+        if lead.status != "spam":
+            routing.route(session, lead, settings, now)
+            escalation.start(session, lead, settings, now)
+        if lead.status == "spam":
+            # Stored so nothing is lost, sent nothing: un-spam queues it here again.
+            log.info("lead %s is spam; nothing planned", lead.id)
+        elif lead.urgent:
             # A person calls: the on-call clinician is paged and nothing is marketed.
             urgent.start(session, lead, settings, now)
         else:
+            _watch_for_pumping(session, lead, settings, now)
             steps = sequences.steps_for(session, lead.treatment_interest)
             sequences.plan(session, lead, steps, settings, now)
+            _announce_return(session, lead, settings, now)
         outbox.mark_processed(session, lead.id, now)
     # Claim what is due now rather than waiting for the next scheduler tick: speed to lead.
     ids = scheduler.claim_due_routed(db, settings.delivery, lead_id)
     log.info("lead %s processed, %d messages due now", lead_id, len(ids))
     return ids
+
+
+def _announce_return(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
+    """A returning lead's new submission: the team hears of it (once per submission); the
+    patient's welcome, planned once per lead, is not sent again."""
+    latest = session.scalars(
+        select(Submission.id)
+        .where(Submission.lead_id == lead.id)
+        .order_by(Submission.created_at.desc())
+    ).all()
+    if len(latest) > 1:
+        step = sequences.Step(f"returning:{latest[0]}", "team", "email", "team_new_lead")
+        sequences.plan(session, lead, [step], settings, now)
+
+
+def _watch_for_pumping(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
+    """Before planning texts: a surge to this lead's prefix pauses it, and the team hears once."""
+    if pumping.watch(session, lead, settings, now):
+        alert = sequences.Step("sms_paused", "team", "email", pumping.TEMPLATE)
+        sequences.plan(session, lead, [alert], settings, now)
 
 
 def _triage_row(submission_id: uuid.UUID, result: triage.Assessment, now: dt.datetime) -> Triage:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from intake_service import channels
 from intake_service.config import Settings
 from intake_service.domain.compliance.policy import Purpose, can_contact
+from intake_service.domain.leads import routing
 from intake_service.domain.templates.versions import TemplateMissing, current_version
 from intake_service.models import Lead, Message, MessageStatus, Sequence, SequenceStep
 from intake_service.models.lead import TREATMENTS
@@ -193,7 +194,8 @@ def recipients(
     if not decision.may_still_go:
         return []
     if step.audience == "team":
-        return list(settings.team_emails)
+        # The lead's routing queue, or the default team (domain.leads.routing).
+        return list(routing.team_addresses(session, lead, settings))
     address = lead.address(step.channel)
     return [address] if address else []
 

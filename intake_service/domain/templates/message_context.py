@@ -9,7 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
@@ -21,7 +21,7 @@ from intake_service.domain.intake.rules import (
     FORM_LABELS,
     TREATMENT_LABELS,
 )
-from intake_service.models import Lead, Message, MessageStatus, Submission
+from intake_service.models import Lead, Message, MessageStatus, SmsPause, Submission
 from intake_service.security.ack_links import make_token
 
 # Messages name the window inside a sentence ("call you any time"), so in lower case.
@@ -145,9 +145,40 @@ def team_context(
             "ack_url": f"{settings.public_base_url}/ack/"
             + make_token(settings.secret_key, lead.id, recipient or "team", now),
             "problems": delivery_problems(session, lead),
+            # How often this person came back within DUPLICATE_WINDOW_DAYS (0: first time).
+            "returning_count": returning_count(session, lead),
+            # Who routing gave it to (round-robin in its queue), or None.
+            "assignee": (lead.assignee.display_name or lead.assignee.email)
+            if lead.assignee
+            else None,
         },
         "clinic": profile.template_clinic() if profile else clinic(settings),
+        "sms_pauses": sms_pauses(session, zone),
     }
+
+
+def returning_count(session: Session, lead: Lead) -> int:
+    """How many submissions joined the lead after the first (returning leads)."""
+    total = session.scalar(
+        select(func.count()).select_from(Submission).where(Submission.lead_id == lead.id)
+    )
+    return max(0, int(total or 0) - 1)
+
+
+def sms_pauses(session: Session, zone: str) -> list[dict[str, str]]:
+    """Texting paused against SMS pumping (prefixes and countries, never a person's number)."""
+    rows = session.scalars(
+        select(SmsPause).where(SmsPause.lifted_at.is_(None)).order_by(SmsPause.paused_at)
+    )
+    return [
+        {
+            "scope": p.scope,
+            "value": p.value,
+            "reason": p.reason,
+            "paused_at": p.paused_at.astimezone(_zone(zone)).strftime("%a %d %b, %H:%M %Z"),
+        }
+        for p in rows
+    ]
 
 
 def latest_form(session: Session, lead: Lead) -> str | None:
@@ -216,5 +247,15 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "url": "http://127.0.0.1:5000/staff/leads/00000000-0000-0000-0000-000000000000",
             "ack_url": "http://127.0.0.1:5000/ack/sample-token",
             "problems": ["email: recipient_rejected", "text: invalid_number"],
+            "returning_count": 1,
+            "assignee": "Dr Sample",
         },
+        "sms_pauses": [
+            {
+                "scope": "prefix",
+                "value": "+1900",
+                "reason": "40 texts in the last hour, usually 0.2",
+                "paused_at": "Wed 25 Nov, 10:00 PST",
+            }
+        ],
     }

@@ -139,6 +139,11 @@ class ContactForm(FlaskForm):
     # Made on GET, sent back with the post: the idempotency key that turns a double click
     # (or a resend after a lost response) into one submission.
     submission_token = HiddenField()
+    # Spam defence: a field people never see (a bot fills every field), and a signed note of
+    # when the page was made (a bot posts at once). Neither is validated: a bot must get the
+    # ordinary thank-you page; domain.intake.spam weighs them.
+    website = StringField("Leave this field empty", render_kw={"autocomplete": "off"})
+    form_started = HiddenField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -28,10 +28,10 @@ from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 
-from intake_service.db import get_db
+from intake_service.db import get_db, utcnow
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
-from intake_service.domain.intake import rules
+from intake_service.domain.intake import rules, spam
 from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.domain.triage import scales
 from intake_service.extensions import client_address, submission_limit
@@ -268,6 +268,10 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         log.info("form post without a valid submission token on %s", request.path)
         token = str(uuid.uuid4())
     sms = bool(form.sms_consent.data)
+    settings = current_app.extensions["intake.settings"]
+    signals = spam.form_signals(
+        settings.secret_key, form.website.data, form.form_started.data, utcnow(), settings.abuse
+    )
     return intake.SubmissionInput(
         form=page.form_name,
         contact=form.contact(),
@@ -285,6 +289,7 @@ def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInp
         ip=client_address(),
         user_agent=rules.user_agent(request.headers.get("User-Agent")),
         locale=current_locale(),
+        bot_signals=signals,
     )
 
 
@@ -303,6 +308,10 @@ def _render(page: FormPage, form: ContactForm) -> str:
     form.sms_wording_version.data = consent.CURRENT_SMS_WORDING
     if form.token() is None:
         form.submission_token.data = str(uuid.uuid4())
+    if not form.form_started.data:
+        # A form given back with errors keeps its first timestamp: the person started then.
+        secret = current_app.extensions["intake.settings"].secret_key
+        form.form_started.data = spam.sign_started(secret, utcnow())
     return render_template(
         page.template,
         form=form,

@@ -1,0 +1,180 @@
+"""SMS-pumping defence: texts only to real mobiles in the clinic's countries, within caps.
+
+Toll fraud submits public forms with premium-rate or foreign numbers so that the clinic pays
+for texts nobody wanted. `check` is a contact-policy rule (policy.RULES): a refused text
+leaves email open (other_channel). `watch` runs when a lead is processed: a sudden rise in
+texts to one prefix or country pauses texting there (an SmsPause row) and tells the team once.
+
+Caps count texts the provider already took (sent, delivered, undelivered) in the last day;
+two workers sending at the same instant may each pass a cap at its last place, by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from intake_service.channels import TOLLED_KINDS, kind
+from intake_service.config import Settings
+from intake_service.config.abuse import AbuseSettings
+from intake_service.models import Lead, Message, MessageStatus, SmsPause
+
+log = logging.getLogger(__name__)
+
+# phonenumbers tells these apart in most countries; FIXED_LINE_OR_MOBILE (all of North America)
+# and UNKNOWN are let through: refusing them would refuse every US patient.
+REFUSED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "sms_premium_rate",
+    PhoneNumberType.SHARED_COST: "sms_premium_rate",
+    PhoneNumberType.FIXED_LINE: "sms_not_mobile",
+}
+AT_PROVIDER = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
+DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+BASELINE = dt.timedelta(days=7)
+TEMPLATE = "team_sms_paused"
+
+
+def prefix_of(number: phonenumbers.PhoneNumber) -> str:
+    """The country code and the first three national digits (the area code in North America)."""
+    national = phonenumbers.national_significant_number(number)
+    return f"+{number.country_code}{national[:3]}"
+
+
+def country_of(number: phonenumbers.PhoneNumber) -> str:
+    """The country calling code ("+44"); North America shares +1."""
+    return f"+{number.country_code}"
+
+
+def _parse(e164: str | None) -> phonenumbers.PhoneNumber | None:
+    if not e164:
+        return None
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def limits_of(session: Session) -> AbuseSettings:
+    settings = session.info.get("settings")
+    return settings.abuse if settings is not None else AbuseSettings()
+
+
+def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str | None:
+    """Why a text to the lead's number would feed SMS pumping, or None when it would not."""
+    if not kind(channel).tolled:
+        return None
+    number = _parse(lead.address(channel))
+    if number is None:
+        return None  # no number, or a malformed one: the address rules answer for it
+    limits = limits_of(session)
+    if phonenumbers.region_code_for_number(number) not in limits.sms_allowed_countries:
+        return "sms_country_not_allowed"
+    refused_type = REFUSED_TYPES.get(phonenumbers.number_type(number))
+    if refused_type is not None:
+        return refused_type
+    if _paused(session, number):
+        return "sms_paused"
+    e164 = lead.address(channel) or ""
+    if _texts(session, e164, now - DAY, exact=True) >= limits.sms_daily_cap_per_number:
+        return "sms_number_daily_cap"
+    if _texts(session, prefix_of(number), now - DAY) >= limits.sms_daily_cap_per_prefix:
+        return "sms_prefix_daily_cap"
+    return None
+
+
+def _paused(session: Session, number: phonenumbers.PhoneNumber) -> bool:
+    found = session.scalars(
+        select(SmsPause.id).where(
+            SmsPause.lifted_at.is_(None),
+            or_(
+                and_(SmsPause.scope == "prefix", SmsPause.value == prefix_of(number)),
+                and_(SmsPause.scope == "country", SmsPause.value == country_of(number)),
+            ),
+        )
+    ).first()
+    return found is not None
+
+
+def _texts(
+    session: Session,
+    target: str,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    *,
+    exact: bool = False,
+    statuses: tuple[MessageStatus, ...] = AT_PROVIDER,
+) -> int:
+    """Texts to a number (exact) or to numbers starting with `target`, created in the span."""
+    query = select(func.count()).where(
+        Message.channel.in_(TOLLED_KINDS),
+        Message.audience == "patient",
+        Message.status.in_(statuses),
+        Message.created_at >= since,
+        Message.recipient == target if exact else Message.recipient.startswith(target),
+    )
+    if until is not None:
+        query = query.where(Message.created_at < until)
+    return int(session.scalar(query) or 0)
+
+
+def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> list[SmsPause]:
+    """Pause texting to the lead's prefix or country after a sudden rise (not committed).
+
+    Counts every text planned or sent in the last hour against the hourly average of the week
+    before. Returns the pauses made now (none if already paused); the caller tells the team.
+    """
+    number = _parse(lead.phone)
+    if number is None:
+        return []
+    limits = settings.abuse
+    planned = tuple(s for s in MessageStatus if s not in (MessageStatus.CANCELLED,))
+    made = []
+    for scope, value in (("prefix", prefix_of(number)), ("country", country_of(number))):
+        last_hour = _texts(session, value, now - HOUR, statuses=planned)
+        before = _texts(session, value, now - HOUR - BASELINE, now - HOUR, statuses=planned)
+        usual = before / (BASELINE / HOUR)
+        if (
+            last_hour < limits.sms_surge_min_per_hour
+            or last_hour <= limits.sms_surge_factor * usual
+        ):
+            continue
+        pause = session.scalars(
+            select(SmsPause).where(SmsPause.scope == scope, SmsPause.value == value)
+        ).first()
+        if pause is not None and pause.lifted_at is None:
+            continue
+        reason = f"{last_hour} texts in the last hour, usually {usual:.1f}"
+        if pause is None:
+            pause = SmsPause(scope=scope, value=value, paused_at=now, reason=reason)
+            session.add(pause)
+        else:
+            # Lifted before and surging again: the same row, paused anew.
+            pause.paused_at, pause.reason, pause.lifted_at, pause.lifted_by = (
+                now,
+                reason,
+                None,
+                None,
+            )
+        made.append(pause)
+        log.warning("texting paused to %s %s: %s", scope, value, reason)
+    session.flush()
+    return made
+
+
+def lift(session: Session, scope: str, value: str, by: str, now: dt.datetime) -> bool:
+    """Lift a pause (not committed); False when nothing was paused there."""
+    pause = session.scalars(
+        select(SmsPause).where(
+            SmsPause.scope == scope, SmsPause.value == value, SmsPause.lifted_at.is_(None)
+        )
+    ).first()
+    if pause is None:
+        return False
+    pause.lifted_at, pause.lifted_by = now, by
+    return True

@@ -1,0 +1,188 @@
+"""Nobody left unclaimed: a lead not acted on in its time to first contact is escalated.
+
+Each priority has a deadline (urgent 5 minutes, high an hour, the rest one business day in
+the clinic's hours). The clock is durable: Escalation rows with a due time, swept by beat,
+never a Celery countdown (lost with the broker, redelivered after Redis' visibility timeout).
+Round 1 tells the lead's queue (email, and a text to the on-call phone for an urgent lead);
+round 2 and later tell the queue's lead as well, and the ladder repeats until someone acts:
+claims the lead, changes its status, or acknowledges an urgent page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+import zoneinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service import channels
+from intake_service.config import Settings
+from intake_service.config.escalation import EscalationSettings
+from intake_service.db import Database, utcnow
+from intake_service.domain.leads import routing
+from intake_service.domain.outreach import sequences
+from intake_service.models import Escalation, Lead, LeadEvent, Message, RoutingQueue
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "team_overdue"
+ACTED_EVENTS = ("claimed", "status_changed", "assigned")
+
+
+def time_to_first_contact(priority: str | None, limits: EscalationSettings) -> dt.timedelta | None:
+    """The time a priority allows; None for "business day" priorities (see `deadline`)."""
+    if priority == "urgent":
+        return dt.timedelta(minutes=limits.urgent_minutes)
+    if priority == "high":
+        return dt.timedelta(minutes=limits.high_minutes)
+    return None
+
+
+def deadline(lead: Lead, settings: Settings, start: dt.datetime | None = None) -> dt.datetime:
+    """When the lead must have been acted on, from `start` (its arrival unless given)."""
+    start = start or lead.created_at
+    limits = settings.escalation
+    allowed = time_to_first_contact(lead.priority, limits)
+    if allowed is not None:
+        return start + allowed
+    return add_business_day(start, limits, zoneinfo.ZoneInfo(settings.clinic_timezone))
+
+
+def add_business_day(
+    start: dt.datetime, limits: EscalationSettings, zone: zoneinfo.ZoneInfo
+) -> dt.datetime:
+    """`start` plus one business day's worth of open hours, counted only while open."""
+    day_length = dt.datetime.combine(dt.date.min, limits.business_close) - dt.datetime.combine(
+        dt.date.min, limits.business_open
+    )
+    remaining = day_length
+    local = start.astimezone(zone)
+    for _ in range(30):  # a month of closed days would be a misconfiguration, not a loop
+        opens = dt.datetime.combine(local.date(), limits.business_open, zone)
+        closes = dt.datetime.combine(local.date(), limits.business_close, zone)
+        if local.weekday() in limits.business_days and local < closes:
+            begin = max(local, opens)
+            if begin + remaining <= closes:
+                return (begin + remaining).astimezone(dt.UTC)
+            remaining -= closes - begin
+        local = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), zone)
+    return (start + dt.timedelta(days=1)).astimezone(dt.UTC)
+
+
+def start(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
+    """Start the lead's clock: its first escalation, due at its deadline (not committed)."""
+    _schedule(session, lead.id, 1, deadline(lead, settings), now)
+
+
+def acted(session: Session, lead: Lead) -> bool:
+    """True once a person took the lead: claimed, moved on from new, or acknowledged a page."""
+    if lead.status != "new" or lead.acknowledged_at is not None:
+        return True
+    event = session.scalar(
+        select(LeadEvent.id).where(LeadEvent.lead_id == lead.id, LeadEvent.kind.in_(ACTED_EVENTS))
+    )
+    return event is not None
+
+
+def overdue(session: Session, lead_ids: list[uuid.UUID], now: dt.datetime) -> set[uuid.UUID]:
+    """Which of these leads are past their time to first contact with nobody acting (inbox)."""
+    if not lead_ids:
+        return set()
+    late = set(
+        session.scalars(
+            select(Escalation.lead_id).where(
+                Escalation.lead_id.in_(lead_ids),
+                Escalation.done_at.is_(None),
+                # Due now, or a later rung: the first deadline has already passed.
+                (Escalation.due_at <= now) | (Escalation.round > 1),
+            )
+        )
+    )
+    return {
+        i for i in late if (lead := session.get(Lead, i)) is not None and not acted(session, lead)
+    }
+
+
+def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> int:
+    """Escalate every lead whose escalation is due and nobody acted on. Commits.
+
+    `now` decides which are due (tests pass a clock). Returns how many leads were escalated.
+    """
+    now = now or utcnow()
+    escalated = 0
+    with db.transaction() as session:
+        due = session.scalars(
+            select(Escalation)
+            .where(Escalation.done_at.is_(None), Escalation.due_at <= now)
+            .order_by(Escalation.due_at)
+            .limit(100)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in due:
+            lead = session.get(Lead, row.lead_id)
+            row.done_at = now
+            if lead is None or acted(session, lead):
+                row.outcome = "acted"
+                continue
+            row.outcome = "escalated"
+            _notify(session, lead, settings, row.round, now)
+            again = deadline(lead, settings, start=now)
+            _schedule(session, lead.id, row.round + 1, again, now)
+            escalated += 1
+            log.warning("lead %s not acted on in time; escalation round %d", lead.id, row.round)
+    return escalated
+
+
+def _schedule(
+    session: Session, lead_id: uuid.UUID, round_: int, due_at: dt.datetime, now: dt.datetime
+) -> None:
+    exists = session.scalar(
+        select(Escalation.id).where(Escalation.lead_id == lead_id, Escalation.round == round_)
+    )
+    if exists is None:
+        session.add(Escalation(lead_id=lead_id, round=round_, due_at=due_at, created_at=now))
+
+
+def _recipients(
+    session: Session, lead: Lead, settings: Settings, round_: int
+) -> list[tuple[str, str]]:
+    recipients = [("email", a) for a in routing.team_addresses(session, lead, settings)]
+    if lead.urgent and settings.on_call_phone:
+        recipients.append(("sms", settings.on_call_phone))
+    if round_ >= 2:
+        queue = session.get(RoutingQueue, lead.queue_id) if lead.queue_id else None
+        head = queue.lead_user.email if queue and queue.lead_user else settings.on_call_email
+        if head:
+            recipients.append(("email", head))
+    return recipients
+
+
+def _notify(
+    session: Session, lead: Lead, settings: Settings, round_: int, now: dt.datetime
+) -> None:
+    step_key = f"escalation{round_}"
+    existing = set(session.scalars(select(Message.plan_key).where(Message.lead_id == lead.id)))
+    for channel, recipient in dict.fromkeys(_recipients(session, lead, settings, round_)):
+        if not channels.enabled(channel, settings):
+            continue
+        plan_key = sequences.plan_key_for(step_key, "team", channel, recipient)
+        if plan_key in existing:
+            continue
+        existing.add(plan_key)
+        session.add(
+            Message(
+                lead_id=lead.id,
+                plan_key=plan_key,
+                step_key=step_key,
+                audience="team",
+                channel=channel,
+                template_key=TEMPLATE,
+                recipient=recipient,
+                due_at=now,
+                created_at=now,
+            )
+        )
+    session.flush()
