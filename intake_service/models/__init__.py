@@ -3,9 +3,10 @@
 from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
 from intake_service.models.clinic_setting import ClinicSetting
-from intake_service.models.consent import ConsentEvent
+from intake_service.models.consent import ConsentEvent, PhoneOptOut
 from intake_service.models.consent_archive import ArchivedConsent
 from intake_service.models.dev_mailbox import DevMailboxEntry
+from intake_service.models.inbound import InboundMessage, PendingStatus, ProcessedWebhook
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.lead_event import CallbackRequest, LeadEvent
 from intake_service.models.lead_index import leads_with_email, leads_with_phone
@@ -31,6 +32,7 @@ __all__ = [
     "ConsentEvent",
     "DeliveryAttempt",
     "DevMailboxEntry",
+    "InboundMessage",
     "InvalidTransition",
     "Lead",
     "LeadEvent",
@@ -38,6 +40,9 @@ __all__ = [
     "Message",
     "MessageStatus",
     "OutboxEvent",
+    "PendingStatus",
+    "PhoneOptOut",
+    "ProcessedWebhook",
     "Sequence",
     "SequenceStep",
     "SequenceVersion",
