@@ -29,6 +29,7 @@ DISPATCH_DUE = "intake_service.tasks.dispatch_due"
 SWEEP_OUTBOX = "intake_service.tasks.sweep_outbox"
 REPAGE_URGENT = "intake_service.tasks.repage_urgent"
 PURGE_RETENTION = "intake_service.tasks.purge_retention"
+APPLY_PENDING_STATUS = "intake_service.tasks.apply_pending_status"
 
 # After a failed publish, requests stop trying the broker for this long: during an outage each
 # would otherwise wait out a connection timeout before answering. The outbox sweep publishes later.

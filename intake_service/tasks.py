@@ -22,7 +22,13 @@ from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.compliance import retention
 from intake_service.domain.events import outbox
-from intake_service.domain.outreach import delivery, processing, scheduler, urgent
+from intake_service.domain.outreach import (
+    delivery,
+    processing,
+    scheduler,
+    status_callbacks,
+    urgent,
+)
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -74,6 +80,10 @@ def purge_retention() -> None:
     )
 
 
+def apply_pending_status() -> None:
+    status_callbacks.sweep_pending(get_db(), _settings())
+
+
 def register(celery: Celery) -> None:
     """Register every task on `celery` under the names broker.py sends."""
     # shared=False: a shared task would be added to every Celery app the process creates.
@@ -84,3 +94,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.SWEEP_OUTBOX, shared=False, expires=60)(sweep_outbox)
     celery.task(name=broker.REPAGE_URGENT, shared=False, expires=60)(repage_urgent)
     celery.task(name=broker.PURGE_RETENTION, shared=False, expires=3600)(purge_retention)
+    celery.task(name=broker.APPLY_PENDING_STATUS, shared=False, expires=60)(apply_pending_status)

@@ -1,0 +1,86 @@
+"""Two-way texts: a patient's reply goes on the lead's timeline, stops the drip, and reaches the
+team at once; a reply naming a time becomes (or moves) the lead's callback request.
+
+The team is told by email through the lead's own message plan (one message per reply), which
+carries who replied and when they asked to be called, never the words: those stay encrypted
+on the lead page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake_service.config import Settings
+from intake_service.domain.compliance.quiet_hours import recipient_of
+from intake_service.domain.leads import callback_requests, callback_times, status
+from intake_service.domain.outreach import sequences
+from intake_service.models import InboundMessage, Lead
+
+TEAM_TEMPLATE = "team_patient_replied"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One inbound text as the lead's timeline and the staff inbox show it."""
+
+    id: int
+    received_at: dt.datetime
+    from_number: str
+    body: str
+    kind: str
+    lead_id: uuid.UUID | None
+
+
+def patient_zone(phone: str, settings: Settings) -> str:
+    """The zone a patient reads times in: their number's, or the clinic's."""
+    return recipient_of(phone, settings.clinic_timezone).zones[0]
+
+
+def attach(session: Session, settings: Settings, inbound: InboundMessage, leads: list[Lead]) -> str:
+    """Act on a reply from a known number (not committed): stop every lead's drip, record a
+    callback request on the newest lead if a time is named, plan the team email. Returns the
+    inbound's kind ("callback" or "reply").
+    """
+    newest, now = leads[0], inbound.received_at
+    ask = callback_times.parse(inbound.body, now, patient_zone(inbound.from_number, settings))
+    for lead in leads:
+        if ask is not None:
+            status.callback_requested(session, lead.id, now)
+        else:
+            status.patient_replied(session, lead.id, now)
+    if ask is not None:
+        callback_requests.request_callback(session, newest, ask, now)
+    # One team message per reply: its plan key carries the inbound id.
+    step = sequences.Step(f"reply-{inbound.id}", "team", "email", TEAM_TEMPLATE)
+    sequences.plan(session, newest, [step], settings, now)
+    return "callback" if ask is not None else "reply"
+
+
+def _as_reply(row: InboundMessage) -> Reply:
+    return Reply(row.id, row.received_at, row.from_number, row.body, row.kind, row.lead_id)
+
+
+def for_lead(session: Session, lead_id: uuid.UUID) -> list[Reply]:
+    """Every text the lead sent, oldest first, for the lead's timeline."""
+    rows = session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.lead_id == lead_id)
+        .order_by(InboundMessage.received_at, InboundMessage.id)
+    )
+    return [_as_reply(row) for row in rows]
+
+
+def from_unknown_numbers(session: Session, limit: int = 100) -> list[Reply]:
+    """Texts from numbers no lead gave, newest first: kept for staff to read, never dropped."""
+    rows = session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.lead_id.is_(None))
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    )
+    return [_as_reply(row) for row in rows]

@@ -1,0 +1,1 @@
+"""Webhooks: calls from providers, each signed, answered quickly, processed exactly once."""
