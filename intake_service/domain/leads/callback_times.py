@@ -160,8 +160,9 @@ def parse(text: str, now: dt.datetime, zone: str) -> CallbackAsk | None:
     due = dt.datetime.combine(date, start, tzinfo=tz)
     if due <= local_now:
         end = WINDOWS[window][1] if window else None
-        if day is not None or (end is not None and local_now.time() < end):
-            # Already inside the window asked for (or the day named is today): call now.
+        # "At 9" said at 11 means tomorrow at 9; "after 5" or "evening" said at 6 means now.
+        open_ended = clock is None or clock[1] in ("after", "before")
+        if day is not None or (open_ended and end is not None and local_now.time() < end):
             due = local_now
         else:
             due += dt.timedelta(days=1)
