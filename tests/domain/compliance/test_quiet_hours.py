@@ -181,7 +181,9 @@ def test_a_night_backlog_does_not_all_open_in_one_second() -> None:
         ("+14015551234", at("America/New_York", 2026, 12, 6, 17, 0), (2026, 12, 7, 9)),
     ],
 )
-def test_state_windows_of_domain_md(phone: str, now: dt.datetime, expected: tuple[int, ...]) -> None:
+def test_state_windows_of_domain_md(
+    phone: str, now: dt.datetime, expected: tuple[int, ...]
+) -> None:
     zone = recipient_of(phone, CLINIC_TZ).zones[0]
 
     assert next_opening(phone, now, CLINIC_TZ) == at(zone, *expected)
@@ -243,7 +245,7 @@ def test_zone_and_state_come_from_the_area_code() -> None:
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        next_allowed("+12133734253", dt.datetime(2026, 12, 2, 12), CLINIC_TZ)  # noqa: DTZ001
+        next_allowed("+12133734253", dt.datetime(2026, 12, 2, 12), CLINIC_TZ)
 
 
 # --- the data ------------------------------------------------------------------------------
@@ -302,7 +304,10 @@ def test_a_state_window_edited_wider_than_the_federal_one_stays_federal() -> Non
         ({"federal": {"weekdays": "08:00-21:00"}}, "no window for saturday"),
         ({"federal": {"every_day": "closed"}}, "no day of the week"),
         (
-            {"federal": {"every_day": "08:00-21:00"}, "state": {"ZZ": {"every_day": "06:00-07:00"}}},
+            {
+                "federal": {"every_day": "08:00-21:00"},
+                "state": {"ZZ": {"every_day": "06:00-07:00"}},
+            },
             "no day of the week",
         ),
         ({"federal": {"every_day": "08:00-21:00", "holidays": "closed"}}, "unknown key"),
