@@ -28,7 +28,7 @@ from tests.domain.builders import (
 )
 from tests.support.smtp_server import SmtpServer
 from tests.support.twilio_standin import TwilioStandin
-from tests.web.webhooks.conftest import PUBLIC, STATUS_PATH, lead_messages, report, run_worker
+from tests.support.twilio_webhooks import PUBLIC, STATUS_PATH, lead_messages, report, run_worker
 
 
 def first_text_sent(app: Flask, standin: TwilioStandin) -> tuple[uuid.UUID, Message, str]:

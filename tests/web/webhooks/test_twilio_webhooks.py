@@ -14,7 +14,7 @@ from intake_service.domain.compliance.consent import has_consent
 from intake_service.domain.leads import replies
 from intake_service.models import ConsentEvent, InboundMessage, PendingStatus, ProcessedWebhook
 from tests.domain.builders import PATIENT_PHONE, count, database, submit
-from tests.web.webhooks.conftest import (
+from tests.support.twilio_webhooks import (
     PUBLIC,
     SMS_PATH,
     STATUS_PATH,

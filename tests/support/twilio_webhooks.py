@@ -1,50 +1,24 @@
-"""Apps for webhook tests: real SMTP and Twilio stand-ins, a public base URL, and posts signed
-exactly as Twilio signs them (the SDK's RequestValidator over the public URL and the form)."""
+"""Twilio's side of a conversation, for tests: posts signed exactly as Twilio signs them (the
+SDK's RequestValidator over the public URL and the form), and the worker's next steps."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
 from intake_service.domain.outreach import delivery, scheduler
 from intake_service.models import Message, MessageStatus
-from tests.domain.builders import database, load_templates, settings_of
-from tests.support.smtp_server import SmtpServer
-from tests.support.twilio_standin import TwilioStandin
+from tests.domain.builders import database, settings_of
 
 PUBLIC = "https://intake.sunrise.example"
 CLINIC_NUMBER = "+13105550100"
 SMS_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
-
-
-@pytest.fixture
-def sms_app(
-    make_app: Callable[..., Flask], smtp_server: SmtpServer, twilio_standin: TwilioStandin
-) -> Callable[..., Flask]:
-    """A ready app sending to the stand-ins, reachable (for Twilio) at PUBLIC."""
-
-    def make(**overrides: Any) -> Flask:
-        env = {
-            "SMTP_URL": smtp_server.url,
-            "SMTP_TIMEOUT": "2",
-            "PUBLIC_BASE_URL": PUBLIC,
-            **twilio_standin.env(),
-        }
-        env.update(overrides)
-        app = make_app(**env)
-        app.config["WTF_CSRF_ENABLED"] = False
-        load_templates(database(app))
-        return app
-
-    return make
 
 
 def signature(app: Flask, url: str, params: dict[str, str]) -> str:
