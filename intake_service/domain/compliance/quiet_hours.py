@@ -207,8 +207,8 @@ def recipient_of(phone: str | None, clinic_tz: str) -> Recipient:
     if not zones or _span(zones) > _MAX_ZONE_SPAN:
         zones = (clinic_tz,)
     state = None
-    if region == "US":
-        state = _area_codes().get(number.national_number // 10**7)
+    if region == "US" and number.national_number:
+        state = _area_codes().get(number.national_number // 10**7)  # the area code (NPA)
     return Recipient(zones, state, region)
 
 

@@ -14,12 +14,6 @@ from intake_service.web.public.pages import MAX_USER_AGENT_CHARS
 
 bp = Blueprint("unsubscribe", __name__)
 
-INVALID = (
-    "This unsubscribe link is not valid. Reply to any of our emails and we will take you "
-    "off our list."
-)
-
-
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["intake.settings"]
     return settings
@@ -34,7 +28,7 @@ def _masked(address: str | None) -> str | None:
 
 
 def _invalid() -> ResponseReturnValue:
-    return render_template("public/error.html", status=400, message=INVALID), 400
+    return render_template("public/unsubscribe_invalid.html"), 400
 
 
 @bp.after_request
