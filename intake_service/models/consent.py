@@ -33,7 +33,9 @@ class ConsentEvent(Base):
     # The exact words the person agreed to, and their version: the proof of consent.
     wording_version: Mapped[str] = mapped_column(String(40))
     wording: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20))  # "web_form" | "api" | "sms_keyword"
+    # "web_form" | "api" | "sms_keyword" | "provider" (Twilio 21610) | "email_link" |
+    # "email_one-click" (RFC 8058)
+    source: Mapped[str] = mapped_column(String(20))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
     # For a keyword texted in (STOP, START): the inbound message is the evidence.

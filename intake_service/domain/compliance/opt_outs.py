@@ -195,10 +195,13 @@ def opt_in_number(
     return len(leads)
 
 
-def block_number_for_provider(session: Session, phone: str, now: dt.datetime) -> None:
-    """Twilio refused a text because the number opted out (21610): block it here too."""
-    if not number_opted_out(session, phone):
-        session.add(PhoneOptOut(phone=phone, since=now, source="provider"))
+def block_for_provider(session: Session, channel: str, address: str, now: dt.datetime) -> None:
+    """The provider refused a message because the person opted out with it (Twilio 21610):
+    block the address here as a texted STOP would (not committed). Texts only: email opt-outs
+    are the consent ledger's alone.
+    """
+    if channel == "sms" and not number_opted_out(session, address):
+        session.add(PhoneOptOut(phone=address, since=now, source="provider"))
         session.flush()
 
 

@@ -14,6 +14,7 @@ from intake_service.web.public.pages import MAX_USER_AGENT_CHARS
 
 bp = Blueprint("unsubscribe", __name__)
 
+
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["intake.settings"]
     return settings

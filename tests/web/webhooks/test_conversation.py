@@ -237,3 +237,28 @@ def test_after_start_new_texts_go_but_those_cancelled_by_stop_stay_cancelled(
     again = submit_form(app, email="jane.again@patients.example")
     worker_takes(app, again)
     assert find(app, again, "first", "sms").status == MessageStatus.SENT
+
+
+def test_twilio_21610_blocks_the_number_for_every_lead_until_start(
+    sms_app: Callable[..., Flask], twilio_standin: TwilioStandin
+) -> None:
+    # Twilio refuses texts to a number that sent STOP to it directly (21610): never retried,
+    # recorded as an opt-out, and the number is blocked here too, for new leads as well.
+    app = sms_app()
+    twilio_standin.error_next(21610)
+    lead_id = submit_form(app)
+    worker_takes(app, lead_id)
+    assert find(app, lead_id, "first", "sms").last_error == "opted_out"
+    with database(app).session() as session:
+        assert number_opted_out(session, PHONE)
+
+    later = submit_form(app, email="jane.later@patients.example")
+    worker_takes(app, later)
+    assert find(app, later, "first", "sms").last_error == "sms_opted_out"
+    assert twilio_standin.messages == []
+
+    text_in(app, "START", PHONE)
+    assert lead_row(database(app), lead_id).phone_status is None
+    newest = submit_form(app, email="jane.newest@patients.example")
+    worker_takes(app, newest)
+    assert find(app, newest, "first", "sms").status == MessageStatus.SENT
