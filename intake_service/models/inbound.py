@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from intake_service.db import Base, utcnow
 from intake_service.security.encryption import EncryptedText
 
-INBOUND_KINDS = ("opt_out", "opt_in", "help", "reply", "callback")
+INBOUND_KINDS = ("opt_out", "opt_in", "help", "reply", "callback", "crisis")
 
 
 class InboundMessage(Base):
@@ -34,6 +34,8 @@ class InboundMessage(Base):
     keyword: Mapped[str | None] = mapped_column(String(20))  # "STOP", "AYUDA"...
     auto_reply: Mapped[str | None] = mapped_column(String(40))  # which answer went back
     segments: Mapped[int | None]
+    # The crisis rule the words raised (domain/triage/crisis.py), the words being in `body`.
+    crisis_rule: Mapped[str | None] = mapped_column(String(40))
 
 
 class ProcessedWebhook(Base):

@@ -40,3 +40,17 @@ def answer(match: Match, settings: Settings) -> tuple[str, str]:
     """(answer key, text) for a keyword; Spanish where the keyword was Spanish."""
     key, text = ANSWERS.get((match.kind, match.language)) or ANSWERS[(match.kind, "en")]
     return key, text.format(clinic=settings.clinic_name, phone=settings.clinic_phone)
+
+
+CRISIS_ANSWER = (
+    "{clinic}: if you are in danger now, call 911. Call or text 988 any time, day or night "
+    "(en español, llame al 988 y marque 2).{call}"
+)
+
+
+def crisis_answer(settings: Settings, known: bool) -> tuple[str, str]:
+    """(answer key, text) for a text in crisis language: 911 and 988 at once, and the promise
+    of a call only where there is a lead whose on-call page was just sent.
+    """
+    call = " A clinician will call you soon." if known else ""
+    return "crisis", CRISIS_ANSWER.format(clinic=settings.clinic_name, call=call)

@@ -36,7 +36,9 @@ def request_callback(
     """
     callback = open_patient_callback(session, lead.id)
     if callback is None:
-        callback = CallbackRequest(lead_id=lead.id, created_at=now, origin="patient")
+        callback = CallbackRequest(
+            lead_id=lead.id, created_at=now, origin="patient", assignee_id=lead.assignee_id
+        )
         session.add(callback)
     callback.due_at = ask.due_at
     callback.window = ask.window

@@ -19,6 +19,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain.compliance import keywords, opt_outs, sms_replies
 from intake_service.domain.leads import replies
 from intake_service.domain.outreach import receipts, scheduler
+from intake_service.domain.triage import crisis
 from intake_service.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,22 @@ def receive(db: Database, settings: Settings, sms: InboundSms) -> Answer:
                 if not settings.twilio_advanced_opt_out:
                     answer = sms_replies.answer(match, settings)
                     inbound.auto_reply = answer[0]
-            elif leads:
-                inbound.kind = replies.attach(session, settings, inbound, leads)
-                lead_id = leads[0].id
             else:
-                log.info("text %s from a number no lead gave; kept for staff", inbound.id)
+                # Crisis language never waits for business hours (DOMAIN.md): the on-call
+                # clinician is paged and the person gets 988 and 911 in the same second.
+                detection = crisis.detect(sms.body)
+                inbound.crisis_rule = detection.rule
+                if leads:
+                    inbound.kind = replies.attach(
+                        session, settings, inbound, leads, in_crisis=detection.flagged
+                    )
+                    lead_id = leads[0].id
+                else:
+                    inbound.kind = "crisis" if detection.flagged else "reply"
+                    log.info("text %s from a number no lead gave; kept for staff", inbound.id)
+                if detection.flagged:
+                    answer = sms_replies.crisis_answer(settings, known=bool(leads))
+                    inbound.auto_reply = answer[0]
             inbound_id = inbound.id
     except IntegrityError:
         if not receipts.was_processed(db, "sms", sms.provider_id):

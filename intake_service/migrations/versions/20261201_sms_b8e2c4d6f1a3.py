@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("keyword", sa.String(length=20), nullable=True),
         sa.Column("auto_reply", sa.String(length=40), nullable=True),
         sa.Column("segments", sa.Integer(), nullable=True),
+        sa.Column("crisis_rule", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
             ["lead_id"],
             ["leads.id"],
