@@ -10,9 +10,11 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import Flask
 
+from intake_service.db import utcnow
 from intake_service.domain.compliance import consent
 from intake_service.domain.compliance.consent import has_consent
 from intake_service.domain.compliance.opt_outs import number_opted_out
+from intake_service.domain.compliance.policy import Purpose, can_contact
 from intake_service.domain.leads import replies
 from intake_service.domain.outreach import processing
 from intake_service.models import CallbackRequest, InboundMessage, Lead, Message, MessageStatus
@@ -141,7 +143,7 @@ def test_a_conversation_submit_text_reply_evening_stop_start_help(
     worker_takes(app, third)
     run_worker(app)
     assert len(twilio_standin.messages) == texts_sent
-    assert find(app, third, "first", "sms").last_error == "sms_opted_out"
+    assert [m for m in lead_messages(app, third) if m.channel == "sms"] == []  # not even planned
 
     # 5. START: subscribed again, confirmed once.
     answer = text_in(app, "START", PHONE).get_data(as_text=True)
@@ -254,7 +256,7 @@ def test_twilio_21610_blocks_the_number_for_every_lead_until_start(
 
     later = submit_form(app, email="jane.later@patients.example")
     worker_takes(app, later)
-    assert find(app, later, "first", "sms").last_error == "sms_opted_out"
+    assert [m for m in lead_messages(app, later) if m.channel == "sms"] == []  # not even planned
     assert twilio_standin.messages == []
 
     text_in(app, "START", PHONE)
@@ -262,3 +264,24 @@ def test_twilio_21610_blocks_the_number_for_every_lead_until_start(
     newest = submit_form(app, email="jane.newest@patients.example")
     worker_takes(app, newest)
     assert find(app, newest, "first", "sms").status == MessageStatus.SENT
+
+
+def test_the_contact_policy_refuses_texts_to_a_number_that_texted_stop(
+    sms_app: Callable[..., Flask], twilio_standin: TwilioStandin
+) -> None:
+    # Checked again at send time: a text planned before the STOP is refused by the policy.
+    app = sms_app()
+    lead_id = submit_form(app)
+    worker_takes(app, lead_id)
+    db = database(app)
+    with db.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        assert can_contact(session, lead, "sms", Purpose.FOLLOW_UP, utcnow()).allowed
+
+    text_in(app, "STOP", PHONE)
+
+    with db.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        refused = can_contact(session, lead, "sms", Purpose.CRISIS, utcnow())
+        assert (refused.allowed, refused.not_before) == (False, None)
+        assert can_contact(session, lead, "email", Purpose.FOLLOW_UP, utcnow()).allowed
