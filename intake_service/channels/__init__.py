@@ -30,11 +30,33 @@ class Kind:
     label: str  # what a person calls one message of this kind
     contact_point: str  # what it is sent to, in words
     fallback: str | None  # the kind that may carry a patient's message this one cannot
+    # Billed per segment (channels/segments.py): its length is counted and kept short.
+    billed_by_segments: bool = False
+    # The provider posts delivery reports to a callback address sent with each message.
+    reports_delivery: bool = False
+    # The person opts out by replying a keyword (STOP), which blocks the address itself.
+    keyword_opt_outs: bool = False
+    # Carries List-Unsubscribe headers (RFC 8058) to patients.
+    unsubscribe_headers: bool = False
 
 
 KINDS: dict[str, Kind] = {
-    "email": Kind("email", label="email", contact_point="email address", fallback="sms"),
-    "sms": Kind("sms", label="text", contact_point="phone number", fallback="email"),
+    "email": Kind(
+        "email",
+        label="email",
+        contact_point="email address",
+        fallback="sms",
+        unsubscribe_headers=True,
+    ),
+    "sms": Kind(
+        "sms",
+        label="text",
+        contact_point="phone number",
+        fallback="email",
+        billed_by_segments=True,
+        reports_delivery=True,
+        keyword_opt_outs=True,
+    ),
 }
 CHANNEL_KINDS = tuple(KINDS)
 

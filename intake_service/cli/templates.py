@@ -27,10 +27,12 @@ def templates_load() -> None:
 
 def long_texts() -> list[str]:
     """Warnings for default text templates over two segments."""
+    from intake_service.channels import kind
     from intake_service.domain.templates import length
     from intake_service.domain.templates.versions import read_defaults
 
-    found = (length.warning(d.key, d.source) for d in read_defaults() if d.channel == "sms")
+    texts = (d for d in read_defaults() if kind(d.channel).billed_by_segments)
+    found = (length.warning(d.key, d.source) for d in texts)
     return [w for w in found if w]
 
 

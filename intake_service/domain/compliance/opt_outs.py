@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.models import ConsentEvent, Lead, Message, MessageStatus, PhoneOptOut
 from intake_service.models.message import can_move_to
 
@@ -78,7 +79,7 @@ def blocked(session: Session, channel: str, address: str | None) -> bool:
     """True when `address` opted out by keyword for this kind of message: a phone that texted
     STOP. Email opt-outs are the consent ledger's (has_consent), so none is blocked here.
     """
-    return channel == "sms" and number_opted_out(session, address)
+    return kind(channel).keyword_opt_outs and number_opted_out(session, address)
 
 
 def _cancel_planned(
@@ -200,7 +201,7 @@ def block_for_provider(session: Session, channel: str, address: str, now: dt.dat
     block the address here as a texted STOP would (not committed). Texts only: email opt-outs
     are the consent ledger's alone.
     """
-    if channel == "sms" and not number_opted_out(session, address):
+    if kind(channel).keyword_opt_outs and not number_opted_out(session, address):
         session.add(PhoneOptOut(phone=address, since=now, source="provider"))
         session.flush()
 

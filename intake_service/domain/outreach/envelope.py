@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from intake_service.channels import kind
 from intake_service.channels.segments import segments
 from intake_service.config import Settings
 from intake_service.domain.compliance import unsubscribe
@@ -37,15 +38,17 @@ def patient_email_headers(message: Message, settings: Settings) -> dict[str, str
 
 def record_length(message: Message) -> None:
     """Store a rendered text's segment count and encoding on the message."""
-    if message.channel == "sms" and message.body_text is not None:
+    if kind(message.channel).billed_by_segments and message.body_text is not None:
         counted = segments(message.body_text)
         message.segments, message.encoding = counted.count, counted.encoding
 
 
 def extras(message: Message, settings: Settings) -> dict[str, Any]:
     """The OutgoingMessage fields beyond the words, for this message's channel and audience."""
-    if message.channel == "sms":
-        return {"status_callback": status_callback_url(settings)}
-    if message.audience == "patient":
-        return {"headers": patient_email_headers(message, settings)}
-    return {}
+    what = kind(message.channel)
+    extra: dict[str, Any] = {}
+    if what.reports_delivery:
+        extra["status_callback"] = status_callback_url(settings)
+    if what.unsubscribe_headers and message.audience == "patient":
+        extra["headers"] = patient_email_headers(message, settings)
+    return extra

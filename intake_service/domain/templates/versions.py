@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.domain.templates import length
 from intake_service.domain.templates.checks import problems as check
 from intake_service.domain.templates.rendering import TemplateSource
@@ -158,7 +159,8 @@ def load_defaults(session: Session, root: Path | None = None) -> list[TemplateVe
     """Load every default template as a new version where it changed (not committed)."""
     saved = []
     for default in read_defaults(root):
-        too_long = length.warning(default.key, default.source) if default.channel == "sms" else None
+        counted = kind(default.channel).billed_by_segments
+        too_long = length.warning(default.key, default.source) if counted else None
         if too_long:
             log.warning("%s", too_long)
         version = save_version(session, default.key, default.channel, default.source, "default")
