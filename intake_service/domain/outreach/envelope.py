@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from intake_service.channels import kind
-from intake_service.channels.segments import segments
+from intake_service.channels.segments import count_segments
 from intake_service.config import Settings
 from intake_service.domain.compliance import unsubscribe
 from intake_service.models import Message
@@ -39,8 +39,8 @@ def patient_email_headers(message: Message, settings: Settings) -> dict[str, str
 def record_length(message: Message) -> None:
     """Store a rendered text's segment count and encoding on the message."""
     if kind(message.channel).billed_by_segments and message.body_text is not None:
-        counted = segments(message.body_text)
-        message.segments, message.encoding = counted.count, counted.encoding
+        counted = count_segments(message.body_text)
+        message.segments, message.encoding = counted.segments, counted.encoding
 
 
 def extras(message: Message, settings: Settings) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def patient_context(
             "callback_window": WINDOW_LABELS[_window(lead)],
             "callback_window_key": _window(lead),
         },
-        "unsubscribe_url": unsubscribe.url_for(lead.id, settings),
+        "links": {"unsubscribe": unsubscribe.url_for(lead.id, settings)},
         "treatment": {
             "key": lead.treatment_interest,
             "label": TREATMENT_LABELS[lead.treatment_interest],
@@ -199,7 +199,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
                 "callback_window": "evening",
                 "callback_window_key": "evening",
             },
-            "unsubscribe_url": "http://127.0.0.1:5000/unsubscribe/sample-token",
+            "links": {"unsubscribe": "http://127.0.0.1:5000/unsubscribe/sample-token"},
             "treatment": {"key": "tms", "label": "TMS"},
             "clinic": sample_clinic,
         }

@@ -10,7 +10,8 @@ from flask.typing import ResponseReturnValue
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.compliance import opt_outs, unsubscribe
-from intake_service.web.public.pages import MAX_USER_AGENT_CHARS
+from intake_service.domain.intake import rules
+from intake_service.extensions import client_address
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -58,8 +59,8 @@ def confirm_page(token: str) -> ResponseReturnValue:
 def confirm(token: str) -> ResponseReturnValue:
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     evidence = opt_outs.RequestEvidence(
-        ip=request.remote_addr,
-        user_agent=(request.headers.get("User-Agent") or "")[:MAX_USER_AGENT_CHARS] or None,
+        ip=client_address(),
+        user_agent=rules.user_agent(request.headers.get("User-Agent")),
     )
     try:
         found = unsubscribe.confirm(

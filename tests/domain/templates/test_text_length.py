@@ -30,7 +30,7 @@ def test_a_curly_quote_counts_the_whole_text_as_ucs2() -> None:
     counted = length.sample_length("patient_checkin", TemplateSource(None, body, None))
 
     assert counted is not None
-    assert (counted.encoding, counted.count) == ("UCS-2", 3)
+    assert (counted.encoding, counted.segments) == ("UCS-2", 3)
 
 
 def test_no_shipped_text_template_is_over_two_segments() -> None:

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from intake_service.channels.segments import segments
+from intake_service.channels.segments import count_segments
 from intake_service.domain.outreach import status_callbacks
 from intake_service.models import Message, MessageStatus, PendingStatus
 from tests.domain.builders import (
@@ -56,8 +56,8 @@ def test_texts_carry_the_public_status_callback_and_their_billed_length(
 
     (sent,) = twilio_standin.messages
     assert sent["status_callback"] == PUBLIC + STATUS_PATH
-    counted = segments(sent["body"])
-    assert (text.segments, text.encoding) == (counted.count, counted.encoding)
+    counted = count_segments(sent["body"])
+    assert (text.segments, text.encoding) == (counted.segments, counted.encoding)
     assert text.segments == int(sent["num_segments"])
 
 
