@@ -82,6 +82,7 @@ def _team(
     return {
         "lead": {
             "id": SAMPLE_LEAD_ID,
+            "ref": SAMPLE_LEAD_ID.replace("-", "")[:8],
             "name": "Jane Doe",
             "priority": "urgent" if choice.urgent else ("high" if screened else "normal"),
             "urgent": choice.urgent,

@@ -80,6 +80,7 @@ TEAM = (
         "Wed 02 Dec, 17:00 PST, evening",
     ),
     Variable("lead.id", "The lead's id", "6f1c2a9e-…"),
+    Variable("lead.ref", "A short reference that names nobody (for subjects)", "6f1c2a9e"),
     Variable(
         "lead.candidacy",
         "TMS candidacy from the self-screen; team email bodies only, and empty unless "

@@ -95,7 +95,7 @@ def test_crisis_words_in_a_reply_page_on_call_and_answer_with_988_and_911(
     run_worker(app)
     assert twilio_standin.messages[-1]["to"] == ON_CALL
     team = [m for m in smtp_server.messages if "team@sunrise.example" in m.rcpt_tos]
-    assert team[-1].message["Subject"].startswith("URGENT: Jane Doe replied")
+    assert team[-1].message["Subject"].startswith("URGENT: A patient replied")
     assert CRISIS not in team[-1].message.as_string()
 
 
