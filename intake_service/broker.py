@@ -31,6 +31,7 @@ REPAGE_URGENT = "intake_service.tasks.repage_urgent"
 PURGE_RETENTION = "intake_service.tasks.purge_retention"
 REMIND_CALLBACKS = "intake_service.tasks.remind_callbacks"
 ESCALATE_UNCLAIMED = "intake_service.tasks.escalate_unclaimed"
+APPLY_PENDING_STATUS = "intake_service.tasks.apply_pending_status"
 
 # After a failed publish, requests stop trying the broker for this long: during an outage each
 # would otherwise wait out a connection timeout before answering. The outbox sweep publishes later.

@@ -64,6 +64,11 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
                 "task": broker.DISPATCH_DUE,
                 "schedule": settings.dispatch_interval,
             },
+            "apply-pending-status": {
+                # Status callbacks that beat their SID and missed delivery's hook (a race).
+                "task": broker.APPLY_PENDING_STATUS,
+                "schedule": 60.0,
+            },
             "sweep-outbox": {
                 "task": broker.SWEEP_OUTBOX,
                 # Twice per republish period, so no event waits much longer than that period.

@@ -23,7 +23,13 @@ from intake_service.db import get_db
 from intake_service.domain.compliance import retention
 from intake_service.domain.events import outbox
 from intake_service.domain.leads import escalation, reminders
-from intake_service.domain.outreach import delivery, processing, scheduler, urgent
+from intake_service.domain.outreach import (
+    delivery,
+    processing,
+    scheduler,
+    status_callbacks,
+    urgent,
+)
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -91,6 +97,10 @@ def remind_callbacks() -> None:
         )
 
 
+def apply_pending_status() -> None:
+    status_callbacks.sweep_pending(get_db(), _settings())
+
+
 def register(celery: Celery) -> None:
     """Register every task on `celery` under the names broker.py sends."""
     # shared=False: a shared task would be added to every Celery app the process creates.
@@ -103,3 +113,4 @@ def register(celery: Celery) -> None:
     celery.task(name=broker.PURGE_RETENTION, shared=False, expires=3600)(purge_retention)
     celery.task(name=broker.REMIND_CALLBACKS, shared=False, expires=60)(remind_callbacks)
     celery.task(name=broker.ESCALATE_UNCLAIMED, shared=False, expires=60)(escalate_unclaimed)
+    celery.task(name=broker.APPLY_PENDING_STATUS, shared=False, expires=60)(apply_pending_status)

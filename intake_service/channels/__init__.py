@@ -32,11 +32,34 @@ class Kind:
     fallback: str | None  # the kind that may carry a patient's message this one cannot
     # Each message is billed to a phone number: the target of SMS pumping (toll fraud).
     tolled: bool = False
+    # Billed per segment (channels/segments.py): its length is counted and kept short.
+    billed_by_segments: bool = False
+    # The provider posts delivery reports to a callback address sent with each message.
+    reports_delivery: bool = False
+    # The person opts out by replying a keyword (STOP), which blocks the address itself.
+    keyword_opt_outs: bool = False
+    # Carries List-Unsubscribe headers (RFC 8058) to patients.
+    unsubscribe_headers: bool = False
 
 
 KINDS: dict[str, Kind] = {
-    "email": Kind("email", label="email", contact_point="email address", fallback="sms"),
-    "sms": Kind("sms", label="text", contact_point="phone number", fallback="email", tolled=True),
+    "email": Kind(
+        "email",
+        label="email",
+        contact_point="email address",
+        fallback="sms",
+        unsubscribe_headers=True,
+    ),
+    "sms": Kind(
+        "sms",
+        label="text",
+        contact_point="phone number",
+        fallback="email",
+        tolled=True,
+        billed_by_segments=True,
+        reports_delivery=True,
+        keyword_opt_outs=True,
+    ),
 }
 CHANNEL_KINDS = tuple(KINDS)
 TOLLED_KINDS = tuple(name for name, k in KINDS.items() if k.tolled)

@@ -30,6 +30,30 @@ PERMANENT_CODES = {
 OPT_OUT_CODE = 21610
 
 
+# Error codes in status callbacks: Twilio took the text, then the carrier could not deliver it.
+# The flag says whether the code is about the number itself (so nothing more should be texted
+# to it) rather than this one attempt or our own sending (Twilio's error dictionary).
+DELIVERY_ERRORS = {
+    30003: ("unreachable", False),  # handset off or out of coverage: the number itself is fine
+    30004: ("blocked", True),  # the recipient or their carrier blocks texts from us
+    30005: ("unknown_number", True),  # the number does not exist, or no longer does
+    30006: ("landline", True),  # a landline, or a carrier that cannot take texts
+    30007: ("carrier_filtered", False),  # content or sender filtered as spam: our side to fix
+    30008: ("unknown_error", False),  # the carrier gave no reason: nothing known about the number
+}
+
+
+def delivery_error(code: int | None) -> tuple[str, Unusable | None]:
+    """(reason, the number's verdict if the code says it is dead) for a callback's ErrorCode."""
+    if code in PERMANENT_CODES:
+        reason = PERMANENT_CODES[code]
+        return reason, Unusable(reason, opted_out=code == OPT_OUT_CODE)
+    if code in DELIVERY_ERRORS:
+        reason, dead = DELIVERY_ERRORS[code]
+        return reason, Unusable(reason) if dead else None
+    return (f"twilio_{code}" if code else "undelivered"), None
+
+
 class BaseUrlHttpClient(TwilioHttpClient):
     """The SDK's HTTP client, pointed at `base_url` and remembering each thread's last response.
 

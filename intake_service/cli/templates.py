@@ -17,10 +17,23 @@ def templates() -> None:
 def templates_load() -> None:
     """Load the default message templates from templates/messages/ as new versions."""
     saved = load_templates(read_settings())
+    for line in long_texts():
+        click.echo(f"warning: {line}", err=True)
     if not saved:
         click.echo("templates unchanged: the database already has every default")
     for line in saved:
         click.echo(f"loaded {line}")
+
+
+def long_texts() -> list[str]:
+    """Warnings for default text templates over two segments."""
+    from intake_service.channels import kind
+    from intake_service.domain.templates import length
+    from intake_service.domain.templates.versions import read_defaults
+
+    texts = (d for d in read_defaults() if kind(d.channel).billed_by_segments)
+    found = (length.warning(d.key, d.source) for d in texts)
+    return [w for w in found if w]
 
 
 def load_templates(settings: Settings) -> list[str]:

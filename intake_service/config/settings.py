@@ -63,6 +63,9 @@ class Settings:
     twilio: TwilioSettings | None
     sms_enabled: bool  # false: no text is planned at all (SMS_ENABLED=false)
     twilio_auth_token: str | None  # also needed to check webhook signatures
+    # Twilio Advanced Opt-Out answers STOP, START and HELP itself; the service then stays quiet.
+    twilio_advanced_opt_out: bool
+    reply_to: str  # Reply-To of patient emails: replies reach the team, not a no-reply box
     ratelimit_submissions: str
     ratelimit_storage_uri: str
     task_queue: str
@@ -168,6 +171,10 @@ class Settings:
         clinic_locale = env.get("CLINIC_LOCALE", "en").strip().lower() or "en"
         if clinic_locale not in ("en", "es"):
             raise ConfigError(f"CLINIC_LOCALE must be en or es, not {clinic_locale!r}.")
+        reply_to = env.get("REPLY_TO", "").strip() or ", ".join(team_emails)
+        for address in reply_to.split(","):
+            check_address("REPLY_TO", address.strip())
+
         clinic_timezone = env.get("CLINIC_TIMEZONE", "America/Los_Angeles").strip()
         try:
             zoneinfo.ZoneInfo(clinic_timezone)
@@ -217,6 +224,8 @@ class Settings:
             twilio=twilio,
             sms_enabled=sms_enabled,
             twilio_auth_token=twilio_token,
+            twilio_advanced_opt_out=read_flag(env, "TWILIO_ADVANCED_OPT_OUT", default=False),
+            reply_to=reply_to,
             ratelimit_submissions=env.get("RATELIMIT_SUBMISSIONS", "30 per minute;300 per hour"),
             ratelimit_storage_uri=ratelimit_storage_uri,
             task_queue=env.get("CELERY_QUEUE", "intake"),

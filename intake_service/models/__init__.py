@@ -4,10 +4,11 @@ from intake_service.models.abuse import BlockedValue, SmsPause
 from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
 from intake_service.models.clinic_setting import ClinicSetting
-from intake_service.models.consent import ConsentEvent
+from intake_service.models.consent import ConsentEvent, PhoneOptOut
 from intake_service.models.consent_archive import ArchivedConsent
 from intake_service.models.dev_mailbox import DevMailboxEntry
 from intake_service.models.escalation import Escalation
+from intake_service.models.inbound import InboundMessage, PendingStatus, ProcessedWebhook
 from intake_service.models.lead import Lead, Submission
 from intake_service.models.lead_event import CallbackRequest, LeadEvent
 from intake_service.models.lead_index import leads_with_email, leads_with_phone
@@ -36,6 +37,7 @@ __all__ = [
     "DeliveryAttempt",
     "DevMailboxEntry",
     "Escalation",
+    "InboundMessage",
     "InvalidTransition",
     "Lead",
     "LeadEvent",
@@ -43,6 +45,9 @@ __all__ = [
     "Message",
     "MessageStatus",
     "OutboxEvent",
+    "PendingStatus",
+    "PhoneOptOut",
+    "ProcessedWebhook",
     "QueueMember",
     "RoutingQueue",
     "RoutingRule",

@@ -33,8 +33,32 @@ class ConsentEvent(Base):
     # The exact words the person agreed to, and their version: the proof of consent.
     wording_version: Mapped[str] = mapped_column(String(40))
     wording: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20))  # "web_form" | "api" | "sms_keyword"
+    # "web_form" | "api" | "sms_keyword" | "provider" (Twilio 21610) | "email_link" |
+    # "email_one-click" (RFC 8058)
+    source: Mapped[str] = mapped_column(String(20))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
+    # For a keyword texted in (STOP, START): the inbound message is the evidence.
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
 
     lead: Mapped[Lead | None] = relationship(back_populates="consent_events")
+
+
+class PhoneOptOut(Base):
+    """A number that texted STOP: nothing is texted to it, for any lead, until it texts START.
+
+    Kept per number, not per lead, because the opt-out is the person's (and Twilio blocks the
+    number the same way): a lead submitted later with the same number must not be texted either.
+    """
+
+    __tablename__ = "phone_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), unique=True)
+    since: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(20))  # "sms_keyword" | "provider"
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )

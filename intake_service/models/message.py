@@ -89,6 +89,13 @@ class Message(Base):
     # provider whether it already has it.
     needs_reconcile: Mapped[bool] = mapped_column(default=False)
     dismissed_at: Mapped[dt.datetime | None]  # a dead letter an operator has looked at and closed
+    # What the provider last reported (Twilio: queued, sent, delivered, undelivered, failed...)
+    # and its error code: `status` says "sent" on acceptance, only a report says "delivered".
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[int | None]
+    # A text's billed length, recorded when it is rendered (channels/segments.py).
+    segments: Mapped[int | None]
+    encoding: Mapped[str | None] = mapped_column(String(10))  # "GSM-7" | "UCS-2"
 
     def transition(self, new: MessageStatus) -> None:
         """Move to `new`; raises InvalidTransition if the state machine forbids it."""

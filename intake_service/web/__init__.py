@@ -6,12 +6,14 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from intake_service.extensions import csrf
     from intake_service.web import admin, dev_mailbox, ops, staff
     from intake_service.web.api import submissions
     from intake_service.web.errors import register_error_handlers
-    from intake_service.web.public import pages
+    from intake_service.web.public import pages, unsubscribe
     from intake_service.web.staff import ack
     from intake_service.web.webhooks import forms as form_webhooks
+    from intake_service.web.webhooks import twilio
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(submissions.bp)
@@ -23,5 +25,10 @@ def register_blueprints(app: Flask) -> None:
     staff.init_app(app)
     app.register_blueprint(staff.bp)
     admin.init_app(app)
+    app.register_blueprint(unsubscribe.bp)
+    app.register_blueprint(twilio.bp)
+    # Signed by Twilio or by our own unsubscribe token: a CSRF token has no place in either.
+    csrf.exempt(twilio.bp)
+    csrf.exempt(unsubscribe.bp)
     register_error_handlers(app)
     ops.init_metrics(app)

@@ -14,7 +14,7 @@ import re
 import secrets
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
@@ -96,6 +96,9 @@ class TwilioStandin:
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.delay = 0.0
+        # Called with each accepted message before the API answers: Twilio can post a status
+        # callback before the sender has even read the SID, and tests recreate that race here.
+        self.on_create: Callable[[dict[str, Any]], None] | None = None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._messages: list[_Stored] = []
@@ -276,6 +279,9 @@ class TwilioStandin:
         stored = dict(resource, status="sent", date_sent=format_datetime(now))
         with self._lock:
             self._messages.append(_Stored(stored, now))
+            hook = self.on_create
+        if hook is not None:
+            hook(dict(resource))
         return _json(resource, 201)
 
     def _fetch(self, sid: str) -> Response:

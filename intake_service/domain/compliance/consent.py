@@ -110,3 +110,43 @@ def _address(session: Session, lead_id: uuid.UUID, channel: str) -> str | None:
     """The address the event is about, stored with it so the proof outlives the lead."""
     lead = session.get(Lead, lead_id)
     return lead.address(channel) if lead is not None else None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """One entry of a lead's consent history, as the staff app shows it."""
+
+    occurred_at: dt.datetime
+    channel: str
+    action: str  # "opt_in" | "opt_out"
+    source: str  # "web_form" | "api" | "sms_keyword" | "provider" | "email_link" | ...
+    wording_version: str
+    wording: str
+    ip: str | None
+    user_agent: str | None
+    contact_point: str | None  # the phone or address it was about
+    inbound_message_id: int | None  # the text that carried a keyword, when one did
+
+
+def history(session: Session, lead_id: uuid.UUID) -> list[ConsentRecord]:
+    """Every consent event of the lead, oldest first: the proof of what they agreed to, when."""
+    events = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.lead_id == lead_id)
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+    )
+    return [
+        ConsentRecord(
+            occurred_at=e.occurred_at,
+            channel=e.channel,
+            action=e.action,
+            source=e.source,
+            wording_version=e.wording_version,
+            wording=e.wording,
+            ip=e.ip,
+            user_agent=e.user_agent,
+            contact_point=e.contact_point,
+            inbound_message_id=e.inbound_message_id,
+        )
+        for e in events
+    ]

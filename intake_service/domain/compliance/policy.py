@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from intake_service.channels import kind
 from intake_service.domain.compliance import pumping
 from intake_service.domain.compliance.consent import has_consent
+from intake_service.domain.compliance.opt_outs import blocked
 from intake_service.models import Lead
 
 
@@ -103,6 +104,14 @@ def _address_usable(q: Question) -> Decision | None:
     return Decision(False, f"{q.channel}_{status}", other_channel=True)
 
 
+def _not_blocked_by_keyword(q: Question) -> Decision | None:
+    # A number that texted STOP (or that Twilio reports opted out) is blocked for every lead
+    # that gave it, until it texts START: the opt-out is the person's, not one lead's.
+    if blocked(q.session, q.channel, q.lead.address(q.channel)):
+        return Decision(False, f"{q.channel}_opted_out")
+    return None
+
+
 def _consented(q: Question) -> Decision | None:
     # The ledger's latest word for this channel: an opt-out after the opt-in ends it.
     return None if has_consent(q.session, q.lead.id, q.channel) else Decision(False, "no_consent")
@@ -126,6 +135,7 @@ RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
     (_address_usable, TO_PATIENT),
     (_consented, TO_PATIENT),
     (_not_pumped, TO_PATIENT),
+    (_not_blocked_by_keyword, TO_PATIENT),
 )
 
 

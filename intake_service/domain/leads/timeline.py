@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake_service.models import ConsentEvent, LeadEvent, Message, Submission, User
+from intake_service.models import (
+    ConsentEvent,
+    InboundMessage,
+    LeadEvent,
+    Message,
+    Submission,
+    User,
+)
 
 GROUPS = {
     "submission": "Submissions",
@@ -25,6 +32,7 @@ GROUPS = {
     "note": "Notes",
     "status": "Status and assignment",
     "callback": "Callbacks",
+    "reply": "Texts from the patient",
 }
 _EVENT_GROUP = {
     "claimed": "status",
@@ -112,7 +120,21 @@ def _lead_events(session: Session, lead_id: uuid.UUID, users: dict[int, str]) ->
     return entries
 
 
-SOURCES: list[Source] = [_submissions, _messages, _consent, _lead_events]
+def _inbound(session: Session, lead_id: uuid.UUID, _users: dict[int, str]) -> list[Entry]:
+    rows = session.scalars(select(InboundMessage).where(InboundMessage.lead_id == lead_id))
+    return [
+        Entry(
+            r.received_at,
+            "reply",
+            r.kind,
+            text=r.body,
+            data={"id": r.id, "keyword": r.keyword, "auto_reply": r.auto_reply},
+        )
+        for r in rows
+    ]
+
+
+SOURCES: list[Source] = [_submissions, _messages, _consent, _lead_events, _inbound]
 
 
 def timeline(

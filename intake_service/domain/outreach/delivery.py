@@ -31,7 +31,7 @@ from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
 from intake_service.domain.compliance.policy import Decision, can_contact
-from intake_service.domain.outreach import failures, sequences
+from intake_service.domain.outreach import delivery_reports, envelope, failures, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
 from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
@@ -127,8 +127,7 @@ def _render(
     message.template_version_id = version.id
     message.subject = rendered.subject
     message.body_text = rendered.body_text
-    # No StatusCallback yet: /webhooks/twilio/status arrives with the webhooks issue, and
-    # Twilio would otherwise post delivery reports to an address that answers 404.
+    envelope.record_length(message)
     return OutgoingMessage(
         message_id=message.id,
         channel=message.channel,
@@ -136,6 +135,7 @@ def _render(
         subject=rendered.subject,
         body_text=rendered.body_text,
         body_html=rendered.body_html,
+        **envelope.extras(message, settings),
     )
 
 
@@ -202,7 +202,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
         if lost is not None:
             adopted = _reconcile(channel, lost)
             if adopted is not None:
-                return _record_sent(db, claim, adopted, lost=lost)
+                return _record_sent(db, settings, claim, adopted, lost=lost)
             with db.transaction() as session:
                 held = _held(session, claim)
                 if held is None:
@@ -216,7 +216,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
         return _record_transient(db, settings, claim, error)
     except PermanentError as error:
         return _record_permanent(db, settings, claim, error)
-    return _record_sent(db, claim, provider_id)
+    return _record_sent(db, settings, claim, provider_id)
 
 
 def _stop_if_unwanted(
@@ -280,7 +280,9 @@ def _finish_attempt(
     finish_attempt(session, claim.message_id, claim.attempt, outcome, detail, provider_id)
 
 
-def _record_sent(db: Database, claim: Claim, provider_id: str, lost: Lost | None = None) -> Outcome:
+def _record_sent(
+    db: Database, settings: Settings, claim: Claim, provider_id: str, lost: Lost | None = None
+) -> Outcome:
     adopted = lost is not None
     with db.transaction() as session:
         message = _held(session, claim)
@@ -297,6 +299,8 @@ def _record_sent(db: Database, claim: Claim, provider_id: str, lost: Lost | None
         message.last_error = None
         message.needs_reconcile = False
         _finish_attempt(session, claim, "adopted" if adopted else "sent", None, provider_id)
+        # Delivery reports that beat this record of the SID wait for it: apply them now.
+        delivery_reports.apply_pending(session, settings, message, utcnow())
     log.info(
         "message %s %s via %s", claim.message_id, "adopted" if adopted else "sent", message.channel
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from intake_service.channels import Unusable, kind
 from intake_service.config import Settings
+from intake_service.domain.compliance import opt_outs
 from intake_service.domain.compliance.consent import record_opt_out
 from intake_service.domain.compliance.policy import Decision, can_contact
 from intake_service.domain.outreach import sequences
@@ -37,6 +38,8 @@ def mark_contact_point(
         # an opt-out, and an opt-out stops the whole sequence.
         record_opt_out(session, lead.id, message.channel, "provider", now)
         sequences.stop(session, lead.id, "opted_out", now)
+        # Blocked by keyword for every lead with the address, until it opts back in.
+        opt_outs.block_for_provider(session, message.channel, message.recipient, now)
 
 
 def after_suppression(

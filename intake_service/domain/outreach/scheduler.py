@@ -129,3 +129,15 @@ def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
             continue
         sent += 1
     return sent
+
+
+def hand_on_due(
+    db: Database, policy: DeliverySettings, lead_id: uuid.UUID, broker: Broker | None
+) -> int:
+    """Claim a lead's due messages and hand them to workers at once: speed to lead. Commits.
+
+    Without a broker (no app context) nothing is claimed; the next tick takes them.
+    """
+    if broker is None:
+        return 0
+    return hand_to_workers(broker, claim_due(db, policy, lead_id))

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 from intake_service.channels import kind
 from intake_service.config import Settings
 from intake_service.domain.clinic_settings import ClinicProfile
+from intake_service.domain.compliance import unsubscribe
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
 from intake_service.domain.intake.rules import (
     CALLBACK_WINDOW_LABELS,
     FORM_LABELS,
     TREATMENT_LABELS,
 )
+from intake_service.domain.leads import callback_requests
 from intake_service.models import Lead, Message, MessageStatus, SmsPause, Submission
 from intake_service.security.ack_links import make_token
 
@@ -64,7 +66,8 @@ def _window(lead: Lead) -> str:
 def patient_context(
     lead: Lead, settings: Settings, profile: ClinicProfile | None = None
 ) -> dict[str, Any]:
-    """What a patient's message may say: their first name, the clinic, the treatment chosen.
+    """What a patient's message may say: their first name, the clinic, the treatment chosen,
+    and the link that unsubscribes them from email.
 
     `profile` is the clinic as an admin set it (domain/clinic_settings); without one, the
     environment's clinic.
@@ -76,6 +79,7 @@ def patient_context(
             "callback_window": WINDOW_LABELS[_window(lead)],
             "callback_window_key": _window(lead),
         },
+        "links": {"unsubscribe": unsubscribe.url_for(lead.id, settings)},
         "treatment": {
             "key": lead.treatment_interest,
             "label": TREATMENT_LABELS[lead.treatment_interest],
@@ -151,6 +155,7 @@ def team_context(
             "assignee": (lead.assignee.display_name or lead.assignee.email)
             if lead.assignee
             else None,
+            "callback_request": callback_requests.open_callback_label(session, lead.id, zone),
         },
         "clinic": profile.template_clinic() if profile else clinic(settings),
         "sms_pauses": sms_pauses(session, zone),
@@ -225,6 +230,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
                 "callback_window": "evening",
                 "callback_window_key": "evening",
             },
+            "links": {"unsubscribe": "http://127.0.0.1:5000/unsubscribe/sample-token"},
             "treatment": {"key": "tms", "label": "TMS"},
             "clinic": sample_clinic,
         }
@@ -249,6 +255,7 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "problems": ["email: recipient_rejected", "text: invalid_number"],
             "returning_count": 1,
             "assignee": "Dr Sample",
+            "callback_request": "Thu 26 Nov, 17:00 PST, evening",
         },
         "sms_pauses": [
             {

@@ -66,6 +66,7 @@ def _patient(choice: SampleChoice, clinic: dict[str, str]) -> dict[str, Any]:
             "callback_window_key": choice.window,
         },
         "treatment": {"key": choice.treatment, "label": TREATMENT_LABELS[choice.treatment]},
+        "links": {"unsubscribe": "http://127.0.0.1:5000/unsubscribe/sample-token"},
         "clinic": dict(clinic),
     }
 
@@ -97,6 +98,8 @@ def _team(
             "url": f"{base_url}/staff/leads/{SAMPLE_LEAD_ID}",
             "ack_url": f"{base_url}/ack/sample-token",
             "problems": problems,
+            # Only when the patient asked for a call by text; the sample shows the longest case.
+            "callback_request": "Wed 02 Dec, 17:00 PST, evening",
         },
         "clinic": dict(clinic),
     }

@@ -53,6 +53,11 @@ PATIENT = (
         "tms",
     ),
     Variable("treatment.label", "The treatment's name as patients read it", "TMS"),
+    Variable(
+        "links.unsubscribe",
+        "The signed link that unsubscribes them from email (every patient email's footer)",
+        "https://…/unsubscribe/…",
+    ),
     *CLINIC,
 )
 
@@ -69,6 +74,11 @@ TEAM = (
     Variable("lead.url", "The lead's page in the staff app", "https://…/staff/leads/…"),
     Variable("lead.ack_url", "The signed link that says 'I am calling' (urgent pages)", "…"),
     Variable("lead.problems", "Why messages to them failed, one line per channel", "[...]"),
+    Variable(
+        "lead.callback_request",
+        "When they asked by text to be called, in the clinic's time zone; empty if they did not",
+        "Wed 02 Dec, 17:00 PST, evening",
+    ),
     Variable("lead.id", "The lead's id", "6f1c2a9e-…"),
     Variable("lead.ref", "A short reference that names nobody (for subjects)", "6f1c2a9e"),
     Variable(

@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
+from intake_service.domain.templates import length
 from intake_service.domain.templates.checks import problems as check
 from intake_service.domain.templates.rendering import TemplateSource
 from intake_service.models import Template, TemplateVersion
@@ -157,6 +159,10 @@ def load_defaults(session: Session, root: Path | None = None) -> list[TemplateVe
     """Load every default template as a new version where it changed (not committed)."""
     saved = []
     for default in read_defaults(root):
+        counted = kind(default.channel).billed_by_segments
+        too_long = length.warning(default.key, default.source) if counted else None
+        if too_long:
+            log.warning("%s", too_long)
         version = save_version(session, default.key, default.channel, default.source, "default")
         if version is not None:
             saved.append(version)

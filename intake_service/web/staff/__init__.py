@@ -20,6 +20,16 @@ from intake_service.domain.templates.message_context import (
 
 bp = Blueprint("staff", __name__, static_folder="static", static_url_path="/staff/static")
 
+# What an inbound text was, as the timeline and the texts page name it.
+REPLY_LABELS = {
+    "reply": "Text from the patient",
+    "callback": "Asked for a call",
+    "crisis": "Crisis words in a text: urgent",
+    "opt_out": "Texted STOP: no more texts",
+    "opt_in": "Texted START: texts allowed again",
+    "help": "Texted HELP",
+}
+
 STATUS_LABELS = {
     "new": "New",
     "contacted": "Contacted",
@@ -63,6 +73,7 @@ def _labels() -> dict[str, Any]:
         "window_labels": WINDOW_LABELS,
         "form_labels": FORM_LABELS,
         "status_labels": STATUS_LABELS,
+        "reply_labels": REPLY_LABELS,
         "local_time": local_time,
         "ago": ago,
         "duration": duration_label,
@@ -88,6 +99,7 @@ def init_app(app: Flask) -> None:
         messages,
         notifications,
         second_factor,
+        texts,
     )
     from intake_service.web.staff.session import init_session
 
