@@ -30,6 +30,14 @@ class Kind:
     label: str  # what a person calls one message of this kind
     contact_point: str  # what it is sent to, in words
     fallback: str | None  # the kind that may carry a patient's message this one cannot
+    # The column of a lead or a staff account that holds this kind's address.
+    address_field: str = "email"
+    # An email has a subject line (and an HTML part); a text is one plain body.
+    has_subject: bool = False
+    # Shown on a lock screen as it arrives: no clinical detail may ever be in it.
+    shown_on_lock_screen: bool = False
+    # The team's addresses (TEAM_EMAILS, queues) can receive it.
+    reaches_team: bool = False
     # Each message is billed to a phone number: the target of SMS pumping (toll fraud).
     tolled: bool = False
     # Billed per segment (channels/segments.py): its length is counted and kept short.
@@ -40,6 +48,9 @@ class Kind:
     keyword_opt_outs: bool = False
     # Carries List-Unsubscribe headers (RFC 8058) to patients.
     unsubscribe_headers: bool = False
+    # Reaches a phone in the person's hand: held to the recipient's local hours (TCPA, state
+    # laws); an email waits in the inbox and needs no window.
+    quiet_hours: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -48,6 +59,9 @@ KINDS: dict[str, Kind] = {
         label="email",
         contact_point="email address",
         fallback="sms",
+        address_field="email",
+        has_subject=True,
+        reaches_team=True,
         unsubscribe_headers=True,
     ),
     "sms": Kind(
@@ -55,7 +69,10 @@ KINDS: dict[str, Kind] = {
         label="text",
         contact_point="phone number",
         fallback="email",
+        address_field="phone",
+        shown_on_lock_screen=True,
         tolled=True,
+        quiet_hours=True,
         billed_by_segments=True,
         reports_delivery=True,
         keyword_opt_outs=True,

@@ -62,6 +62,8 @@ class Settings:
     smtp: SmtpSettings | None
     twilio: TwilioSettings | None
     sms_enabled: bool  # false: no text is planned at all (SMS_ENABLED=false)
+    # Texts wait for the recipient's local window; off only for test suites run at any hour.
+    quiet_hours_enabled: bool
     twilio_auth_token: str | None  # also needed to check webhook signatures
     # Twilio Advanced Opt-Out answers STOP, START and HELP itself; the service then stays quiet.
     twilio_advanced_opt_out: bool
@@ -189,6 +191,7 @@ class Settings:
         smtp = smtp_settings(required_in_production("SMTP_URL") or "", env)
         twilio = twilio_settings(env)
         sms_enabled = read_flag(env, "SMS_ENABLED", default=True)
+        quiet_hours_enabled = read_flag(env, "QUIET_HOURS_ENABLED", default=True)
         if production and sms_enabled and twilio is None:
             raise ConfigError(
                 "Set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or "
@@ -223,6 +226,7 @@ class Settings:
             smtp=smtp,
             twilio=twilio,
             sms_enabled=sms_enabled,
+            quiet_hours_enabled=quiet_hours_enabled,
             twilio_auth_token=twilio_token,
             twilio_advanced_opt_out=read_flag(env, "TWILIO_ADVANCED_OPT_OUT", default=False),
             reply_to=reply_to,

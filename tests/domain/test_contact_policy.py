@@ -296,3 +296,36 @@ def test_no_code_outside_channels_and_models_compares_channel_kinds() -> None:
         if _KIND_COMPARISON.search(line)
     ]
     assert offenders == []
+
+
+# --- quiet hours, through the one policy ------------------------------------------------------
+
+# 3:00 in Los Angeles (the patient's 213 number), 11:00 UTC; and noon there.
+NIGHT_IN_LA = dt.datetime(2026, 12, 2, 11, 0, tzinfo=dt.UTC)
+NOON_IN_LA = dt.datetime(2026, 12, 2, 20, 0, tzinfo=dt.UTC)
+
+
+def test_a_text_at_night_waits_for_the_recipients_morning_and_email_does_not(
+    ready_app: Callable[..., Flask],
+) -> None:
+    app = ready_app(QUIET_HOURS_ENABLED="true")
+    db = database(app)
+    lead_id = submit(app)
+
+    with db.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        text = can_contact(session, lead, "sms", P.FIRST_CONTACT, NIGHT_IN_LA)
+        email = can_contact(session, lead, "email", P.FIRST_CONTACT, NIGHT_IN_LA)
+        crisis = can_contact(session, lead, "sms", P.CRISIS, NIGHT_IN_LA)
+        noon = can_contact(session, lead, "sms", P.FOLLOW_UP, NOON_IN_LA)
+
+    assert (text.allowed, text.reason) == (False, "quiet_hours")
+    assert text.not_before is not None and text.may_still_go
+    local = text.not_before.astimezone(dt.timezone(dt.timedelta(hours=-8)))
+    assert (local.date(), local.hour) == (dt.date(2026, 12, 2), 8)  # the window's first minutes
+    assert email.allowed and crisis.allowed and noon.allowed
+
+
+def test_quiet_hours_are_on_unless_switched_off(make_settings: Callable[..., Any]) -> None:
+    assert make_settings(QUIET_HOURS_ENABLED="").quiet_hours_enabled is True
+    assert make_settings().quiet_hours_enabled is False  # the test environment's choice

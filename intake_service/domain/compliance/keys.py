@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from intake_service.channels import kind
 from intake_service.db import Base, Database, utcnow
 from intake_service.domain.compliance import audit
 from intake_service.models import ArchivedConsent, Lead
@@ -86,7 +87,8 @@ def reindex_contacts(
 def _contact_hash(index: BlindIndex, channel: str, contact: str | None) -> str | None:
     if not contact:
         return None
-    return index.phone(contact) if channel == "sms" else index.email(contact)
+    hashed: str = getattr(index, kind(channel).address_field)(contact)
+    return hashed
 
 
 def _reindex(

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
-from intake_service.domain.compliance import pumping
+from intake_service.domain.compliance import pumping, quiet_hours
 from intake_service.domain.compliance.consent import has_consent
 from intake_service.domain.compliance.opt_outs import blocked
 from intake_service.models import Lead
+
+# The zone assumed for an unknown number when no settings ride on the session (config's default).
+DEFAULT_CLINIC_TZ = "America/Los_Angeles"
 
 
 class Purpose(enum.StrEnum):
@@ -124,6 +127,19 @@ def _not_pumped(q: Question) -> Decision | None:
     return None if reason is None else Decision(False, reason, other_channel=True)
 
 
+def _inside_quiet_window(q: Question) -> Decision | None:
+    # Texts wait for the recipient's own window (zone and state from the number, else the
+    # clinic's zone): the federal 8:00-21:00 and the stricter states (quiet_hours.toml).
+    if not kind(q.channel).quiet_hours:
+        return None
+    settings = q.session.info.get("settings")
+    if settings is not None and not settings.quiet_hours_enabled:
+        return None
+    clinic_tz = settings.clinic_timezone if settings is not None else DEFAULT_CLINIC_TZ
+    opens = quiet_hours.next_allowed(q.lead.address(q.channel), q.now, clinic_tz)
+    return None if opens <= q.now else Decision(False, "quiet_hours", not_before=opens)
+
+
 # In order: the first rule that refuses gives the reason. Team alerts go to staff, so no rule
 # about the patient applies to them; a crisis message still needs consent and a live address.
 RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
@@ -136,6 +152,8 @@ RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
     (_consented, TO_PATIENT),
     (_not_pumped, TO_PATIENT),
     (_not_blocked_by_keyword, TO_PATIENT),
+    # Crisis resources go at any hour; a staff member may confirm an exemption for a one-off.
+    (_inside_quiet_window, TO_PATIENT - {P.CRISIS, P.STAFF_CONFIRMED}),
 )
 
 

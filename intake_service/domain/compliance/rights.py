@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.db import Base, utcnow
 from intake_service.domain.compliance import audit
 from intake_service.models import ArchivedConsent, AuditEvent, ConsentEvent, DevMailboxEntry, Lead
@@ -134,10 +135,9 @@ def _archive_consent(session: Session, lead: dict[str, Any], now: dt.datetime) -
         .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
     ).all()
     for line in lines:
-        contact = lead.get("phone") if line.channel == "sms" else lead.get("email")
-        contact_hash = None
-        if contact:
-            contact_hash = index.phone(contact) if line.channel == "sms" else index.email(contact)
+        field = kind(line.channel).address_field
+        contact = lead.get(field)
+        contact_hash = getattr(index, field)(contact) if contact else None
         session.add(
             ArchivedConsent(
                 archived_at=now,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.domain.compliance import audit
 from intake_service.domain.outreach.sequences import FIRST_CONTACT, InvalidSequence, parse_delay
 from intake_service.domain.templates.message_context import TREATMENT_LABELS, audience
@@ -247,7 +248,7 @@ def add_step(
         raise InvalidSequence("a step's name is lower-case letters, digits and _, like day2")
     if step_audience not in AUDIENCES or channel not in CHANNELS:
         raise InvalidSequence("pick who the step is for and how it goes")
-    if step_audience == "team" and channel == "sms":
+    if step_audience == "team" and not kind(channel).reaches_team:
         # The team's addresses are TEAM_EMAILS: a team text has nowhere to go.
         raise InvalidSequence("team steps go by email")
     if any((s.key, s.audience, s.channel) == (key, step_audience, channel) for s in sequence.steps):

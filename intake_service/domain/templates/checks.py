@@ -20,6 +20,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 
+from intake_service.channels import kind
 from intake_service.domain.templates import privacy, variables
 from intake_service.domain.templates.message_context import audience
 from intake_service.domain.templates.rendering import (
@@ -69,7 +70,7 @@ def parts(source: TemplateSource) -> Iterator[tuple[str, str]]:
 
 
 def _where_health_is_refused(template_key: str, channel: str, part: str) -> str | None:
-    if channel == "sms":
+    if kind(channel).shown_on_lock_screen:
         return "a text message"
     if part == "subject":
         return "an email subject"
@@ -190,7 +191,7 @@ def static_problems(template_key: str, channel: str, source: TemplateSource) -> 
         walker = _Walker(template_key, channel, part, tree)
         walker.visit(tree)
         found.extend(walker.problems)
-    if channel == "email" and not (source.subject or "").strip():
+    if kind(channel).has_subject and not (source.subject or "").strip():
         found.append(Problem("subject", "syntax", "an email needs a subject"))
     if not source.body_text.strip():
         found.append(Problem("text", "syntax", "the text is empty"))

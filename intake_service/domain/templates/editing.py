@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.domain.compliance import audit
@@ -160,7 +161,7 @@ def draft_source(
             return None
         return value.replace("\r\n", "\n").replace("\r", "\n")
 
-    if channel == "sms":
+    if not kind(channel).has_subject:
         return TemplateSource(None, clean(body_text) or "", None)
     html = clean(body_html)
     return TemplateSource(
@@ -353,7 +354,7 @@ def send_test(
         template = get_template(session, template_id)
         key, channel = template.key, template.channel
         admin = session.get_one(User, admin_id)
-        admin_email, recipient = admin.email, admin.email if channel == "email" else admin.phone
+        admin_email, recipient = admin.email, getattr(admin, kind(channel).address_field)
     if recipient is None:
         raise NoTestAddress("add your mobile number under Users to receive test texts")
     _refuse_oversized(source)
@@ -390,8 +391,8 @@ def test_message(
     channel: str, key: str, recipient: str, subject: str | None, text: str, html: str | None
 ) -> Direct:
     """The rendered draft, marked as a test everywhere a reader could look."""
-    if channel == "sms":
-        return Direct("sms", recipient, f"[TEST] {text}")
+    if not kind(channel).has_subject:
+        return Direct(channel, recipient, f"[TEST] {text}")
     banner = f"TEST of the draft {key} template, sent only to you. No patient received it."
     marked_html = None
     if html is not None:

@@ -158,7 +158,7 @@ def team_context(
             "callback_request": callback_requests.open_callback_label(session, lead.id, zone),
         },
         "clinic": profile.template_clinic() if profile else clinic(settings),
-        "sms_pauses": sms_pauses(session, zone),
+        "alerts": {"sms_pauses": sms_pauses(session, zone)},
     }
 
 
@@ -257,12 +257,14 @@ def sample_context(template_key: str) -> dict[str, Any]:
             "assignee": "Dr Sample",
             "callback_request": "Thu 26 Nov, 17:00 PST, evening",
         },
-        "sms_pauses": [
-            {
-                "scope": "prefix",
-                "value": "+1900",
-                "reason": "40 texts in the last hour, usually 0.2",
-                "paused_at": "Wed 25 Nov, 10:00 PST",
-            }
-        ],
+        "alerts": {
+            "sms_pauses": [
+                {
+                    "scope": "prefix",
+                    "value": "+1900",
+                    "reason": "40 texts in the last hour, usually 0.2",
+                    "paused_at": "Wed 25 Nov, 10:00 PST",
+                }
+            ]
+        },
     }

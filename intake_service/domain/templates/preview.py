@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from intake_service.channels import kind
 from intake_service.channels.segments import (
     GSM7_BASIC,
     GSM7_EXTENSION,
@@ -156,7 +157,7 @@ def preview(
         rendered = Prepared(source).render(context)
     except RenderError as error:
         return Preview(channel, sample_json, problems, error=str(error))
-    if channel == "sms":
+    if kind(channel).billed_by_segments:
         return Preview(
             channel,
             sample_json,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from intake_service.channels import kind
 from intake_service.domain.templates.message_context import audience, sample_context
 from intake_service.domain.templates.rendering import RenderError, TemplateSource, render
 
@@ -87,7 +88,7 @@ def problems(key: str, channel: str, source: TemplateSource) -> list[str]:
     if source.subject:
         forbidden = CLINICAL_VARIABLES | (IDENTIFYING_VARIABLES if team else frozenset())
         found += _check("subject", source.subject, rendered.subject or "", forbidden)
-    if channel == "sms":
+    if kind(channel).shown_on_lock_screen:
         forbidden = CLINICAL_VARIABLES | (IDENTIFYING_VARIABLES if team else frozenset())
         found += _check("text", source.body_text, rendered.body_text, forbidden)
     return found

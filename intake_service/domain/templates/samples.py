@@ -100,8 +100,11 @@ def _team(
             "problems": problems,
             # Only when the patient asked for a call by text; the sample shows the longest case.
             "callback_request": "Wed 02 Dec, 17:00 PST, evening",
+            "returning_count": 0,
+            "assignee": None,
         },
         "clinic": dict(clinic),
+        "alerts": {"sms_pauses": []},
     }
 
 

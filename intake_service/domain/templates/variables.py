@@ -79,6 +79,11 @@ TEAM = (
         "When they asked by text to be called, in the clinic's time zone; empty if they did not",
         "Wed 02 Dec, 17:00 PST, evening",
     ),
+    Variable("lead.returning_count", "How often they asked before, recently (0: first time)", "1"),
+    Variable("lead.assignee", "Who routing gave the lead to; empty if nobody yet", "Dr Sample"),
+    Variable(
+        "alerts.sms_pauses", "Prefixes or countries whose texts are paused (SMS pumping)", "[...]"
+    ),
     Variable("lead.id", "The lead's id", "6f1c2a9e-…"),
     Variable("lead.ref", "A short reference that names nobody (for subjects)", "6f1c2a9e"),
     Variable(
