@@ -31,9 +31,19 @@ def _configure(connection: Connection) -> None:
     )
 
 
+def _without_sqlite_cascades(connection: Connection) -> None:
+    """Batch mode rebuilds a SQLite table by dropping it; with foreign keys on, that DROP
+    deletes every row pointing at it (ON DELETE CASCADE): a migration of leads would empty
+    submissions. The pragma only takes effect outside a transaction, so it is set first."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
+        _without_sqlite_cascades(connection)
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
@@ -41,6 +51,7 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as conn:
+            _without_sqlite_cascades(conn)
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()

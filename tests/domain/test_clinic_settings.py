@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.db import Database
-from intake_service.domain import clinic_settings
+from intake_service.domain import clinic_settings, intake
 from intake_service.domain.compliance.audit import Actor
 from intake_service.models import AuditEvent, ClinicSetting
 from tests.domain.builders import (
@@ -111,7 +111,11 @@ def test_sends_use_the_clinic_an_admin_set_and_show_the_score_only_when_allowed(
         clinic_settings.update(
             session, settings, {"name": "Sunrise Mind", "team_email_score": True}, ADMIN
         )
-    after = sent_bodies(submit(app, contact=None))
+    # Another person: the same one again would join the first lead as a returning lead.
+    someone_else = intake.Contact(
+        first_name="Ana", email="ana@patients.example", phone="+14155552671"
+    )
+    after = sent_bodies(submit(app, contact=someone_else))
 
     assert "Screening score" in after["team_new_lead"]
     assert "Sunrise Mind" in after["patient_first_reply"]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.db import Database, utcnow
+from intake_service.domain import intake
 from intake_service.domain.compliance.consent import has_consent, record_opt_out
 from intake_service.models import ConsentEvent, Lead
 from tests.domain.builders import PATIENT_EMAIL, PATIENT_PHONE, database, submit
@@ -51,7 +52,13 @@ def test_consent_proof_outlives_the_deleted_lead_on_both_databases(
     app = make_app(DATABASE_URL=backend_url)
     db = database(app)
     lead_id = submit(app)
-    kept = submit(app)
+    # Another person (the same one again would join the first lead as a returning lead).
+    kept = submit(
+        app,
+        contact=intake.Contact(
+            first_name="Ana", email="ana@patients.example", phone="+14155552671"
+        ),
+    )
     before = {e.id: e for e in events(db)}
 
     delete_lead(db, lead_id)

@@ -235,7 +235,9 @@ def test_changed_default_becomes_version_2_and_later_messages_record_it(
             ("patient_first_reply", "sms", 2)
         ]
         new_version_id = saved[0].id
-    second_lead = intake.submit(db, submission()).lead_id
+    # Another person: the same one again would join the first lead as a returning lead.
+    other = intake.Contact(first_name="Ana", email="ana@patients.example", phone="+14155552671")
+    second_lead = intake.submit(db, submission(contact=other)).lead_id
     process_and_deliver(app, second_lead)
 
     def sent_sms(lead_id: uuid.UUID) -> Any:

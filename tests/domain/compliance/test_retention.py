@@ -127,10 +127,11 @@ def test_beat_task_purges_and_logs_counts_only(
     from intake_service import tasks
 
     with app.app_context(), caplog.at_level(logging.INFO):
-        tasks.purge_retention.run()
+        tasks.purge_retention()
 
     lines = [r.getMessage() for r in caplog.records if "retention purge" in r.getMessage()]
     assert lines == ["retention purge: 1 spam leads deleted, 1 closed leads' health fields erased"]
     assert SECRET not in caplog.text and "Pat" not in caplog.text
     beat = app.extensions["celery"].conf.beat_schedule
     assert beat["purge-retention"]["task"] == "intake_service.tasks.purge_retention"
+    assert "intake_service.tasks.purge_retention" in app.extensions["celery"].tasks

@@ -23,6 +23,7 @@ from intake_service.models import (
     AuditEvent,
     DeliveryAttempt,
     Lead,
+    Message,
     OutboxEvent,
     UrgentPage,
 )
@@ -102,10 +103,16 @@ def test_delete_leaves_only_the_consent_ledger_and_the_audit_trail(
         lead_id = full_lead(session)
         other = factories.lead(session, first_name="Keepme", message="stays").id
 
+    with db.session() as session:
+        attempts = session.scalar(
+            sa.select(sa.func.count(DeliveryAttempt.id))
+            .join(Message, Message.id == DeliveryAttempt.message_id)
+            .where(Message.lead_id == lead_id)
+        )
     with db.transaction() as session:
         deleted = rights.delete_lead(session, lead_id, ACTOR)
 
-    assert deleted["leads"] == 1 and deleted["delivery_attempts"] == 1
+    assert deleted["leads"] == 1 and deleted["delivery_attempts"] == attempts >= 1
     everything = every_text_in_the_database(db)
     for gone in (NAME, FREE_TEXT, NOTE, "phq9_severe"):
         assert gone not in everything, gone

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake_service.db import Database
+from intake_service.domain import intake
 from intake_service.domain.outreach import sequence_editing as editing
 from intake_service.domain.outreach import sequences
 from intake_service.domain.templates.versions import Author
@@ -52,7 +53,11 @@ def test_a_disabled_step_is_not_planned_for_the_next_lead_and_earlier_plans_stay
         )
     assert version == 2
 
-    next_lead = submit(app, contact=None)
+    # Another person: the same one again would join the first lead as a returning lead.
+    someone_else = intake.Contact(
+        first_name="Ana", email="ana@patients.example", phone="+14155552671"
+    )
+    next_lead = submit(app, contact=someone_else)
     process(app, next_lead)
     assert ("day1", "patient", "sms") not in planned(app, next_lead)
     assert ("day3", "patient", "email") in planned(app, next_lead)

@@ -96,7 +96,7 @@ def test_contact_form_with_crisis_text_shows_988_and_911_first_with_tappable_lin
     page = client.get(posted.headers["Location"]).get_data(as_text=True)
 
     assert posted.status_code == 303
-    assert page.index("call 911 now") < page.index("Thank you for telling us")
+    assert page.index("immediate danger") < page.index("Thank you for telling us")
     for link in ('href="tel:911"', 'href="tel:988"', 'href="sms:988"', "988lifeline.org"):
         assert link in page
     assert "will contact you soon" not in page
