@@ -139,6 +139,8 @@ def test_each_app_registers_every_task_on_its_own_celery_under_the_names_sent(
         broker.REPAGE_URGENT,
         broker.PURGE_RETENTION,
         broker.REMIND_CALLBACKS,
+        broker.ESCALATE_UNCLAIMED,
+        broker.APPLY_PENDING_STATUS,
     }
     names = {broker.PROCESS_LEAD, broker.DELIVER, *beat}
 
