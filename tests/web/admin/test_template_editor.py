@@ -59,7 +59,7 @@ def test_editor_shows_the_version_in_force_previewed_and_its_variables(
     page = admin.get(f"/admin/templates/{tid(loaded, 'patient_first_reply', 'sms')}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Hi Jane, thanks for contacting Sunrise Clinic." in text  # rendered, not raw
+    assert "Hi Jane, Sunrise Clinic here." in text  # rendered, not raw
     assert 'id="sms-segments"' in text and "GSM-7" in text
     assert 'data-insert="{{ patient.first_name }}"' in text
     assert "lead.name" not in text  # the team's variables are not offered to patients
