@@ -408,7 +408,9 @@ def test_an_api_tms_screen_without_a_treatment_means_tms(
     assert client.post("/screening/tms", data=tms_data()).status_code == 303
 
     with doors_db.session() as session:
-        assert list(session.scalars(sa.select(Lead.treatment_interest))) == ["tms", "tms"]
+        # The same person by both doors: one (returning) lead with two submissions, for TMS.
+        assert list(session.scalars(sa.select(Lead.treatment_interest))) == ["tms"]
+        assert len(list(session.scalars(sa.select(Submission.id)))) == 2
 
 
 # --- one crisis wording -------------------------------------------------------------------------

@@ -59,7 +59,10 @@ def test_public_pages_allow_no_inline_code_but_their_nonced_style(
     nonce = re.search(r'<style nonce="([^"]+)">', response.text)
     assert nonce, "the page's one style block carries the nonce"
     assert f"'nonce-{nonce.group(1)}'" in policy["style-src"]
-    assert "<script" not in response.text
+    # Scripts only from files this site serves (forms.js moves focus to the error summary).
+    scripts = re.findall(r"<script\b[^>]*>", response.text)
+    assert all(re.search(r'\ssrc="/', tag) for tag in scripts), scripts
+    assert "'self'" in policy["script-src"] or not scripts
     assert not re.search(r"\sstyle=|\son[a-z]+=", response.text), "no inline style or handler"
 
 
@@ -122,7 +125,11 @@ def test_every_staff_page_showing_a_lead_is_no_store(embed_app: Flask) -> None:
         assert response.headers["Cache-Control"] == "no-store", path
         policy = directives(response.headers["Content-Security-Policy"])
         assert policy["script-src"][0] == "'self'", path
-        assert "'unsafe-inline'" not in policy["script-src"] + policy["style-src"], path
+        assert "'unsafe-inline'" not in policy["script-src"], path
+        # The admin editor previews emails in a srcdoc frame, which inherits this page's policy,
+        # and emails carry inline styles: styles only, and only there; scripts never.
+        if not path.startswith("/admin/"):
+            assert "'unsafe-inline'" not in policy["style-src"], path
         assert not re.search(r"<script(?![^>]*\ssrc=)", response.text), f"inline script on {path}"
         assert "<style" not in response.text, path
 
