@@ -30,12 +30,12 @@ class AbuseSettings:
     duplicate_window_days: int = 30
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
+def _count(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name} must be a whole number greater than zero, not {raw!r}.")
+    if not raw.isdigit() or int(raw) < least:
+        raise ConfigError(f"{name} must be a whole number of at least {least}, not {raw!r}.")
     return int(raw)
 
 
@@ -74,5 +74,8 @@ def abuse_settings(env: Mapping[str, str]) -> AbuseSettings:
             env, "SMS_SURGE_MIN_PER_HOUR", defaults.sms_surge_min_per_hour
         ),
         sms_surge_factor=read_seconds(env, "SMS_SURGE_FACTOR", defaults.sms_surge_factor),
-        duplicate_window_days=_count(env, "DUPLICATE_WINDOW_DAYS", defaults.duplicate_window_days),
+        # 0: every submission is a lead of its own (no returning-lead merge).
+        duplicate_window_days=_count(
+            env, "DUPLICATE_WINDOW_DAYS", defaults.duplicate_window_days, least=0
+        ),
     )

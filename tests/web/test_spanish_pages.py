@@ -114,7 +114,8 @@ def test_the_lead_records_the_language_of_the_page(client: Any, db: Any) -> None
     from intake_service.models import Lead
 
     post(client, "/screening/tms", tms_data(first_name="Lucía"), headers={"Accept-Language": "es"})
-    post(client, "/screening/tms", tms_data(first_name="Jane"), headers={"Accept-Language": "en"})
+    jane = tms_data(first_name="Jane", email="jane.other@patients.example", phone="(415) 555-2671")
+    post(client, "/screening/tms", jane, headers={"Accept-Language": "en"})
 
     with db.session() as session:
         languages = dict(session.execute(select(Lead.first_name, Lead.locale)).all())

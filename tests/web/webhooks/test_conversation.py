@@ -84,7 +84,7 @@ def test_a_conversation_submit_text_reply_evening_stop_start_help(
     worker_takes(app, lead_id)
     (first,) = twilio_standin.messages
     assert first["to"] == PHONE
-    assert first["body"].startswith("Hi Jane, thanks for contacting Sunrise Clinic.")
+    assert first["body"].startswith("Hi Jane, Sunrise Clinic here.")
     assert pending_texts(app, lead_id), "the day-1 text is planned"
 
     # 2. Jane answers "evening": a callback request, the drip stopped, the team told at once.
