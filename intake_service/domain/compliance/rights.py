@@ -23,12 +23,23 @@ from sqlalchemy.orm import Session
 from intake_service.channels import kind
 from intake_service.db import Base, utcnow
 from intake_service.domain.compliance import audit
-from intake_service.models import ArchivedConsent, AuditEvent, ConsentEvent, DevMailboxEntry, Lead
+from intake_service.models import (
+    ArchivedConsent,
+    AuditEvent,
+    ConsentEvent,
+    DevMailboxEntry,
+    Lead,
+    PhoneOptOut,
+)
 from intake_service.security.blind_index import blind_index_of
 
 EXPORT_FORMAT = "intake-service lead export v1"
 # Kept when a lead is deleted: the trail of what happened to it, and the proof of consent.
-KEPT_TABLES = frozenset({AuditEvent.__tablename__, ArchivedConsent.__tablename__})
+# A number's STOP outlives the lead that gave it: the opt-out is the person's instruction and
+# holds only the number; deleting it would let a later lead with that number be texted.
+KEPT_TABLES = frozenset(
+    {AuditEvent.__tablename__, ArchivedConsent.__tablename__, PhoneOptOut.__tablename__}
+)
 
 
 class UnknownLead(LookupError):
