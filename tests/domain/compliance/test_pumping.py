@@ -14,6 +14,7 @@ from flask import Flask
 from intake_service.domain import intake
 from intake_service.domain.compliance import pumping
 from intake_service.domain.compliance.policy import Purpose, can_contact
+from intake_service.domain.templates.message_context import reference
 from intake_service.models import Lead, SmsPause
 from tests.domain.builders import (
     database,
@@ -149,6 +150,7 @@ def test_the_pause_alert_renders_and_names_no_person(make: Callable[..., Flask])
     process_and_deliver(app, lead_id)
     (alert,) = [m for m in messages_of(db, lead_id) if m.template_key == pumping.TEMPLATE]
     assert alert.status == "sent"
-    assert alert.subject == "Texting paused: possible SMS pumping"
+    # The subject names the triggering lead by reference only, never by name.
+    assert alert.subject == f"Texting paused: possible SMS pumping (ref {reference(lead_id)})"
     assert "prefix +1310" in (alert.body_text or "")
     assert "Pat" not in (alert.body_text or "")
