@@ -28,6 +28,8 @@ class AbuseSettings:
     sms_surge_min_per_hour: int = 10
     sms_surge_factor: float = 5.0
     duplicate_window_days: int = 30
+    # Submissions one phone number or email address may make in an hour (0: no cap).
+    submissions_per_contact_per_hour: int = 5
 
 
 def _count(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
@@ -77,5 +79,11 @@ def abuse_settings(env: Mapping[str, str]) -> AbuseSettings:
         # 0: every submission is a lead of its own (no returning-lead merge).
         duplicate_window_days=_count(
             env, "DUPLICATE_WINDOW_DAYS", defaults.duplicate_window_days, least=0
+        ),
+        submissions_per_contact_per_hour=_count(
+            env,
+            "SUBMISSIONS_PER_CONTACT_PER_HOUR",
+            defaults.submissions_per_contact_per_hour,
+            least=0,
         ),
     )

@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from intake_service.domain.intake import SubmissionLimited
 from intake_service.extensions import limiter
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,15 @@ def error_response(status: int, sentence: str | None = None, **extra: object) ->
             mimetype="text/html",
         )
     response.status_code = status
+    return response
+
+
+def limited_response(limited: SubmissionLimited) -> Response:
+    """429 for a phone or email that sent too many submissions this hour (JSON doors)."""
+    response = error_response(
+        429, f"{limited} Send it again in {limited.minutes} min.", retry_after=limited.retry_after
+    )
+    response.headers["Retry-After"] = str(limited.retry_after)
     return response
 
 

@@ -4,6 +4,7 @@ The package's front door is `submit` (and `accept` inside a caller's transaction
 forms and the JSON API both come through it, and both take their rules from `rules`.
 """
 
+from intake_service.domain.intake.contact_limit import SubmissionLimited
 from intake_service.domain.intake.rules import CRISIS_MESSAGE, THANK_YOU
 from intake_service.domain.intake.submission import (
     Accepted,
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidSubmission",
     "SubmissionInput",
+    "SubmissionLimited",
     "accept",
     "check",
     "replay",

@@ -18,7 +18,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import consent
 from intake_service.domain.events import outbox
-from intake_service.domain.intake import duplicates, rules, spam
+from intake_service.domain.intake import contact_limit, duplicates, rules, spam
 from intake_service.domain.intake.answers import AnswerError, check_answers
 from intake_service.domain.intake.rules import (
     CALLBACK_WINDOW_LABELS,
@@ -169,7 +169,8 @@ def accept(
     """Add the lead, submission, consent and outbox event to `session` (not committed).
 
     Returns the answer and the id of the outbox event to publish after commit (None on a replay).
-    Raises InvalidSubmission, or IdempotencyConflict for a key reused with other content.
+    Raises InvalidSubmission, IdempotencyConflict for a key reused with other content, or
+    SubmissionLimited when this phone or email sent too many forms in the last hour.
     """
     check(data)
     fingerprint = data.fingerprint()
@@ -181,6 +182,9 @@ def accept(
 
     contact = data.contact
     urgent = triage.assess(data.form, data.answers, data.message).urgent
+    if not urgent:
+        per_hour = spam.limits_of(session).submissions_per_contact_per_hour
+        contact_limit.check(session, contact.phone, contact.email, now, per_hour)
     # Evidence must be a real address (a forwarded header can hold anything) and fit its column.
     ip = rules.client_ip(data.ip)
     agent = rules.user_agent(data.user_agent)

@@ -25,7 +25,7 @@ from intake_service.web.api.schema import (
     field_errors,
     safe_errors,
 )
-from intake_service.web.errors import error_response
+from intake_service.web.errors import error_response, limited_response
 
 bp = Blueprint("api", __name__)
 
@@ -64,6 +64,8 @@ def create_submission() -> Response:
         accepted = intake.submit(get_db(), data)
     except intake.InvalidSubmission as error:
         return _unprocessable(safe_errors(error.errors))
+    except intake.SubmissionLimited as limited:
+        return limited_response(limited)
     except intake.IdempotencyConflict:
         return error_response(
             409,

@@ -247,6 +247,10 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
     except intake.InvalidSubmission as error:
         form.add_errors(error.errors)
         return _render(page, form), 422
+    except intake.SubmissionLimited as limited:
+        # Given back as typed, with when to send it again and a phone to call instead.
+        form.form_errors.append(limited_sentence(limited))
+        return _render(page, form), 429, {"Retry-After": str(limited.retry_after)}
     except intake.IdempotencyConflict:
         # The token came back with different content: the person went back and changed the
         # form after sending it. Their latest words must reach the clinic (they may add
@@ -258,6 +262,17 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
         accepted = intake.submit(get_db(), dataclasses.replace(data, idempotency_key=key))
     session[THANK_YOU_SESSION_KEY] = {"id": str(accepted.submission_id), "urgent": accepted.urgent}
     return redirect(url_for("public.thank_you", submission_id=accepted.submission_id), code=303)
+
+
+def limited_sentence(limited: intake.SubmissionLimited) -> str:
+    clinic_phone = current_app.extensions["intake.settings"].clinic_phone
+    return gettext(
+        "We have already received several forms from this email address or phone number in "
+        "the last hour. You can send this one again in %(minutes)s min, or call us at "
+        "%(phone)s.",
+        minutes=limited.minutes,
+        phone=clinic_phone,
+    )
 
 
 def _submission_input(page: FormPage, form: ContactForm) -> intake.SubmissionInput:

@@ -21,7 +21,7 @@ from intake_service.domain.intake import form_builders, rules
 from intake_service.extensions import client_address, csrf, submission_limit
 from intake_service.security.form_signatures import valid_secret, valid_signature
 from intake_service.web.api.schema import safe_errors
-from intake_service.web.errors import error_response
+from intake_service.web.errors import error_response, limited_response
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ def _accept(mapping: form_builders.FieldMap) -> ResponseReturnValue:
         accepted = intake.submit(get_db(), data)
     except intake.InvalidSubmission as error:
         return error_response(422, "Some fields need attention.", errors=safe_errors(error.errors))
+    except intake.SubmissionLimited as limited:
+        return limited_response(limited)
     except intake.IdempotencyConflict:
         return error_response(409, "This entry was already sent with different content.")
     response: Response = jsonify(
