@@ -289,6 +289,7 @@ def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
         lead = factories.lead(session)
         failed = factories.message(session, lead, "failed", last_error="server_error")
         failed_id = failed.id
+        lead_id, lead_email = lead.id, lead.email
         session.add_all(
             [
                 BlockedValue(
@@ -316,6 +317,8 @@ def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
         "settings": "/admin/settings",
         "audit": "/admin/audit",
         "abuse": "/admin/abuse",
+        "data-requests": f"/admin/data-requests?q={lead_email}",
+        "data-request": f"/admin/data-requests/{lead_id}",
         "team-editor": f"/admin/templates/{tid}",
         "version": f"/admin/templates/{tid}/versions/1",
     }

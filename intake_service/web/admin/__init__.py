@@ -1,5 +1,5 @@
 """The admin app (templates, failed messages, users, sequences, settings, spam and texting,
-audit): admins only.
+data requests, audit): admins only.
 
 Every view is behind the staff app's sign-in and `admin_required`; the pages reuse the staff
 layout. Each area is one module; `init_app` registers them and the account-link pages.
@@ -41,6 +41,11 @@ SECTIONS = (
         "admin.abuse_page",
         "Spam and texting",
         "The spam block list; texting paused after a surge (SMS pumping).",
+    ),
+    (
+        "admin.data_requests_page",
+        "Data requests",
+        "Find a person's lead; export everything held, or delete it.",
     ),
     ("admin.audit_page", "Audit log", "Who saw or changed what, and when."),
 )
@@ -97,6 +102,7 @@ def init_app(app: Flask) -> None:
         abuse,
         account_links,
         audit_log,
+        data_requests,
         messages,
         sequences,
         settings_page,

@@ -48,6 +48,7 @@ def test_the_admin_app_has_every_section(app: Flask) -> None:
         "/admin/settings",
         "/admin/audit",
         "/admin/abuse",
+        "/admin/data-requests",
     ):
         assert path in urls
 
