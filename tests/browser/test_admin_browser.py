@@ -19,9 +19,9 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
-from intake_service.db import Database
+from intake_service.db import Database, utcnow
 from intake_service.domain.outreach import processing
-from intake_service.models import Message, Template, TemplateVersion
+from intake_service.models import BlockedValue, Message, SmsPause, Template, TemplateVersion
 from tests.domain.builders import load_templates
 from tests.support import factories
 from tests.support.services import free_port
@@ -289,6 +289,25 @@ def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
         lead = factories.lead(session)
         failed = factories.message(session, lead, "failed", last_error="server_error")
         failed_id = failed.id
+        lead_id, lead_email = lead.id, lead.email
+        session.add_all(
+            [
+                BlockedValue(
+                    kind="domain", value="spammy.example", note="bot wave", created_by=ADMIN
+                ),
+                BlockedValue(kind="phone_prefix", value="+4470"),
+                SmsPause(
+                    scope="prefix", value="+1213", reason="40 texts in the last hour, usually 0.3"
+                ),
+                SmsPause(
+                    scope="country",
+                    value="+44",
+                    reason="12 texts in the last hour, usually 0.0",
+                    lifted_at=utcnow(),
+                    lifted_by=ADMIN,
+                ),
+            ]
+        )
     tid = template_id(live_app, "team_new_lead", "email")
     paths = {
         "overview": "/admin/",
@@ -297,6 +316,9 @@ def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
         "users": "/admin/users",
         "settings": "/admin/settings",
         "audit": "/admin/audit",
+        "abuse": "/admin/abuse",
+        "data-requests": f"/admin/data-requests?q={lead_email}",
+        "data-request": f"/admin/data-requests/{lead_id}",
         "team-editor": f"/admin/templates/{tid}",
         "version": f"/admin/templates/{tid}/versions/1",
     }

@@ -73,7 +73,18 @@ def test_every_form_post_without_a_token_is_refused(
         values = {"lead_id": lead.id, "callback_id": callback.id, "email": admin.email}
     # Whole-number ids and the treatment: any value that routes, so the CSRF check is reached.
     values.update(
-        {name: 1 for name in ("message_id", "step_id", "template_id", "number", "user_id")},
+        {
+            name: 1
+            for name in (
+                "message_id",
+                "step_id",
+                "template_id",
+                "number",
+                "user_id",
+                "entry_id",
+                "pause_id",
+            )
+        },
         treatment="tms",
     )
     client = strict_app.test_client()

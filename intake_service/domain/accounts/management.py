@@ -108,3 +108,16 @@ def set_phone(session: Session, user_id: int, phone: str, actor: audit.Actor) ->
         user.phone = value
         audit.record(session, actor, "user.phone_changed", detail={"user_id": user.id})
     return user
+
+
+def revoke_sessions(session: Session, user_id: int, actor: audit.Actor) -> User:
+    """Sign the account out everywhere (not committed); raises UnknownUser.
+
+    Every session carries the account's session version; bumping it makes each one stale on
+    its next request, wherever the cookie is (a lost laptop, a shared computer). The account
+    itself stays usable: the person signs in again.
+    """
+    user = get_user(session, user_id)
+    user.session_version += 1
+    audit.record(session, actor, "user.sessions_revoked", detail={"user_id": user.id})
+    return user

@@ -64,6 +64,11 @@ KINDS = (
     "retention.purged",
     "keys.rotated",
     "keys.reindexed",
+    # Issue 10's defences as an admin edits them: the entry's or pause's id and kind, never
+    # a lead's details.
+    "blocklist.added",
+    "blocklist.removed",
+    "sms.pause_lifted",
 )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from intake_service.domain.intake.submission import SubmissionInput
 
 SPAM = "spam"
+MAX_BLOCK_VALUE = 320  # blocked_values.value
 _TIMESTAMP_SALT = "intake.form-started"
 _LINK = re.compile(r"(https?://|www\.|\b[a-z0-9-]+\.(?:com|net|org|ru|xyz|top|info|biz)\b)", re.I)
 # Six consonants in a row appear in no name in the languages the clinic serves ("Schwarz" has
@@ -128,10 +129,8 @@ def _blocked(session: Session, data: SubmissionInput) -> list[str]:
     return sorted(hits)
 
 
-def block(
-    session: Session, kind: str, value: str, by: str | None = None, note: str | None = None
-) -> BlockedValue:
-    """Add an entry to the block list (not committed); raises ValueError for a bad kind/value."""
+def block_value(kind: str, value: str) -> str:
+    """The value as the block list stores it; raises ValueError for a bad kind or value."""
     if kind not in BLOCK_KINDS:
         raise ValueError(f"unknown block list kind {kind!r}; use one of {', '.join(BLOCK_KINDS)}")
     cleaned = value.strip().casefold()
@@ -139,9 +138,35 @@ def block(
         raise ValueError("a blocked phone prefix starts with + and the country code, like +4470")
     if not cleaned:
         raise ValueError("a block list entry needs a value")
-    existing = session.scalars(
+    if len(cleaned) > MAX_BLOCK_VALUE:
+        raise ValueError(f"a block list entry has at most {MAX_BLOCK_VALUE} characters")
+    # Each kind is matched whole against one thing (an address, a domain, a word of the
+    # form), so a value that could never match is refused rather than kept doing nothing.
+    if kind != "phone_prefix" and any(c.isspace() for c in cleaned):
+        raise ValueError(f"a blocked {kind.replace('_', ' ')} has no spaces")
+    if kind == "email" and "@" not in cleaned:
+        raise ValueError("a blocked email address has an @, like bot@example.com")
+    if kind == "domain" and "@" in cleaned:
+        raise ValueError("a blocked domain is the part after the @, like example.com")
+    return cleaned
+
+
+def blocked(session: Session, kind: str, cleaned: str) -> BlockedValue | None:
+    """The entry of this kind and (stored) value, if the block list has it."""
+    return session.scalars(
         select(BlockedValue).where(BlockedValue.kind == kind, BlockedValue.value == cleaned)
     ).first()
+
+
+def block(
+    session: Session, kind: str, value: str, by: str | None = None, note: str | None = None
+) -> BlockedValue:
+    """Add an entry to the block list (not committed); raises ValueError for a bad kind/value.
+
+    An entry already there is returned as it is.
+    """
+    cleaned = block_value(kind, value)
+    existing = blocked(session, kind, cleaned)
     if existing is not None:
         return existing
     entry = BlockedValue(kind=kind, value=cleaned, note=note, created_by=by)

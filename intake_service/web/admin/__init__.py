@@ -1,4 +1,5 @@
-"""The admin app (templates, failed messages, users, sequences, settings, audit): admins only.
+"""The admin app (templates, failed messages, users, sequences, settings, spam and texting,
+data requests, audit): admins only.
 
 Every view is behind the staff app's sign-in and `admin_required`; the pages reuse the staff
 layout. Each area is one module; `init_app` registers them and the account-link pages.
@@ -36,6 +37,16 @@ SECTIONS = (
     ("admin.user_list", "Users", "Invite staff, change roles, disable accounts, reset passwords."),
     ("admin.sequence_list", "Sequences", "When each follow-up goes, per treatment."),
     ("admin.settings_page", "Clinic settings", "Name, phone, address, time zone, team email."),
+    (
+        "admin.abuse_page",
+        "Spam and texting",
+        "The spam block list; texting paused after a surge (SMS pumping).",
+    ),
+    (
+        "admin.data_requests_page",
+        "Data requests",
+        "Find a person's lead; export everything held, or delete it.",
+    ),
     ("admin.audit_page", "Audit log", "Who saw or changed what, and when."),
 )
 # The admin pages run only their own scripts; the template preview's frame is sandboxed on
@@ -88,8 +99,10 @@ def index() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     from intake_service.web.admin import (  # noqa: F401
+        abuse,
         account_links,
         audit_log,
+        data_requests,
         messages,
         sequences,
         settings_page,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask.typing import ResponseReturnValue
+from flask_login import logout_user
 
 from intake_service.db import get_db, utcnow
 from intake_service.domain.accounts import invites, management
@@ -121,6 +123,26 @@ def user_disable(user_id: int) -> ResponseReturnValue:
 @admin_required
 def user_enable(user_id: int) -> ResponseReturnValue:
     return _change(user_id, "enable")
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def user_sign_out(user_id: int) -> ResponseReturnValue:
+    try:
+        with get_db().transaction() as db_session:
+            user = management.revoke_sessions(db_session, user_id, actor())
+            email = user.email
+    except UnknownUser:
+        flash("That account no longer exists.", "error")
+        return redirect(url_for("admin.user_list"), code=303)
+    if user_id == me().id:
+        # This session was one of them: end it here too, as signing out does.
+        logout_user()
+        browser_session.clear()
+        flash("You are signed out everywhere, here too.")
+        return redirect(url_for("staff.login"), code=303)
+    flash(f"{email} is signed out everywhere: their next click asks them to sign in again.")
+    return redirect(url_for("admin.user_list"), code=303)
 
 
 @bp.post("/users/<int:user_id>/reset")

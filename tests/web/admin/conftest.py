@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -49,3 +50,37 @@ def loaded(db: Database) -> Database:
 @pytest.fixture
 def admin(sign_in: Callable[..., Any], loaded: Database) -> Any:
     return sign_in("admin")
+
+
+def csrf_token_of(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+@pytest.fixture
+def strict_app(make_app: Callable[..., Flask]) -> Flask:
+    """An app with CSRF protection on, as in production."""
+    return make_app()
+
+
+@pytest.fixture
+def strict_sign_in(strict_app: Flask) -> Callable[..., Any]:
+    """A client of the strict app signed in with a new account of `role` (token and all)."""
+
+    def make(role: str = "admin") -> Any:
+        db: Database = strict_app.extensions["intake.db"]
+        with db.transaction() as session:
+            email = factories.user(session, role).email
+        client = strict_app.test_client()
+        token = csrf_token_of(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login",
+            data={"email": email, "password": factories.STAFF_PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return make
