@@ -20,7 +20,7 @@ DEFAULT_CLOSED_DAYS = 365
 
 @dataclass(frozen=True)
 class SecuritySettings:
-    # Origins (scheme://host[:port]) allowed to put the public forms in an iframe.
+    # Origins (scheme://host[:port]) allowed to put the embedded forms (/embed/...) in an iframe.
     embed_origins: tuple[str, ...] = ()
     # Origins whose pages may call the JSON API from a browser (CORS).
     cors_origins: tuple[str, ...] = ()

@@ -10,12 +10,13 @@ def register_blueprints(app: Flask) -> None:
     from intake_service.web import admin, dev_mailbox, ops, staff
     from intake_service.web.api import submissions
     from intake_service.web.errors import register_error_handlers
-    from intake_service.web.public import pages, unsubscribe
+    from intake_service.web.public import embed, pages, unsubscribe
     from intake_service.web.staff import ack
     from intake_service.web.webhooks import forms as form_webhooks
     from intake_service.web.webhooks import twilio
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(form_webhooks.bp)
     app.register_blueprint(ops.bp)
@@ -30,5 +31,8 @@ def register_blueprints(app: Flask) -> None:
     # Signed by Twilio or by our own unsubscribe token: a CSRF token has no place in either.
     csrf.exempt(twilio.bp)
     csrf.exempt(unsubscribe.bp)
+    # A third-party frame gets no session cookie: the embedded forms carry a signed token that
+    # needs none, checked by the view (web/public/embed.py).
+    csrf.exempt(embed.bp)
     register_error_handlers(app)
     ops.init_metrics(app)

@@ -2,8 +2,8 @@
 
 One place for the browser-facing defences, so no view has to remember them:
 - a CSP with no inline script or style except the elements given this request's nonce;
-- frame-ancestors 'none', except the public form pages, which the origins in EMBED_ORIGINS may
-  frame (the clinic's own site embeds them);
+- frame-ancestors 'none', except the embedded forms (/embed/...), which the origins in
+  EMBED_ORIGINS may frame (the clinic's own site); the site's own pages are never framed;
 - CORS on the JSON API for the origins in CORS_ORIGINS only, preflight answered here;
 - nosniff, a referrer policy that keeps a screening page's address from other sites, a
   permissions policy that turns off the device features a form never needs, HSTS over https;
@@ -19,9 +19,13 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.serving import WSGIRequestHandler
 
 from intake_service.config.security import SecuritySettings
+from intake_service.web.public import EMBED_BLUEPRINT
 
-# The public blueprint holds the forms and the thank-you pages that follow them inside an iframe.
-EMBEDDABLE_BLUEPRINTS = frozenset({"public"})
+# Only the embedded forms (and the thank-you pages they answer with) may be framed. The site's
+# own form pages may not: their CSRF token lives in a SameSite=Lax session cookie that a
+# cross-site frame never sends, so framed they would only fail, and framing them gains a
+# clickjacking surface and nothing else.
+EMBEDDABLE_BLUEPRINTS = frozenset({EMBED_BLUEPRINT})
 API_PREFIX = "/api/"
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Content-Type, Idempotency-Key"

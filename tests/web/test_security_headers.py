@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EMBED = "https://www.sunrise.example"
 CORS = "https://app.sunrise.example"
 PUBLIC_PAGES = ["/contact", "/screening/tms", "/screening/phq9", "/screening/gad7"]
+EMBED_PAGES = ["/embed/contact", "/embed/screening/tms"]
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -45,7 +46,7 @@ def embed_app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(EMBED_ORIGINS=EMBED, CORS_ORIGINS=CORS)
 
 
-@pytest.mark.parametrize("path", PUBLIC_PAGES)
+@pytest.mark.parametrize("path", [*PUBLIC_PAGES, *EMBED_PAGES])
 def test_public_pages_allow_no_inline_code_but_their_nonced_style(
     embed_app: Flask, path: str
 ) -> None:
@@ -73,17 +74,32 @@ def test_nonce_changes_on_every_answer(embed_app: Flask) -> None:
     assert first != second
 
 
-@pytest.mark.parametrize("path", PUBLIC_PAGES)
-def test_form_pages_may_be_framed_by_embed_origins_only(embed_app: Flask, path: str) -> None:
+@pytest.mark.parametrize("path", EMBED_PAGES)
+def test_embedded_forms_may_be_framed_by_embed_origins_only(embed_app: Flask, path: str) -> None:
     response = embed_app.test_client().get(path)
 
+    assert response.status_code == 200
     assert directives(response.headers["Content-Security-Policy"])["frame-ancestors"] == [EMBED]
     assert "X-Frame-Options" not in response.headers
 
 
-def test_form_pages_may_not_be_framed_when_no_origin_is_listed(client: Any) -> None:
-    response = client.get("/contact")
+@pytest.mark.parametrize("path", [*PUBLIC_PAGES, "/privacy"])
+def test_the_sites_own_pages_are_never_framed_even_with_embed_origins(
+    embed_app: Flask, path: str
+) -> None:
+    # Their CSRF token lives in a SameSite=Lax cookie a cross-site frame never sends: framed,
+    # they could only fail. The clinic's site frames /embed/... instead.
+    response = embed_app.test_client().get(path)
 
+    assert directives(response.headers["Content-Security-Policy"])["frame-ancestors"] == ["'none'"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", [*PUBLIC_PAGES[:2], *EMBED_PAGES])
+def test_form_pages_may_not_be_framed_when_no_origin_is_listed(client: Any, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 200
     assert directives(response.headers["Content-Security-Policy"])["frame-ancestors"] == ["'none'"]
     assert response.headers["X-Frame-Options"] == "DENY"
 

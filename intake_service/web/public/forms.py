@@ -303,3 +303,27 @@ for _form in (Phq9Form, Gad7Form):
                 ],
             ),
         )
+
+
+class _Embedded:
+    """What an embedded page's form carries instead of Flask-WTF's session-bound token.
+
+    Inside a clinic's iframe the browser sends no session cookie, so the form's CSRF token is
+    one that needs none (security/embed_csrf.py), checked by web/public/embed.py.
+    """
+
+    class Meta:
+        csrf = False
+
+    embed_token = HiddenField()
+
+
+class EmbeddedContactForm(_Embedded, ContactForm):
+    pass
+
+
+class EmbeddedTmsScreenForm(_Embedded, TmsScreenForm):
+    pass
+
+
+EmbeddedForm = EmbeddedContactForm | EmbeddedTmsScreenForm

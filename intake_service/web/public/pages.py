@@ -36,7 +36,7 @@ from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.domain.triage import scales
 from intake_service.extensions import client_address, submission_limit
 from intake_service.web.errors import error_response
-from intake_service.web.public import locale
+from intake_service.web.public import EMBED_BLUEPRINT, PATIENT_BLUEPRINTS, locale
 from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ NOT_A_FORM_POST = "Send this form from its page on our site."
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 THANK_YOU_SESSION_KEY = "intake.thank_you"
+SITE_LAYOUT = "public/base.html"
+EMBED_LAYOUT = "embed/base.html"
 _PHONE_NUMBERS = re.compile(rf"\b({rules.LIFELINE}|{rules.EMERGENCY})\b")
 
 
@@ -100,7 +102,11 @@ def clinic_context() -> dict[str, Any]:
 
 def _language_switch() -> dict[str, str] | None:
     """The link to this same page in the other language (None where there is no page)."""
-    if request.blueprint != "public" or request.endpoint is None or request.method != "GET":
+    if (
+        request.blueprint not in PATIENT_BLUEPRINTS
+        or request.endpoint is None
+        or request.method != "GET"
+    ):
         return None
     target = locale.other(str(get_locale() or locale.DEFAULT))
     args = {**(request.view_args or {}), "lang": target}
@@ -112,6 +118,24 @@ def _language_switch() -> dict[str, str] | None:
 def current_locale() -> str:
     """The page's language, for macros (imported macros do not see the page's context)."""
     return str(get_locale() or locale.DEFAULT)
+
+
+@bp.app_template_global("page_layout")
+def page_layout() -> str:
+    """The frame a patient page sits in: the site's header and footer, or none when embedded."""
+    return EMBED_LAYOUT if request.blueprint == EMBED_BLUEPRINT else SITE_LAYOUT
+
+
+@bp.app_template_global("new_tab")
+def new_tab() -> Markup:
+    """Attributes for a link that must leave an embedded form's frame (crisis lines, privacy).
+
+    In a clinic's iframe a link would otherwise open inside the frame, where another site
+    (988lifeline.org) refuses to be framed and the clinic's page around it would stay.
+    """
+    if request.blueprint == EMBED_BLUEPRINT:
+        return Markup(' target="_blank" rel="noopener"')
+    return Markup("")
 
 
 @bp.app_template_filter("translate")
@@ -145,7 +169,7 @@ def phone_links(sentence: str) -> Markup:
     """The crisis sentence, escaped, with 988 and 911 as links a phone can call."""
     # split() with a group alternates text and number: text, number, text, ...
     parts = _PHONE_NUMBERS.split(sentence)
-    link = Markup('<a href="tel:{0}">{0}</a>')
+    link = Markup('<a href="tel:{0}"') + new_tab() + Markup(">{0}</a>")
     return Markup("").join(
         link.format(part) if odd else escape(part)
         for odd, part in zip(itertools.cycle((False, True)), parts, strict=False)
@@ -206,7 +230,7 @@ def thank_you(submission_id: uuid.UUID) -> ResponseReturnValue:
 @bp.errorhandler(CSRFError)
 def csrf_failed(error: CSRFError) -> ResponseReturnValue:
     page = PAGES.get(request.endpoint or "")
-    if not _is_form_post():
+    if not is_form_post():
         # Not a browser's form (JSON, say): there is no form to give back, and reading the
         # body as one would fail a second time inside this handler.
         return error_response(415, NOT_A_FORM_POST)
@@ -215,22 +239,47 @@ def csrf_failed(error: CSRFError) -> ResponseReturnValue:
     # Nothing was stored; give the form back as typed, with a fresh CSRF token.
     form = page.form_class(formdata=request.form)
     form.form_errors.append(CSRF_EXPIRED)
-    return _render(page, form), 400
+    return render_form(page, form), 400
 
 
-def _is_form_post() -> bool:
+def is_form_post() -> bool:
     return request.mimetype in FORM_MIMETYPES
 
 
 def _form_page(page: FormPage) -> ResponseReturnValue:
     if request.method == "GET":
-        form = page.form_class(formdata=None)
-        form.start(request.args.get("treatment") or page.default_treatment)
-        return _render(page, form)
-    if not _is_form_post():
+        return render_form(page, new_form(page))
+    if not is_form_post():
         return error_response(415, NOT_A_FORM_POST)
     # The form's own fields only: Flask-WTF would otherwise read a JSON body as the form.
     form = page.form_class(formdata=request.form)
+    try:
+        accepted = receive(page, form)
+    except intake.SubmissionLimited as limited:
+        # Given back as typed, with when to send it again and a phone to call instead.
+        form.form_errors.append(limited_sentence(limited))
+        return render_form(page, form), 429, {"Retry-After": str(limited.retry_after)}
+    if accepted is None:
+        return render_form(page, form), 422
+    session[THANK_YOU_SESSION_KEY] = {"id": str(accepted.submission_id), "urgent": accepted.urgent}
+    return redirect(url_for("public.thank_you", submission_id=accepted.submission_id), code=303)
+
+
+def new_form(page: FormPage) -> ContactForm:
+    """The blank form a GET shows, with a treatment a link may have chosen."""
+    form = page.form_class(formdata=None)
+    form.start(request.args.get("treatment") or page.default_treatment)
+    return form
+
+
+def receive(page: FormPage, form: ContactForm) -> intake.Accepted | None:
+    """Check a posted form and store it in the one intake transaction.
+
+    None when it must go back to the person: every error is then on `form`, nothing stored.
+    Raises SubmissionLimited when this phone or email sent too many forms this hour.
+    The embedded forms (web/public/embed.py) come through here too, so both doors share the
+    validation, the spam signals and the double-click rule.
+    """
     # Both sets of rules run on every post, so every error shows in one round: the fields'
     # own checks, then the domain's (which submit runs again before storing anything).
     valid = form.validate()
@@ -241,16 +290,12 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
         form.add_errors(error.errors)
         valid = False
     if not valid:
-        return _render(page, form), 422
+        return None
     try:
-        accepted = intake.submit(get_db(), data)
+        return intake.submit(get_db(), data)
     except intake.InvalidSubmission as error:
         form.add_errors(error.errors)
-        return _render(page, form), 422
-    except intake.SubmissionLimited as limited:
-        # Given back as typed, with when to send it again and a phone to call instead.
-        form.form_errors.append(limited_sentence(limited))
-        return _render(page, form), 429, {"Retry-After": str(limited.retry_after)}
+        return None
     except intake.IdempotencyConflict:
         # The token came back with different content: the person went back and changed the
         # form after sending it. Their latest words must reach the clinic (they may add
@@ -259,12 +304,11 @@ def _form_page(page: FormPage) -> ResponseReturnValue:
         # space of their own, so nothing sent through the API can be behind this conflict.)
         assert data.idempotency_key is not None
         key = f"{data.idempotency_key}:{data.fingerprint()}"
-        accepted = intake.submit(get_db(), dataclasses.replace(data, idempotency_key=key))
-    session[THANK_YOU_SESSION_KEY] = {"id": str(accepted.submission_id), "urgent": accepted.urgent}
-    return redirect(url_for("public.thank_you", submission_id=accepted.submission_id), code=303)
+        return intake.submit(get_db(), dataclasses.replace(data, idempotency_key=key))
 
 
 def limited_sentence(limited: intake.SubmissionLimited) -> str:
+    """When to send the form again, and the clinic's phone for anyone who would rather call."""
     clinic_phone = current_app.extensions["intake.settings"].clinic_phone
     return gettext(
         "We have already received several forms from this email address or phone number in "
@@ -318,7 +362,8 @@ def _source(form: ContactForm) -> dict[str, str]:
     return rules.fit_source(pairs)
 
 
-def _render(page: FormPage, form: ContactForm) -> str:
+def prepare(form: ContactForm) -> None:
+    """Fill the hidden fields a page sends back: wording version, submission token, start time."""
     # The page always shows the current wording, so it always sends the current version.
     form.sms_wording_version.data = consent.CURRENT_SMS_WORDING
     if form.token() is None:
@@ -327,6 +372,10 @@ def _render(page: FormPage, form: ContactForm) -> str:
         # A form given back with errors keeps its first timestamp: the person started then.
         secret = current_app.extensions["intake.settings"].secret_key
         form.form_started.data = spam.sign_started(secret, utcnow())
+
+
+def render_form(page: FormPage, form: ContactForm) -> str:
+    prepare(form)
     return render_template(
         page.template,
         form=form,
