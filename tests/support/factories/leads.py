@@ -12,7 +12,7 @@ from intake_service.db import utcnow
 from intake_service.domain.compliance import consent
 from intake_service.domain.leads.status import STOPS_FOLLOW_UP
 from intake_service.domain.triage import RULES_VERSION
-from intake_service.models import ConsentEvent, Lead, Submission, Triage
+from intake_service.models import ConsentEvent, Escalation, Lead, Submission, Triage
 from tests.support.factories.base import LeadRef, Target, counter, id_of, writing
 
 IP = "203.0.113.7"
@@ -190,6 +190,15 @@ def triage(
         session.get_one(Lead, lead_id).priority = row.priority
     if isinstance(lead, Lead):
         lead.priority = row.priority
+    return row
+
+
+def first_contact_due(target: Target, lead: LeadRef, due_at: dt.datetime) -> Escalation:
+    """The lead's first-contact clock, as processing starts it: escalation round 1 due then."""
+    lead_id = id_of(lead)
+    row = Escalation(lead_id=lead_id, round=1, due_at=due_at, created_at=utcnow())
+    with writing(target) as session:
+        session.add(row)
     return row
 
 
