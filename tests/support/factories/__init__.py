@@ -1,7 +1,7 @@
 """Factories: rows in any state, built directly, without running intake or the pipeline.
 
 A test says what the database holds and gets exactly that: leads with their submissions,
-consent lines, triage and first-contact clock; messages in any status with
+consent lines, triage, first-contact clock and inbound texts; messages in any status with
 their delivery attempts; staff users, timeline events and callbacks. No intake checks, triage
 rules, planning, outbox or broker run.
 
@@ -22,6 +22,7 @@ from tests.support.factories.leads import (
     USER_AGENT,
     consent_event,
     first_contact_due,
+    inbound,
     lead,
     submission,
     triage,
@@ -52,6 +53,7 @@ __all__ = [
     "consent_event",
     "delivery_attempt",
     "first_contact_due",
+    "inbound",
     "lead",
     "lead_event",
     "message",
