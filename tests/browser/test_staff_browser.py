@@ -245,3 +245,64 @@ def test_inbox_by_keyboard_alone(
     page.keyboard.press("Enter")
     page.wait_for_url("**/staff/leads/*")
     expect(page.locator("h1")).to_contain_text("Example")
+
+
+def test_inbox_deadlines_count_down_and_a_reply_from_my_lead_is_notified(
+    new_context: Callable[[str], BrowserContext], live_app: Flask
+) -> None:
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from intake_service.db import utcnow
+    from intake_service.models import User
+
+    db: Database = live_app.extensions["intake.db"]
+    now = utcnow()
+    with db.transaction() as session:
+        casey = session.scalars(sa.select(User).where(User.email == COORDINATOR)).one()
+        factories.lead(session, first_name="Robin", age=dt.timedelta(minutes=2), urgent=True)
+        late = factories.lead(
+            session, first_name="Late", age=dt.timedelta(hours=3), assignee_id=casey.id
+        )
+        factories.first_contact_due(session, late, now - dt.timedelta(hours=1))
+        soon = factories.lead(session, first_name="Soon", age=dt.timedelta(minutes=20))
+        factories.first_contact_due(session, soon, now + dt.timedelta(minutes=12, seconds=40))
+        factories.lead(session, first_name="Fresh", age=dt.timedelta(seconds=10))
+        factories.lead(
+            session,
+            first_name="Done",
+            age=dt.timedelta(days=1),
+            status="contacted",
+            assignee_id=casey.id,
+        )
+        late_id = late.id
+    pages = {}
+    for size in ("laptop", "phone"):
+        page = new_context(size).new_page()
+        page.clock.install()  # time runs as usual until the test moves it on
+        sign_in(page, COORDINATOR)
+        order = [n.split()[0] for n in page.locator("tr.lead-row a.open").all_inner_texts()]
+        assert order == ["Robin", "Late", "Fresh", "Soon", "Done"]
+        expect(page.locator(f"#lead-{late_id} .badge.overdue")).to_be_visible()
+        expect(page.locator(f"#lead-{soon.id} .due")).to_have_text("due in 12 min")
+        expect(page.locator("tr.lead-row", has_text="Fresh").locator(".due")).to_have_text(
+            "awaiting triage"
+        )
+        pages[size] = page
+
+    factories.inbound(db, late_id, "Is tomorrow ok?")  # Late is Casey's lead
+    for size, page in pages.items():
+        reply = page.locator("#notify .notify-replies a")
+        expect(reply).to_have_text("New reply from Late", timeout=15_000)
+        assert reply.get_attribute("href") == f"/staff/leads/{late_id}"
+        # One urgent lead and one reply; the title carries the count, never the name.
+        page.wait_for_function("document.title.startsWith('(2) ')")
+        assert "Late" not in page.title()
+        check_axe(page, f"inbox with deadlines ({size})")
+        shot(page, f"inbox-deadlines-{size}")
+
+    laptop = pages["laptop"]
+    laptop.clock.fast_forward("13:00")  # past Soon's deadline, without a reload
+    expect(laptop.locator(f"#lead-{soon.id} .badge.overdue")).to_be_visible()
+    expect(laptop.locator(f"#lead-{soon.id} .due")).to_have_count(0)

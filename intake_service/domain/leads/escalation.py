@@ -88,7 +88,11 @@ def acted(session: Session, lead: Lead) -> bool:
 
 
 def overdue(session: Session, lead_ids: list[uuid.UUID], now: dt.datetime) -> set[uuid.UUID]:
-    """Which of these leads are past their time to first contact with nobody acting (inbox)."""
+    """Which of these leads are past their time to first contact with nobody acting.
+
+    The ladder's view: a claim ends it. The inbox reads the same deadline (round 1's due_at)
+    but keeps showing a lead overdue until first real contact (domain/leads/inbox.py).
+    """
     if not lead_ids:
         return set()
     late = set(

@@ -1,4 +1,15 @@
-"""The inbox read model: which leads a person sees, in what order, with which badges."""
+"""The inbox read model: which leads a person sees, in what order, with which badges.
+
+The order is urgent first (nobody acknowledged it, then acknowledged), then leads still waiting
+for first real contact by their first-contact deadline (soonest or most overdue first), then
+the rest (contacted, booked, ...), oldest first throughout ties.
+
+The deadline is the first rung of the escalation clock (domain/leads/escalation.py): processing
+stores it as the round-1 `escalations.due_at`, already counted in business hours, so the whole
+order is one SQL ORDER BY over an indexed join and the LIMIT applies after it. No business-hours
+arithmetic runs per request, and 10k open leads sort in the database (bench/inbox_order.py).
+A lead not processed yet has no clock: it sorts as due on arrival and shows "awaiting triage".
+"""
 
 from __future__ import annotations
 
@@ -7,11 +18,11 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.domain.intake.contact import InvalidContact, normalize_phone
-from intake_service.models import Lead, Submission, Triage, User
+from intake_service.models import Escalation, Lead, Submission, Triage, User
 from intake_service.models.lead import LEAD_STATUSES, TREATMENTS
 from intake_service.models.lead_index import has_email, has_phone
 
@@ -19,8 +30,9 @@ OPEN_STATUSES = ("new", "contacted")
 STATUS_CHOICES = ("open", *LEAD_STATUSES, "all")
 AGE_CHOICES = {"": None, "1h": dt.timedelta(hours=1), "24h": dt.timedelta(days=1),
                "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}  # fmt: skip
-# A lead nobody has tried to reach after this long is overdue (until routing sets deadlines).
-FIRST_CONTACT_DUE = dt.timedelta(hours=1)
+# First real contact not made yet: the lead is on its first-contact clock (a reached call or
+# a person marking it contacted moves it on, see calls.log_call and dashboard.lead_times).
+WAITING_STATUS = "new"
 MAX_ROWS = 200
 
 
@@ -66,6 +78,12 @@ class Row:
     urgent: bool  # urgent and nobody has acknowledged it yet: it stays on top
     returning: bool
     overdue: bool
+    # The first-contact deadline while the lead waits for first contact (None once contacted,
+    # or before processing started its clock), and the time left to it at `now` (negative:
+    # overdue by that much).
+    due_at: dt.datetime | None = None
+    due_in: dt.timedelta | None = None
+    awaiting_triage: bool = False
     badges: tuple[str, ...] = field(default=())
 
 
@@ -87,25 +105,20 @@ def _search(q: str) -> ColumnElement[bool]:
     return or_(*terms)
 
 
-def rows(
-    session: Session,
-    filters: Filters,
-    user_id: int,
-    now: dt.datetime,
-    created_after: dt.datetime | None = None,
-) -> list[Row]:
-    """Leads matching `filters`: urgent first, then oldest first (the longest waiting).
+def _first_rung() -> ColumnElement[bool]:
+    # The first rung's due time is the first-contact deadline (unique on lead_id, round).
+    return and_(Escalation.lead_id == Lead.id, Escalation.round == 1)
 
-    With `created_after`, only leads that arrived since (the live update of an open page).
-    """
-    submissions = (
-        select(Submission.lead_id, func.count().label("n")).group_by(Submission.lead_id).subquery()
-    )
+
+def _page(
+    filters: Filters, user_id: int, now: dt.datetime, created_after: dt.datetime | None
+) -> Select[uuid.UUID]:
+    """The ids of one page of the inbox, in order: narrow rows, so the database sorts every
+    matching lead cheaply and the LIMIT applies after the order."""
+    waiting = Lead.status == WAITING_STATUS
     query = (
-        select(Lead, Triage.candidacy, User, submissions.c.n)
-        .outerjoin(Triage, Triage.lead_id == Lead.id)
-        .outerjoin(User, User.id == Lead.assignee_id)
-        .outerjoin(submissions, submissions.c.lead_id == Lead.id)
+        select(Lead.id)
+        .outerjoin(Escalation, _first_rung())
         .order_by(
             # An urgent lead nobody acknowledged stays on top; once someone has it in hand it
             # still comes before the ordinary ones.
@@ -114,7 +127,11 @@ def rows(
                 (Lead.urgent.is_(True), 1),
                 else_=2,
             ),
+            # Waiting for first contact, by deadline; no clock yet: due on arrival.
+            case((waiting, 0), else_=1),
+            case((waiting, func.coalesce(Escalation.due_at, Lead.created_at)), else_=None),
             Lead.created_at.asc(),
+            Lead.id,
         )
         .limit(MAX_ROWS)
     )
@@ -138,12 +155,48 @@ def rows(
         conditions.append(_search(filters.q))
     if created_after is not None:
         conditions.append(Lead.created_at > created_after)
-    if conditions:
-        query = query.where(and_(*conditions))
+    return query.where(and_(*conditions)) if conditions else query
+
+
+def rows(
+    session: Session,
+    filters: Filters,
+    user_id: int,
+    now: dt.datetime,
+    created_after: dt.datetime | None = None,
+) -> list[Row]:
+    """Leads matching `filters`, in inbox order (see the module's docstring).
+
+    `now` decides which are overdue and the time left to each deadline (tests pass a clock);
+    it never changes the order, since time left is the deadline less the same `now` for all.
+    With `created_after`, only leads that arrived since (the live update of an open page).
+    """
+    ids = list(session.scalars(_page(filters, user_id, now, created_after)))
+    if not ids:
+        return []
+    # The page's details, for its few hundred ids only (the order is the page query's).
+    counted = session.execute(
+        select(Submission.lead_id, func.count())
+        .where(Submission.lead_id.in_(ids))
+        .group_by(Submission.lead_id)
+    )
+    submissions = {lead_id: n for lead_id, n in counted}
+    details = session.execute(
+        select(Lead, Triage.candidacy, User, Escalation.due_at)
+        .outerjoin(Triage, Triage.lead_id == Lead.id)
+        .outerjoin(User, User.id == Lead.assignee_id)
+        .outerjoin(Escalation, _first_rung())
+        .where(Lead.id.in_(ids))
+    ).tuples()
+    position = {lead_id: at for at, lead_id in enumerate(ids)}
+    ordered = sorted(details, key=lambda found: position[found[0].id])
     found = []
-    for lead, candidacy, user, count in session.execute(query):
-        returning = (count or 0) > 1
-        overdue = lead.status == "new" and now - lead.created_at > FIRST_CONTACT_DUE
+    for lead, candidacy, user, deadline in ordered:
+        returning = submissions.get(lead.id, 0) > 1
+        on_clock = lead.status == WAITING_STATUS
+        due_at = deadline if on_clock else None
+        due_in = due_at - now if due_at is not None else None
+        overdue = due_in is not None and due_in <= dt.timedelta(0)
         unacknowledged = lead.urgent and lead.acknowledged_at is None
         badges = tuple(
             name
@@ -170,6 +223,9 @@ def rows(
                 urgent=unacknowledged,
                 returning=returning,
                 overdue=overdue,
+                due_at=due_at,
+                due_in=due_in,
+                awaiting_triage=on_clock and deadline is None and lead.priority is None,
                 badges=badges,
             )
         )
@@ -197,3 +253,17 @@ def age_label(seconds: float) -> str:
         return f"{int(seconds // 3600)} h ago"
     days = int(seconds // 86400)
     return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+def due_label(seconds: float) -> str:
+    """The time left to a first-contact deadline: 'due in 12 min', 'due in 3 h', 'overdue'."""
+    if seconds <= 0:
+        return "overdue"
+    if seconds < 60:
+        return "due in under a minute"
+    if seconds < 3600:
+        return f"due in {int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"due in {int(seconds // 3600)} h"
+    days = int(seconds // 86400)
+    return f"due in {days} day{'s' if days != 1 else ''}"

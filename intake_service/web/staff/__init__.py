@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app
 from intake_service.db import utcnow
 from intake_service.domain.intake.contact import display_phone
 from intake_service.domain.leads.dashboard import duration_label
-from intake_service.domain.leads.inbox import age_label
+from intake_service.domain.leads.inbox import age_label, due_label
 from intake_service.domain.templates.message_context import (
     FORM_LABELS,
     TREATMENT_LABELS,
@@ -54,6 +54,10 @@ def ago(value: dt.datetime) -> str:
     return age_label((utcnow() - value).total_seconds())
 
 
+def due_hint(left: dt.timedelta) -> str:
+    return due_label(left.total_seconds())
+
+
 @bp.app_template_global("now_iso")
 def _now_iso() -> str:
     # When the page was rendered: the notification badge counts what is new since then. App-wide,
@@ -76,6 +80,7 @@ def _labels() -> dict[str, Any]:
         "reply_labels": REPLY_LABELS,
         "local_time": local_time,
         "ago": ago,
+        "due_hint": due_hint,
         "duration": duration_label,
         "clinic_zone": current_app.extensions["intake.settings"].clinic_timezone,
     }

@@ -1,8 +1,9 @@
 """Factories: rows in any state, built directly, without running intake or the pipeline.
 
 A test says what the database holds and gets exactly that: leads with their submissions,
-consent lines and triage; messages in any status with their delivery attempts; staff users,
-timeline events and callbacks. No intake checks, triage rules, planning, outbox or broker run.
+consent lines, triage, first-contact clock and inbound texts; messages in any status with
+their delivery attempts; staff users, timeline events and callbacks. No intake checks, triage
+rules, planning, outbox or broker run.
 
 Every function takes a target first:
 - a `Session`: the rows are added and flushed, not committed; the caller's transaction
@@ -20,6 +21,8 @@ from tests.support.factories.leads import (
     TMS_ALL_YES,
     USER_AGENT,
     consent_event,
+    first_contact_due,
+    inbound,
     lead,
     submission,
     triage,
@@ -49,6 +52,8 @@ __all__ = [
     "callback",
     "consent_event",
     "delivery_attempt",
+    "first_contact_due",
+    "inbound",
     "lead",
     "lead_event",
     "message",

@@ -12,7 +12,7 @@ from intake_service.db import utcnow
 from intake_service.domain.compliance import consent
 from intake_service.domain.leads.status import STOPS_FOLLOW_UP
 from intake_service.domain.triage import RULES_VERSION
-from intake_service.models import ConsentEvent, Lead, Submission, Triage
+from intake_service.models import ConsentEvent, Escalation, InboundMessage, Lead, Submission, Triage
 from tests.support.factories.base import LeadRef, Target, counter, id_of, writing
 
 IP = "203.0.113.7"
@@ -190,6 +190,41 @@ def triage(
         session.get_one(Lead, lead_id).priority = row.priority
     if isinstance(lead, Lead):
         lead.priority = row.priority
+    return row
+
+
+def first_contact_due(target: Target, lead: LeadRef, due_at: dt.datetime) -> Escalation:
+    """The lead's first-contact clock, as processing starts it: escalation round 1 due then."""
+    lead_id = id_of(lead)
+    row = Escalation(lead_id=lead_id, round=1, due_at=due_at, created_at=utcnow())
+    with writing(target) as session:
+        session.add(row)
+    return row
+
+
+def inbound(
+    target: Target,
+    lead: LeadRef,
+    body: str = "Thanks, evenings are best",
+    kind: str = "reply",
+    at: dt.datetime | None = None,
+    **fields: Any,
+) -> InboundMessage:
+    """A text the lead sent the clinic, stored as the inbound webhook stores it."""
+    n = next(counter)
+    values: dict[str, Any] = {
+        "provider_id": f"SMfactory{n:024d}",
+        "received_at": at or utcnow(),
+        "from_number": f"+1213555{n % 10000:04d}",
+        "to_number": "+13105550100",
+        "body": body,
+        "lead_id": id_of(lead),
+        "kind": kind,
+    }
+    values.update(fields)
+    row = InboundMessage(**values)
+    with writing(target) as session:
+        session.add(row)
     return row
 
 

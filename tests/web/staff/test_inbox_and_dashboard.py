@@ -18,23 +18,37 @@ def names_in_order(html: str, names: list[str]) -> list[str]:
     return sorted((n for n in names if n in html), key=html.index)
 
 
-def test_inbox_orders_urgent_first_then_oldest_with_badges(
+def test_inbox_orders_urgent_first_then_by_deadline_with_badges_and_hints(
     sign_in: Callable[..., Any], db: Database
 ) -> None:
+    now = utcnow()
     with db.transaction() as session:
-        factories.lead(session, first_name="Newer", age=dt.timedelta(minutes=4))
-        factories.lead(session, first_name="Older", age=dt.timedelta(hours=3), submissions=2)
+        newer = factories.lead(session, first_name="Newer", age=dt.timedelta(minutes=4))
+        factories.first_contact_due(session, newer, now + dt.timedelta(minutes=12, seconds=40))
+        older = factories.lead(
+            session, first_name="Older", age=dt.timedelta(hours=3), submissions=2
+        )
+        factories.first_contact_due(session, older, now - dt.timedelta(hours=2))
         factories.lead(session, first_name="Urgent", age=dt.timedelta(minutes=1), urgent=True)
         factories.lead(session, first_name="Spammy", status="spam")
+        # Not processed yet: no clock, due on arrival, and it says so.
+        factories.lead(session, first_name="Pending", age=dt.timedelta(minutes=2))
+        # First real contact made: out of the deadline order, and never overdue.
+        reached = factories.lead(
+            session, first_name="Reached", age=dt.timedelta(days=2), status="contacted"
+        )
+        factories.first_contact_due(session, reached, now - dt.timedelta(days=1))
     html = sign_in().get("/staff/leads").get_data(as_text=True)
-    assert names_in_order(html, ["Newer", "Older", "Urgent", "Spammy"]) == [
-        "Urgent",
-        "Older",
-        "Newer",
-    ]
+    names = ["Newer", "Older", "Urgent", "Spammy", "Pending", "Reached"]
+    assert names_in_order(html, names) == ["Urgent", "Older", "Pending", "Newer", "Reached"]
     assert "4 min ago" in html and "3 h ago" in html
-    assert 'class="badge returning"' in html and 'class="badge overdue"' in html
-    assert 'class="badge urgent"' in html
+    assert 'class="badge returning"' in html and 'class="badge urgent"' in html
+    row = {name: html[html.index(name) :].split("</tr>")[0] for name in names if name in html}
+    assert 'class="badge overdue"' in row["Older"] and "First contact was due" in row["Older"]
+    assert "due in 12 min" in row["Newer"] and "overdue" not in row["Newer"]
+    assert 'data-left="7' in row["Newer"]  # seconds left, for the countdown in staff.js
+    assert "awaiting triage" in row["Pending"] and "due in" not in row["Pending"]
+    assert "overdue" not in row["Reached"] and "due in" not in row["Reached"]
 
 
 def test_filters_and_search_remember_themselves(

@@ -91,3 +91,41 @@ def test_the_chime_is_a_short_vendored_wav_and_served_locally(sign_in: Callable[
     assert response.status_code == 200 and response.mimetype in ("audio/wav", "audio/x-wav")
     script = sign_in().get("/staff/static/notify.js").get_data(as_text=True)
     assert "localStorage" in script and "staff.sound" in script
+
+
+def test_replies_from_my_leads_are_counted_and_listed_by_first_name_only(
+    sign_in: Callable[..., Any], db: Database, accounts: dict[str, Any]
+) -> None:
+    me, other = accounts["coordinator"][0], accounts["clinician"][0]
+    opened = utcnow() - dt.timedelta(minutes=5)
+    with db.transaction() as session:
+        ana = factories.lead(session, first_name="Ana", age=dt.timedelta(days=1), assignee_id=me)
+        bo = factories.lead(session, first_name="Bo", age=dt.timedelta(days=1), assignee_id=me)
+        theirs = factories.lead(
+            session, first_name="Cy", age=dt.timedelta(days=1), assignee_id=other
+        )
+        nobodys = factories.lead(session, first_name="Di", age=dt.timedelta(days=1))
+        factories.inbound(session, ana, "My PHQ score went up", at=utcnow())
+        factories.inbound(session, ana, "call me tonight", kind="callback", at=utcnow())
+        factories.inbound(session, bo, "ok", at=opened + dt.timedelta(minutes=1))
+        factories.inbound(session, bo, "STOP", kind="opt_out", at=utcnow())  # answered by us
+        factories.inbound(session, ana, "before the page", at=opened - dt.timedelta(minutes=1))
+        factories.inbound(session, theirs, "hello", at=utcnow())
+        factories.inbound(session, nobodys, "hello", at=utcnow())
+    total, _, html = badge(sign_in("coordinator"), opened)
+    assert total == 3 and "3 replies" in html
+    # Newest first, one line per lead, each linking to it; never the words.
+    assert html.index("New reply from Ana (2)") < html.index("New reply from Bo<")
+    assert f'href="/staff/leads/{ana.id}"' in html and f'href="/staff/leads/{bo.id}"' in html
+    assert "Cy" not in html and "Di" not in html
+    for words in ("PHQ", "tonight", "STOP", "hello"):
+        assert words not in html
+    total, _, html = badge(sign_in("clinician"), opened)
+    assert total == 1 and "1 reply" in html and "New reply from Cy" in html
+
+
+def test_the_title_carries_the_count_alone(sign_in: Callable[..., Any]) -> None:
+    script = sign_in().get("/staff/static/notify.js").get_data(as_text=True)
+    # The only write to the title: "(n) " before the page's own title.
+    assert script.count("document.title =") == 1
+    assert 'document.title = total ? "(" + total + ") " + baseTitle : baseTitle;' in script

@@ -3,12 +3,15 @@ staff page of texts from unknown numbers; crisis words in a reply take the urgen
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Flask
 
+from intake_service.db import utcnow
 from intake_service.domain.leads import timeline
 from intake_service.models import CallbackRequest, InboundMessage, Lead, Message, UrgentPage
 from tests.domain.builders import PATIENT_PHONE, database, lead_row, process, submit
@@ -33,6 +36,15 @@ def assign(app: Flask, lead_id: uuid.UUID, email: str) -> None:
     with database(app).transaction() as session:
         user = factories.user(session, "clinician", email=email)
         session.get_one(Lead, lead_id).assignee_id = user.id
+
+
+def badge_for(app: Flask, email: str, since: dt.datetime) -> tuple[int, str]:
+    """The in-app notification badge as `email` (a staff account) polls it."""
+    client = app.test_client()
+    signed_in = client.post("/login", data={"email": email, "password": factories.STAFF_PASSWORD})
+    assert signed_in.status_code == 303
+    html = client.get("/staff/notifications", query_string={"since": since.isoformat()}).text
+    return int(re.search(r'data-total="(\d+)"', html)[1]), html  # type: ignore[index]
 
 
 def notices(app: Flask, lead_id: uuid.UUID) -> list[Message]:
@@ -165,3 +177,22 @@ def test_the_texts_page_needs_a_signed_in_person(sms_app: Callable[..., Flask]) 
 
     assert response.status_code in (302, 303)
     assert "/login" in response.headers["Location"]
+
+
+def test_a_reply_to_my_assigned_lead_notifies_me_in_the_app_and_not_others(
+    sms_app: Callable[..., Flask], twilio_standin: TwilioStandin
+) -> None:
+    app = sms_app()
+    lead_id = started(app)
+    assign(app, lead_id, "dr.lee@sunrise.example")
+    factories.user(database(app), "coordinator", email="casey@sunrise.example")
+    opened = utcnow()
+    assert badge_for(app, "dr.lee@sunrise.example", opened)[0] == 0
+
+    text_in(app, "tomorrow afternoon please", PATIENT_PHONE)
+
+    total, html = badge_for(app, "dr.lee@sunrise.example", opened)
+    assert total == 1 and "1 reply" in html
+    assert f'href="/staff/leads/{lead_id}">New reply from Jane<' in html
+    assert "afternoon" not in html  # who, never the words
+    assert badge_for(app, "casey@sunrise.example", opened)[0] == 0

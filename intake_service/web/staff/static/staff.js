@@ -45,6 +45,40 @@
     }
   });
 
+  // "due in 12 min" counts down while the page stays open, and becomes the overdue badge when
+  // the deadline passes. Counted from the seconds left when the server rendered the row, so a
+  // wrong clock on this computer changes nothing. Same wording as inbox.due_label.
+  var seenAt = new WeakMap();
+  function dueLabel(left) {
+    if (left < 60) return "due in under a minute";
+    if (left < 3600) return "due in " + Math.floor(left / 60) + " min";
+    if (left < 86400) return "due in " + Math.floor(left / 3600) + " h";
+    var days = Math.floor(left / 86400);
+    return "due in " + days + " day" + (days !== 1 ? "s" : "");
+  }
+  function tickDue() {
+    var now = Date.now();
+    Array.prototype.forEach.call(table.querySelectorAll(".due[data-left]"), function (hint) {
+      if (!seenAt.has(hint)) seenAt.set(hint, now);
+      var left = parseInt(hint.getAttribute("data-left"), 10) - (now - seenAt.get(hint)) / 1000;
+      if (left > 0) {
+        var text = dueLabel(left);
+        if (hint.textContent !== text) hint.textContent = text;
+        return;
+      }
+      var badge = document.createElement("span");
+      badge.className = "badge overdue";
+      badge.textContent = "overdue";
+      badge.title = (hint.getAttribute("title") || "").replace("First contact due", "First contact was due");
+      hint.replaceWith(badge);
+    });
+  }
+  tickDue();
+  window.setInterval(tickDue, 20000);
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail.target === newRows) tickDue();
+  });
+
   function setLive(ok) {
     if (!live) return;
     live.classList.toggle("offline", !ok);
