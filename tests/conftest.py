@@ -20,6 +20,7 @@ from intake_service import create_app
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.migrate import upgrade
+from intake_service.security.files import private_sqlite_database
 from tests.support.services import (
     PostgresServer,
     RedisServer,
@@ -128,7 +129,8 @@ def migrated(database_url: str, template: Path) -> None:
     if database_url.startswith(prefix):
         target = Path(database_url.removeprefix(prefix))
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Made as the service makes its own: a 0600 file in a 0700 folder.
+            private_sqlite_database(target)
             shutil.copyfile(template, target)
             return
     upgrade(database_url)
