@@ -14,6 +14,7 @@ from intake_service.broker import Broker
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.paths import templates_root
+from intake_service.web.slow_clients import BodyReadTimeout
 
 # Forms and API bodies are small; anything larger is refused with 413 before it is read.
 MAX_BODY_BYTES = 64 * 1024
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Behind a proxy the client's address (rate limits, consent evidence) is forwarded.
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    # Below gunicorn's worker timeout (30 s), so a stalled body ends in our 408, not its 500.
+    app.wsgi_app = BodyReadTimeout(app.wsgi_app, settings.body_read_timeout)  # type: ignore[method-assign]
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The field cipher rides on this app's engine, so apps with different keys can share a process.

@@ -77,6 +77,9 @@ class Settings:
     ratelimit_enabled: bool
     trusted_proxies: int  # reverse proxies in front of the web tier whose X-Forwarded-* to trust
     staff_idle_minutes: int = 30  # a staff session left alone this long signs itself out
+    # Seconds a client may leave between two pieces of a request body (web/slow_clients.py);
+    # below gunicorn's --timeout, so a stalled body ends in a 408 rather than a killed worker.
+    body_read_timeout: float = 10.0
     on_call_email: str | None = None
     # An urgent lead nobody acknowledged is paged again, to the whole team, this often.
     urgent_repage_minutes: float = 10.0
@@ -240,6 +243,7 @@ class Settings:
             ratelimit_enabled=ratelimit_enabled,
             trusted_proxies=read_count(env, "TRUSTED_PROXIES"),
             staff_idle_minutes=max(1, read_count(env, "STAFF_IDLE_MINUTES") or 30),
+            body_read_timeout=read_seconds(env, "BODY_READ_TIMEOUT", 10.0),
             on_call_email=_on_call_email(env),
             urgent_repage_minutes=_repage_minutes(env),
             security=security_settings(env, production),

@@ -22,6 +22,7 @@ SENTENCES = {
     403: "This request is not allowed.",
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
+    408: "The request took too long to arrive and was not stored. Please send it again.",
     413: "The request is too large; the limit is 64 KiB.",
     415: "Send the request as JSON (Content-Type: application/json).",
     429: "Too many requests; please wait a moment and try again.",
@@ -77,6 +78,14 @@ def register_error_handlers(app: Flask) -> None:
         log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
         response = error_response(503)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    @app.errorhandler(TimeoutError)
+    def body_too_slow(error: TimeoutError) -> Response:
+        # The client stalled mid-body (web/slow_clients.py): nothing was read, nothing stored.
+        log.info("request body too slow on %s %s", request.method, request.path)
+        response = error_response(408)
+        response.headers["Connection"] = "close"
         return response
 
     @app.errorhandler(Exception)
