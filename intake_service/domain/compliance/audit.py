@@ -64,6 +64,10 @@ KINDS = (
     "retention.purged",
     "keys.rotated",
     "keys.reindexed",
+    # Texts from numbers no lead gave (issue 8): who read them, who took a crisis one.
+    "texts.viewed",
+    "text.viewed",
+    "text.acknowledged",
 )
 
 
