@@ -83,9 +83,11 @@ def purge_retention() -> None:
     )
     # Counts only: what was purged is gone, and its names never belong in a log.
     log.info(
-        "retention purge: %d spam leads deleted, %d closed leads' health fields erased",
+        "retention purge: %d spam leads deleted, %d closed leads' health fields erased, "
+        "%d texts from unknown numbers deleted",
         report.spam_deleted,
         report.health_erased,
+        report.unknown_texts_deleted,
     )
 
 

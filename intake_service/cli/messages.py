@@ -25,7 +25,7 @@ def messages_failed(include_dismissed: bool) -> None:
         when = letter.failed_at.strftime("%Y-%m-%d %H:%M:%S") if letter.failed_at else "-"
         flag = " (dismissed)" if letter.dismissed else ""
         click.echo(
-            f"{letter.id:>7}  {when}  lead {letter.lead_id}  {letter.audience} {letter.channel} "
+            f"{letter.id:>7}  {when}  {letter.about}  {letter.audience} {letter.channel} "
             f"{letter.template_key}  attempts {letter.attempts}  {letter.last_error}{flag}"
         )
 
@@ -41,7 +41,7 @@ def messages_show(message_id: int) -> None:
     except dead_letters.NotADeadLetter as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"message {letter.id}: {letter.audience} {letter.channel} {letter.template_key}")
-    click.echo(f"lead {letter.lead_id}; last error: {letter.last_error}")
+    click.echo(f"{letter.about}; last error: {letter.last_error}")
     for attempt in attempts:
         click.echo(
             f"  attempt {attempt.number}  {attempt.started_at:%Y-%m-%d %H:%M:%S}  "

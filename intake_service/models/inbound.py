@@ -36,6 +36,9 @@ class InboundMessage(Base):
     segments: Mapped[int | None]
     # The crisis rule the words raised (domain/triage/crisis.py), the words being in `body`.
     crisis_rule: Mapped[str | None] = mapped_column(String(40))
+    # A crisis text from a number no lead gave pages on-call until someone takes it.
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class ProcessedWebhook(Base):

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.db import Base, utcnow
@@ -46,6 +46,10 @@ def can_move_to(target: MessageStatus) -> tuple[MessageStatus, ...]:
     return tuple(source for source, targets in TRANSITIONS.items() if target in targets)
 
 
+# A message or an urgent page is about a lead or about an inbound text.
+ABOUT = "lead_id IS NOT NULL OR inbound_message_id IS NOT NULL"
+
+
 class InvalidTransition(Exception):
     """A status change the message's state machine does not allow."""
 
@@ -55,12 +59,22 @@ class Message(Base):
     __table_args__ = (
         # Planning is idempotent: a lead gets one message per step, channel and recipient.
         UniqueConstraint("lead_id", "plan_key", name="uq_messages_lead_id_plan_key"),
+        # and a text from an unknown number one page per round, channel and recipient.
+        UniqueConstraint(
+            "inbound_message_id", "plan_key", name="uq_messages_inbound_message_id_plan_key"
+        ),
+        CheckConstraint(ABOUT, name="about"),
         Index("ix_messages_status_due_at", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[uuid.UUID] = mapped_column(
+    # Whom the message is about: a lead, or (for a page about a text from a number no lead
+    # gave) that inbound text, never neither.
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
     )
     plan_key: Mapped[str] = mapped_column(String(200))
     step_key: Mapped[str] = mapped_column(String(40))  # the sequence step: "first", "day1", ...

@@ -306,3 +306,34 @@ def test_inbox_deadlines_count_down_and_a_reply_from_my_lead_is_notified(
     laptop.clock.fast_forward("13:00")  # past Soon's deadline, without a reload
     expect(laptop.locator(f"#lead-{soon.id} .badge.overdue")).to_be_visible()
     expect(laptop.locator(f"#lead-{soon.id} .due")).to_have_count(0)
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_on_call_opens_a_paged_text_from_an_unknown_number_and_takes_it(
+    new_context: Callable[[str], BrowserContext], live_app: Flask, size: str
+) -> None:
+    from intake_service.domain.outreach import inbound
+
+    db: Database = live_app.extensions["intake.db"]
+    settings = live_app.extensions["intake.settings"]
+    crisis = inbound.InboundSms(
+        "SM" + uuid.uuid4().hex, "+14155550123", "+13105550100", "I can't go on, I want to die"
+    )
+    text_id = inbound.receive(db, settings, crisis).inbound_id
+    inbound.receive(
+        db, settings, inbound.InboundSms("SM" + uuid.uuid4().hex, "+14155550188", "+1310", "hi?")
+    )
+    page = new_context(size).new_page()
+    # The page's link, opened by someone not yet signed in.
+    sign_in(page, CLINICIAN, f"/staff/texts/{text_id}")
+    expect(page.locator("main blockquote")).to_have_text("I can't go on, I want to die")
+    expect(page.locator("#ack-state")).to_contain_text("Until someone takes it")
+    check_axe(page, "text")
+    shot(page, f"unknown-text-{size}")
+    page.get_by_role("button", name="I am taking this").click()
+    expect(page.locator(".flash")).to_contain_text("You have taken this text")
+    expect(page.locator("#ack-state")).to_contain_text(f"taken by {CLINICIAN}")
+    page.get_by_role("link", name="Texts", exact=True).click()
+    expect(page.locator("main")).to_contain_text("crisis words, taken")
+    check_axe(page, "texts")
+    shot(page, f"unknown-texts-{size}")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.domain.templates import privacy
+from intake_service.domain.templates.message_context import about
 from intake_service.domain.templates.rendering import TemplateSource
 from intake_service.domain.templates.versions import InvalidTemplate, read_defaults, save_version
 from intake_service.models.lead import CALLBACK_WINDOWS, TREATMENTS, Lead
@@ -21,6 +22,8 @@ from tests.domain.test_templates import (
     AUDIENCE,
     CLINIC,
     FIXED_LEAD_ID,
+    MARKER,
+    UNKNOWN_NUMBER,
     fixed_lead,
     golden_session,  # noqa: F401  (fixture)
     render_default,
@@ -93,6 +96,12 @@ def test_every_default_subject_and_text_in_every_variant_is_lock_screen_safe(
                     for secret in (FIRST, LAST, EMAIL, PHONE, "213"):
                         if secret in text:
                             failures.append(f"{default.key} subject {variant} shows {secret!r}")
+                if about(default.key) == "text":
+                    # A crisis text's number is never on a lock screen, nor what it said.
+                    for secret in ("555-0123", UNKNOWN_NUMBER[2:], "end it all", MARKER):
+                        if secret in text:
+                            failures.append(f"{default.key} {part} shows {secret!r}")
+                    continue
                 if team and part == "subject":
                     assert f"ref {FIXED_LEAD_ID.hex[:8]}" in text, text
     print(f"\nlock-screen cases tried: {tried}, failures: {len(failures)}")
@@ -120,6 +129,13 @@ def test_every_default_passes_the_save_time_check() -> None:
         ("patient_first_reply", "sms", None, "Hi, about your ketamine questions", "clinical"),
         ("patient_last_note", "sms", None, "Your PHQ-9 score was high", "clinical words"),
         ("team_urgent_page", "sms", None, "Call {{ lead.name }} now", "lead.name"),
+        # A crisis text's number beside "crisis" says who needs help as a name would.
+        ("team_text_urgent_page", "sms", None, "Call {{ text.from_number }}", "text.from_number"),
+        ("team_text_urgent_page", "email", "From {{ text.from_number }}", "x", "text.from_number"),
+        # A page about a text has no lead to name, and never the text's words.
+        ("team_text_urgent_page", "sms", None, "Call {{ lead.name }}", "not a variable"),
+        ("team_text_urgent_page", "sms", None, "{{ text.message }}", "health information"),
+        ("team_text_urgent_page", "email", "x", "{{ text.body }}", "not a variable"),
     ],
 )
 def test_admin_edit_that_would_show_on_a_lock_screen_is_refused_at_save(

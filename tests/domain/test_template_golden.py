@@ -32,7 +32,7 @@ from intake_service.domain import triage
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import Rendered, render
 from intake_service.domain.templates.versions import DefaultTemplate, read_defaults
-from intake_service.models import Lead
+from intake_service.models import InboundMessage, Lead
 from tests.support import factories
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -50,6 +50,13 @@ CLINIC = {
 TEAM_RECIPIENTS = {"email": "team@sunrise.example", "sms": "+13105550199"}
 # A failed message's body must never reach the team: only its reason does.
 MARKER = "ZEBRA-7731-PRIVATE"
+# A text from a number no lead gave, for the pages about one; its words reach no page.
+UNKNOWN_TEXT = InboundMessage(
+    id=4321,
+    received_at=FIXED_NOW - dt.timedelta(seconds=42),
+    from_number="+14155550123",
+    body=f"I want to end it all. {MARKER}",
+)
 
 DEFAULT_LEAD: dict[str, Any] = {
     "form": "tms_screen",
@@ -147,7 +154,10 @@ def render_variant(
         lead = variant_lead(session, variant)
         renderings = {}
         for default in read_defaults():
-            if message_context.audience(default.key) == "team":
+            if message_context.about(default.key) == "text":
+                # A page about a text from a number no lead gave: the same for every variant.
+                context = message_context.text_context(UNKNOWN_TEXT, settings, FIXED_NOW)
+            elif message_context.audience(default.key) == "team":
                 recipient = TEAM_RECIPIENTS[default.channel]
                 context = message_context.team_context(
                     session, lead, settings, FIXED_NOW, recipient

@@ -36,6 +36,7 @@ from intake_service.domain.templates.versions import (
 )
 from intake_service.models import (
     DevMailboxEntry,
+    InboundMessage,
     Lead,
     Message,
     MessageStatus,
@@ -68,6 +69,14 @@ CLINIC = {
 # A real clinic's full name can be long; texts must still fit two segments with it.
 LONG_CLINIC_NAME = "Pacific Coast Interventional Psychiatry and TMS Center of Greater Los Angeles"
 MARKER = "ZEBRA-7731-PRIVATE"
+UNKNOWN_NUMBER = "+14155550123"
+# A text from a number no lead gave, in crisis words: pages about it never carry them.
+UNKNOWN_TEXT = InboundMessage(
+    id=4321,
+    received_at=FIXED_NOW - dt.timedelta(seconds=42),
+    from_number=UNKNOWN_NUMBER,
+    body=f"I want to end it all. {MARKER}",
+)
 
 # Who each template is written for, as the sequences send it.
 AUDIENCE = {d.key: message_context.audience(d.key) for d in read_defaults()}
@@ -121,7 +130,12 @@ def fixed_lead(**changes: Any) -> Lead:
 def context_for(
     key: str, lead: Lead, settings: Settings, session: Session | None = None
 ) -> dict[str, Any]:
-    """The context a template's audience gets; team templates need a session (delivery problems)."""
+    """The context a template's audience gets; team templates need a session (delivery problems).
+
+    A page about a text from a number no lead gave gets that text, whatever the lead.
+    """
+    if message_context.about(key) == "text":
+        return message_context.text_context(UNKNOWN_TEXT, settings, FIXED_NOW)
     if AUDIENCE[key] == "team":
         assert session is not None, f"{key} is a team template: pass a session"
         return message_context.team_context(session, lead, settings, FIXED_NOW)

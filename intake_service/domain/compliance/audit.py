@@ -69,6 +69,10 @@ KINDS = (
     "blocklist.added",
     "blocklist.removed",
     "sms.pause_lifted",
+    # Texts from numbers no lead gave (issue 8): who read them, who took a crisis one.
+    "texts.viewed",
+    "text.viewed",
+    "text.acknowledged",
 )
 
 

@@ -127,17 +127,23 @@ def _not_pumped(q: Question) -> Decision | None:
     return None if reason is None else Decision(False, reason, other_channel=True)
 
 
-def _inside_quiet_window(q: Question) -> Decision | None:
+def _quiet(
+    session: Session, channel: str, address: str | None, now: dt.datetime
+) -> Decision | None:
     # Texts wait for the recipient's own window (zone and state from the number, else the
     # clinic's zone): the federal 8:00-21:00 and the stricter states (quiet_hours.toml).
-    if not kind(q.channel).quiet_hours:
+    if not kind(channel).quiet_hours:
         return None
-    settings = q.session.info.get("settings")
+    settings = session.info.get("settings")
     if settings is not None and not settings.quiet_hours_enabled:
         return None
     clinic_tz = settings.clinic_timezone if settings is not None else DEFAULT_CLINIC_TZ
-    opens = quiet_hours.next_allowed(q.lead.address(q.channel), q.now, clinic_tz)
-    return None if opens <= q.now else Decision(False, "quiet_hours", not_before=opens)
+    opens = quiet_hours.next_allowed(address, now, clinic_tz)
+    return None if opens <= now else Decision(False, "quiet_hours", not_before=opens)
+
+
+def _inside_quiet_window(q: Question) -> Decision | None:
+    return _quiet(q.session, q.channel, q.lead.address(q.channel), q.now)
 
 
 # In order: the first rule that refuses gives the reason. Team alerts go to staff, so no rule
@@ -167,6 +173,48 @@ def can_contact(
     kind(channel)
     question = Question(session, lead, channel, Purpose(purpose), now)
     for check, purposes in RULES:
+        if question.purpose in purposes:
+            decision = check(question)
+            if decision is not None:
+                return decision
+    return ALLOWED
+
+
+@dataclass(frozen=True)
+class AnswerQuestion:
+    """What a rule about answering a number that just texted us is asked."""
+
+    session: Session
+    phone: str
+    purpose: Purpose
+    now: dt.datetime
+
+
+def _number_not_opted_out(q: AnswerQuestion) -> Decision | None:
+    # STOP is the person's word about this number, whichever lead (if any) gave it.
+    return Decision(False, "sms_opted_out") if blocked(q.session, "sms", q.phone) else None
+
+
+def _answer_inside_quiet_window(q: AnswerQuestion) -> Decision | None:
+    return _quiet(q.session, "sms", q.phone, q.now)
+
+
+# A number that writes first has no consent ledger to ask (it may be no lead's): its text
+# invites the answer. What still holds is the person's STOP, and the hours for anything but
+# crisis resources.
+ANSWER_RULES: tuple[tuple[Callable[[AnswerQuestion], Decision | None], frozenset[Purpose]], ...] = (
+    (_number_not_opted_out, TO_PATIENT),
+    (_answer_inside_quiet_window, TO_PATIENT - {P.CRISIS, P.STAFF_CONFIRMED}),
+)
+
+
+def can_answer(session: Session, phone: str, purpose: Purpose, now: dt.datetime) -> Decision:
+    """Whether an automatic text may answer `phone`, which just texted the clinic (reads the
+    opt-outs). The keyword confirmations (STOP, START, HELP) are not asked: carriers expect
+    them, to a number that has just opted out too.
+    """
+    question = AnswerQuestion(session, phone, Purpose(purpose), now)
+    for check, purposes in ANSWER_RULES:
         if question.purpose in purposes:
             decision = check(question)
             if decision is not None:

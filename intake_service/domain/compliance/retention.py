@@ -1,4 +1,5 @@
-"""Retention: spam deleted after N days; closed leads' health fields erased after M days.
+"""Retention: spam deleted after N days; closed leads' health fields erased after M days, and
+texts from numbers no lead gave deleted after the same M days.
 
 Run by a beat task once an hour; each pass is idempotent and says what it did in counts only.
 A lead's time in its status is when a person last set that status (the timeline), or, for a
@@ -8,6 +9,11 @@ Spam leads are deleted the way a patient's own request deletes them (rights.dele
 consent ledger is archived as proof, the audit trail kept. A closed lead keeps its row, status,
 contact points and consent ledger, but loses what it said about health: answers, free text,
 staff notes, message bodies, triage (score, candidacy, reasons, flags).
+
+A text from a number no lead gave is nothing but what it said, so it goes whole once it is as
+old as a closed lead's messages may be (RETENTION_CLOSED_DAYS), with the pages about it. What
+the opt-out rules keep stays: a number's STOP (phone_opt_outs) outlives the text that said
+it, as it outlives a deleted lead; the Twilio receipt (a MessageSid only) stays too.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from intake_service.db import Base, Database, utcnow
 from intake_service.domain.compliance import audit, rights
-from intake_service.models import Lead, LeadEvent, Triage
+from intake_service.models import InboundMessage, Lead, LeadEvent, Triage
 from intake_service.security.rotation import encrypted_tables
 
 BATCH = 100
@@ -39,6 +45,7 @@ class RetentionPolicy:
 class PurgeReport:
     spam_deleted: int
     health_erased: int
+    unknown_texts_deleted: int = 0
 
 
 def _entered_status(session: Session, lead: Lead) -> dt.datetime:
@@ -103,6 +110,27 @@ def _walk(
             return done
 
 
+def delete_unknown_texts(db: Database, cutoff: dt.datetime) -> int:
+    """Delete texts from numbers no lead gave received before `cutoff`, in batches. Commits.
+
+    Their pages (messages and urgent_pages rows about them) go with them (ON DELETE
+    CASCADE); a STOP they carried stays in phone_opt_outs, its evidence link set to NULL.
+    """
+    deleted = 0
+    while True:
+        with db.transaction() as session:
+            ids = session.scalars(
+                sa.select(InboundMessage.id)
+                .where(InboundMessage.lead_id.is_(None), InboundMessage.received_at < cutoff)
+                .order_by(InboundMessage.id)
+                .limit(BATCH)
+            ).all()
+            if not ids:
+                return deleted
+            session.execute(sa.delete(InboundMessage).where(InboundMessage.id.in_(ids)))
+            deleted += len(ids)
+
+
 def purge(db: Database, policy: RetentionPolicy, now: dt.datetime | None = None) -> PurgeReport:
     """Apply the retention policy; one transaction per batch of leads. Commits."""
     now = now or utcnow()
@@ -118,13 +146,19 @@ def purge(db: Database, policy: RetentionPolicy, now: dt.datetime | None = None)
                 session, lead_id, RETENTION_ACTOR, now, reason="retention"
             ),
         )
+    texts = 0
     if policy.closed_days > 0:
         cutoff = now - dt.timedelta(days=policy.closed_days)
         erased = _walk(
             db, "closed", cutoff, lambda session, lead_id: erase_health(session, lead_id, now)
         )
-    if spam or erased:
+        texts = delete_unknown_texts(db, cutoff)
+    if spam or erased or texts:
         with db.transaction() as session:
-            detail = {"spam_deleted": spam, "health_erased": erased}
+            detail = {
+                "spam_deleted": spam,
+                "health_erased": erased,
+                "unknown_texts_deleted": texts,
+            }
             audit.record(session, RETENTION_ACTOR, "retention.purged", detail=detail, at=now)
-    return PurgeReport(spam_deleted=spam, health_erased=erased)
+    return PurgeReport(spam_deleted=spam, health_erased=erased, unknown_texts_deleted=texts)

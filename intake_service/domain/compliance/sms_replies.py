@@ -50,7 +50,8 @@ CRISIS_ANSWER = (
 
 def crisis_answer(settings: Settings, known: bool) -> tuple[str, str]:
     """(answer key, text) for a text in crisis language: 911 and 988 at once, and the promise
-    of a call only where there is a lead whose on-call page was just sent.
+    of a call only to a lead. A number no lead gave pages on-call too, but it may be anyone's
+    (a wrong number, a stranger's phone): whoever is paged decides how to answer it.
     """
     call = " A clinician will call you soon." if known else ""
     return "crisis", CRISIS_ANSWER.format(clinic=settings.clinic_name, call=call)

@@ -36,6 +36,10 @@ class Reply:
     body: str
     kind: str
     lead_id: uuid.UUID | None
+    auto_reply: str | None = None  # which automatic answer went back, if any
+    # A crisis text from a number no lead gave pages on-call until someone takes it.
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
 
 
 def patient_zone(phone: str, settings: Settings) -> str:
@@ -109,7 +113,17 @@ def notify(
 
 
 def _as_reply(row: InboundMessage) -> Reply:
-    return Reply(row.id, row.received_at, row.from_number, row.body, row.kind, row.lead_id)
+    return Reply(
+        row.id,
+        row.received_at,
+        row.from_number,
+        row.body,
+        row.kind,
+        row.lead_id,
+        row.auto_reply,
+        row.acknowledged_at,
+        row.acknowledged_by,
+    )
 
 
 def for_lead(session: Session, lead_id: uuid.UUID) -> list[Reply]:
@@ -131,3 +145,9 @@ def from_unknown_numbers(session: Session, limit: int = 100) -> list[Reply]:
         .limit(limit)
     )
     return [_as_reply(row) for row in rows]
+
+
+def unknown_number_text(session: Session, inbound_id: int) -> Reply | None:
+    """One text from a number no lead gave, or None (no such text, or a lead's)."""
+    row = session.get(InboundMessage, inbound_id)
+    return _as_reply(row) if row is not None and row.lead_id is None else None

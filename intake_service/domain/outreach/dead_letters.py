@@ -27,7 +27,7 @@ class CannotRetry(ValueError):
 @dataclass(frozen=True)
 class DeadLetter:
     id: int
-    lead_id: uuid.UUID
+    lead_id: uuid.UUID | None  # None: a page about a text from a number no lead gave
     audience: str
     channel: str
     template_key: str
@@ -35,6 +35,12 @@ class DeadLetter:
     failed_at: dt.datetime | None
     last_error: str | None
     dismissed: bool
+    inbound_message_id: int | None = None
+
+    @property
+    def about(self) -> str:
+        """Whom it is about: lead <id>, or text <id> (a text from a number no lead gave)."""
+        return f"lead {self.lead_id}" if self.lead_id else f"text {self.inbound_message_id}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ def _letter(message: Message) -> DeadLetter:
     return DeadLetter(
         id=message.id,
         lead_id=message.lead_id,
+        inbound_message_id=message.inbound_message_id,
         audience=message.audience,
         channel=message.channel,
         template_key=message.template_key,
@@ -93,11 +100,13 @@ def retry(db: Database, message_id: int) -> None:
     now = utcnow()
     with db.transaction() as session:
         message = _failed(session, message_id)
-        lead = session.get_one(Lead, message.lead_id)
-        purpose = sequences.purpose_of(lead, message.audience, message.step_key)
-        decision = can_contact(session, lead, message.channel, purpose, now)
-        if not decision.may_still_go:
-            raise CannotRetry(_refusal(message, lead, decision))
+        if message.lead_id is not None:
+            lead = session.get_one(Lead, message.lead_id)
+            purpose = sequences.purpose_of(lead, message.audience, message.step_key)
+            decision = can_contact(session, lead, message.channel, purpose, now)
+            if not decision.may_still_go:
+                raise CannotRetry(_refusal(message, lead, decision))
+        # A page about a text no lead sent goes to staff: no patient rule to ask.
         message.transition(MessageStatus.PLANNED)
         # Attempts keep counting (each is also a claim token); the ladder starts again here.
         message.retry_base = message.attempts

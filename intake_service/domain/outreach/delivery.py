@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -30,12 +31,12 @@ from intake_service.channels import (
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
-from intake_service.domain.compliance.policy import Decision, can_contact
+from intake_service.domain.compliance.policy import ALLOWED, Decision, can_contact
 from intake_service.domain.outreach import delivery_reports, envelope, failures, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
 from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
-from intake_service.models import DeliveryAttempt, Lead, Message, MessageStatus
+from intake_service.models import DeliveryAttempt, InboundMessage, Lead, Message, MessageStatus
 from intake_service.models.message import can_move_to
 
 log = logging.getLogger(__name__)
@@ -105,24 +106,42 @@ def _held(session: Session, claim: Claim) -> Message | None:
     return message
 
 
-def _decide(session: Session, message: Message, lead: Lead, now: dt.datetime) -> Decision:
+def _lead_of(session: Session, message: Message) -> Lead | None:
+    """The lead a message is about; None for a page about a text from a number no lead gave."""
+    return session.get_one(Lead, message.lead_id) if message.lead_id is not None else None
+
+
+def _decide(session: Session, message: Message, lead: Lead | None, now: dt.datetime) -> Decision:
     """The contact policy's word on this message, asked at send time: the world may have changed."""
+    if lead is None:
+        # A page about a text no lead sent: to staff, so no rule about a patient applies.
+        if message.audience == "team":
+            return ALLOWED
+        return Decision(False, "no_lead")
     purpose = sequences.purpose_of(lead, message.audience, message.step_key)
     return can_contact(session, lead, message.channel, purpose, now)
 
 
-def _render(
-    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
-) -> OutgoingMessage:
-    version = current_version(session, message.template_key, message.channel)
+def _context(
+    session: Session, message: Message, lead: Lead | None, settings: Settings, now: dt.datetime
+) -> dict[str, Any]:
     # The clinic as an admin set it (name, phone, zone, what the team email may carry).
     profile = effective_clinic(session, settings)
+    if lead is None:
+        inbound = session.get_one(InboundMessage, message.inbound_message_id)
+        return message_context.text_context(inbound, settings, now, profile)
     if message_context.audience(message.template_key) == "team":
-        context = message_context.team_context(
+        return message_context.team_context(
             session, lead, settings, now, message.recipient, profile
         )
-    else:
-        context = message_context.patient_context(lead, settings, profile)
+    return message_context.patient_context(lead, settings, profile)
+
+
+def _render(
+    session: Session, message: Message, lead: Lead | None, settings: Settings, now: dt.datetime
+) -> OutgoingMessage:
+    version = current_version(session, message.template_key, message.channel)
+    context = _context(session, message, lead, settings, now)
     rendered = render(as_source(version), context)
     message.template_version_id = version.id
     message.subject = rendered.subject
@@ -177,7 +196,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
         message = session.get_one(Message, message_id)
         claim = Claim(message_id, message.attempts)
         session.add(DeliveryAttempt(message_id=message_id, number=claim.attempt, started_at=now))
-        lead = session.get_one(Lead, message.lead_id)
+        lead = _lead_of(session, message)
         lost = _lost_send(session, message) if message.needs_reconcile else None
         # A lost send is looked for at the provider first: if it went out, it is sent,
         # whatever changed since; only if it did not do the send-time checks apply.
@@ -207,7 +226,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
                 held = _held(session, claim)
                 if held is None:
                     return Outcome("skipped", "taken over")
-                lead = session.get_one(Lead, held.lead_id)
+                lead = _lead_of(session, held)
                 stopped = _stop_if_unwanted(session, claim, held, lead, settings, utcnow())
                 if stopped is not None:
                     return stopped
@@ -223,7 +242,7 @@ def _stop_if_unwanted(
     session: Session,
     claim: Claim,
     message: Message,
-    lead: Lead,
+    lead: Lead | None,
     settings: Settings,
     now: dt.datetime,
 ) -> Outcome | None:
@@ -335,8 +354,7 @@ def _record_transient(
             message.failed_at = now
             message.last_error = f"gave up after {tries} attempts: {error.reason}"
             log.warning("message %s failed after %d attempts", claim.message_id, message.attempts)
-            lead = session.get_one(Lead, message.lead_id)
-            failures.after_failure(session, message, lead, settings, now)
+            failures.after_failure(session, message, _lead_of(session, message), settings, now)
             return Outcome(MessageStatus.FAILED, error.reason)
         # Back to the schedule, not to the broker: the wait lives in the database.
         message.transition(MessageStatus.PLANNED)
@@ -358,8 +376,8 @@ def _record_permanent(
         message.last_error = reason
         message.failed_at = now
         _finish_attempt(session, claim, "permanent", reason)
-        lead = session.get_one(Lead, message.lead_id)
-        if error.unusable is not None:
+        lead = _lead_of(session, message)
+        if error.unusable is not None and lead is not None:
             failures.mark_contact_point(session, message, lead, error.unusable, now)
         failures.after_failure(session, message, lead, settings, now)
     log.warning("message %s failed permanently (%s)", claim.message_id, reason)

@@ -91,8 +91,8 @@ def apply(
     message.transition(MessageStatus.UNDELIVERED if undelivered else MessageStatus.FAILED)
     message.failed_at = now
     message.last_error = f"{report.status}: {reason} (twilio {report.error_code})"
-    lead = session.get_one(Lead, message.lead_id)
-    if unusable is not None and message.audience == "patient":
+    lead = session.get_one(Lead, message.lead_id) if message.lead_id is not None else None
+    if unusable is not None and message.audience == "patient" and lead is not None:
         _mark_number(session, message, lead, unusable, now)
     if reason == "carrier_filtered":
         # Content or sender registration: nothing a retry fixes, something an operator must.

@@ -29,6 +29,8 @@ def status_callback_url(settings: Settings) -> str | None:
 
 def patient_email_headers(message: Message, settings: Settings) -> dict[str, str]:
     """Reply-To the team, and RFC 8058 one-click unsubscribe (List-Unsubscribe-Post)."""
+    if message.lead_id is None:
+        raise ValueError(f"message {message.id} reaches a patient but is about no lead")
     return {
         "Reply-To": settings.reply_to,
         "List-Unsubscribe": f"<{unsubscribe.url_for(message.lead_id, settings)}>",

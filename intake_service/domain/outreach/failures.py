@@ -45,21 +45,25 @@ def mark_contact_point(
 def after_suppression(
     session: Session,
     message: Message,
-    lead: Lead,
+    lead: Lead | None,
     settings: Settings,
     now: dt.datetime,
     decision: Decision,
 ) -> None:
     """A patient message the policy refused because its address is dead tries the other channel."""
-    if decision.other_channel:
+    if decision.other_channel and lead is not None:
         _fall_back(session, message, lead, settings, now)
 
 
 def after_failure(
-    session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
+    session: Session, message: Message, lead: Lead | None, settings: Settings, now: dt.datetime
 ) -> None:
-    """Fall back to the patient's other channel, then tell the team if nobody reached them."""
-    if message.audience != "patient":
+    """Fall back to the patient's other channel, then tell the team if nobody reached them.
+
+    `lead` is None for a page about a text from a number no lead gave: a team message, whose
+    other recipients were paged in the same round.
+    """
+    if message.audience != "patient" or lead is None:
         log.error("team message %s failed: %s", message.id, message.last_error)
         return
     session.flush()  # the contact-point marks above must be visible to the queries below

@@ -1,4 +1,5 @@
-"""An inbound text, once: keywords to the consent ledger, anything else to the lead's timeline.
+"""An inbound text, once: keywords to the consent ledger, anything else to the lead's timeline
+(or, from a number no lead gave, to the staff app's texts page; crisis words page on-call).
 
 Twilio retries a webhook it thinks failed, so each MessageSid is processed in one transaction
 that also records it as processed; a second delivery of the same SID finds that row and
@@ -7,6 +8,7 @@ changes nothing (not even a second answer to STOP).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -16,9 +18,9 @@ from sqlalchemy.orm import Session
 from intake_service.broker import broker_in_context
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
-from intake_service.domain.compliance import keywords, opt_outs, sms_replies
+from intake_service.domain.compliance import keywords, opt_outs, policy, sms_replies
 from intake_service.domain.leads import replies
-from intake_service.domain.outreach import receipts, scheduler
+from intake_service.domain.outreach import receipts, scheduler, text_pages
 from intake_service.domain.triage import crisis
 from intake_service.models import InboundMessage
 
@@ -48,6 +50,7 @@ def receive(db: Database, settings: Settings, sms: InboundSms) -> Answer:
     """
     now = utcnow()
     lead_id = None
+    paged_text: int | None = None
     try:
         with db.transaction() as session:
             receipts.mark_processed(session, "sms", sms.provider_id)  # a repeat fails here
@@ -79,7 +82,8 @@ def receive(db: Database, settings: Settings, sms: InboundSms) -> Answer:
                     inbound.auto_reply = answer[0]
             else:
                 # Crisis language never waits for business hours (DOMAIN.md): the on-call
-                # clinician is paged and the person gets 988 and 911 in the same second.
+                # clinician is paged and the person gets 988 and 911 in the same second,
+                # whether or not a lead gave the number.
                 detection = crisis.detect(sms.body)
                 inbound.crisis_rule = detection.rule
                 if leads:
@@ -87,10 +91,14 @@ def receive(db: Database, settings: Settings, sms: InboundSms) -> Answer:
                         session, settings, inbound, leads, in_crisis=detection.flagged
                     )
                     lead_id = leads[0].id
+                elif detection.flagged:
+                    inbound.kind = "crisis"
+                    text_pages.start(session, inbound, settings, now)
+                    paged_text = inbound.id
                 else:
-                    inbound.kind = "crisis" if detection.flagged else "reply"
+                    inbound.kind = "reply"
                     log.info("text %s from a number no lead gave; kept for staff", inbound.id)
-                if detection.flagged:
+                if detection.flagged and _may_answer(session, sms, now):
                     answer = sms_replies.crisis_answer(settings, known=bool(leads))
                     inbound.auto_reply = answer[0]
             inbound_id = inbound.id
@@ -99,10 +107,21 @@ def receive(db: Database, settings: Settings, sms: InboundSms) -> Answer:
             raise  # some other constraint: not a repeat, and not to be swallowed
         log.info("inbound text already processed; ignoring the repeat")
         return Answer(None, duplicate=True)
-    if lead_id is not None:
-        # The team email is due now: hand it on rather than wait for the next tick.
-        scheduler.hand_on_due(db, settings.delivery, lead_id, broker_in_context())
+    if lead_id is not None or paged_text is not None:
+        # The team email (or the page) is due now: hand it on rather than wait for the tick.
+        scheduler.hand_on_due(
+            db, settings.delivery, lead_id, broker_in_context(), inbound_message_id=paged_text
+        )
     return Answer(answer[1] if answer else None, inbound_id=inbound_id)
+
+
+def _may_answer(session: Session, sms: InboundSms, now: dt.datetime) -> bool:
+    """The crisis answer (988, 911) goes back unless the number texted STOP: then the
+    person's word stands, and the people paged decide how to reach them."""
+    decision = policy.can_answer(session, sms.from_number, policy.Purpose.CRISIS, now)
+    if not decision.allowed:
+        log.info("crisis answer to an inbound text not sent (%s)", decision.reason)
+    return decision.allowed
 
 
 def _plain_yes(session: Session, match: keywords.Match, sms: InboundSms) -> bool:

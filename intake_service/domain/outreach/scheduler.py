@@ -25,7 +25,7 @@ from intake_service.models.message import can_move_to
 log = logging.getLogger(__name__)
 
 BATCH = 200
-URGENT_TEMPLATES = ("team_urgent_page", "patient_crisis_reply")
+URGENT_TEMPLATES = ("team_urgent_page", "team_text_urgent_page", "patient_crisis_reply")
 # What a claim may move to queued: the table's sources, and a queued message whose broker copy
 # was lost, which stays queued with a fresh queued_at.
 CLAIMABLE = (*can_move_to(MessageStatus.QUEUED), MessageStatus.QUEUED)
@@ -41,16 +41,23 @@ class Due(NamedTuple):
 
 
 def claim_due(
-    db: Database, policy: DeliverySettings, lead_id: uuid.UUID | None = None
+    db: Database,
+    policy: DeliverySettings,
+    lead_id: uuid.UUID | None = None,
+    inbound_message_id: int | None = None,
 ) -> list[int]:
-    """Mark due messages (of one lead, or all) queued and return their ids. Commits."""
-    return [due.id for due in claim_due_routed(db, policy, lead_id)]
+    """Mark due messages (of one lead, one inbound text, or all) queued; their ids. Commits."""
+    return [due.id for due in claim_due_routed(db, policy, lead_id, inbound_message_id)]
 
 
 def claim_due_routed(
-    db: Database, policy: DeliverySettings, lead_id: uuid.UUID | None = None
+    db: Database,
+    policy: DeliverySettings,
+    lead_id: uuid.UUID | None = None,
+    inbound_message_id: int | None = None,
 ) -> list[Due]:
-    """Mark due messages (of one lead, or all) queued and return them with channels. Commits.
+    """Mark due messages (of one lead, one inbound text, or all) queued and return them with
+    channels. Commits.
 
     On PostgreSQL concurrent schedulers skip each other's rows (FOR UPDATE SKIP LOCKED); on
     SQLite one writer at a time holds the database, and deliver()'s compare-and-set claim
@@ -70,6 +77,8 @@ def claim_due_routed(
     )
     if lead_id is not None:
         due = due & (Message.lead_id == lead_id)
+    if inbound_message_id is not None:
+        due = due & (Message.inbound_message_id == inbound_message_id)
     with db.transaction() as session:
         rows = session.execute(
             select(Message.id, Message.status, Message.attempts, Message.channel, Message.audience)
@@ -132,12 +141,18 @@ def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
 
 
 def hand_on_due(
-    db: Database, policy: DeliverySettings, lead_id: uuid.UUID, broker: Broker | None
+    db: Database,
+    policy: DeliverySettings,
+    lead_id: uuid.UUID | None,
+    broker: Broker | None,
+    inbound_message_id: int | None = None,
 ) -> int:
-    """Claim a lead's due messages and hand them to workers at once: speed to lead. Commits.
+    """Claim a lead's (or an inbound text's) due messages and hand them to workers at once:
+    speed to lead. Commits.
 
-    Without a broker (no app context) nothing is claimed; the next tick takes them.
+    Without a broker (no app context) nothing is claimed; the next tick takes them. With
+    neither a lead nor a text nothing is claimed either: this is never the whole queue.
     """
-    if broker is None:
+    if broker is None or (lead_id is None and inbound_message_id is None):
         return 0
-    return hand_to_workers(broker, claim_due(db, policy, lead_id))
+    return hand_to_workers(broker, claim_due(db, policy, lead_id, inbound_message_id))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from intake_service.channels import kind
 from intake_service.domain.compliance import audit
 from intake_service.domain.outreach.sequences import FIRST_CONTACT, InvalidSequence, parse_delay
-from intake_service.domain.templates.message_context import TREATMENT_LABELS, audience
+from intake_service.domain.templates.message_context import TREATMENT_LABELS, about, audience
 from intake_service.domain.templates.versions import Author
 from intake_service.models import Sequence, SequenceStep, SequenceVersion, Template
 from intake_service.models.lead import TREATMENTS
@@ -143,7 +143,8 @@ def template_choices(session: Session) -> dict[str, list[str]]:
     for key, channel in session.execute(
         select(Template.key, Template.channel).order_by(Template.key)
     ):
-        choices.setdefault(f"{audience(key)}:{channel}", []).append(key)
+        if about(key) == "lead":  # a page about an inbound text has no lead to render for
+            choices.setdefault(f"{audience(key)}:{channel}", []).append(key)
     return choices
 
 
@@ -210,6 +211,8 @@ def _changed(session: Session, sequence: Sequence, author: Author, note: str, ch
 
 
 def _check_template(session: Session, step_audience: str, channel: str, template_key: str) -> None:
+    if about(template_key) != "lead":
+        raise InvalidSequence(f"{template_key} pages about a text, not about a lead")
     if audience(template_key) != step_audience:
         raise InvalidSequence(
             f"{template_key} is written for the {audience(template_key)}, not the {step_audience}"

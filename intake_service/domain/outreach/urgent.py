@@ -26,7 +26,7 @@ from intake_service.db import Database, utcnow
 from intake_service.domain.compliance import audit
 from intake_service.domain.intake.contact import display_phone
 from intake_service.domain.leads import events
-from intake_service.domain.outreach import sequences
+from intake_service.domain.outreach import sequences, text_pages
 from intake_service.models import Lead, Message, UrgentPage
 from intake_service.security.ack_links import read_token
 
@@ -69,10 +69,11 @@ def start(session: Session, lead: Lead, settings: Settings, now: dt.datetime) ->
 
 
 def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> int:
-    """Page again every urgent lead whose page is due and nobody acknowledged. Commits.
+    """Page again every urgent lead (and every crisis text from a number no lead gave) whose
+    page is due and nobody acknowledged. Commits.
 
     `now` decides which pages are due (tests pass a clock); the pages themselves are due at
-    once. Returns how many leads were paged.
+    once. Returns how many leads and texts were paged.
     """
     now = now or utcnow()
     paged = 0
@@ -85,8 +86,14 @@ def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> i
             .with_for_update(skip_locked=True)
         ).all()
         for page in due:
-            lead = session.get(Lead, page.lead_id)
             page.done_at = now
+            if page.lead_id is None:
+                # A crisis text from a number no lead gave: its own rounds (text_pages.py).
+                again = text_pages.repage(session, page, settings, now)
+                page.outcome = "paged" if again else "acknowledged"
+                paged += int(again)
+                continue
+            lead = session.get(Lead, page.lead_id)
             if lead is None or lead.acknowledged_at is not None:
                 page.outcome = "acknowledged"
                 continue

@@ -101,8 +101,8 @@ class _Walker:
         self.audience = audience(template_key)
         self.part = part
         self.health_refused_in = _where_health_is_refused(template_key, channel, part)
-        self.known = variables.names(self.audience)
-        self.roots = variables.namespaces(self.audience)
+        self.known = variables.names_for(template_key)
+        self.roots = variables.namespaces_for(template_key)
         self.local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
         self.problems: list[Problem] = []
 
@@ -253,7 +253,7 @@ def problems(
 
 def check_context_fields(template_key: str, context: dict[str, Any]) -> list[str]:
     """Values in an edited sample that no real lead would have (they would mislead a preview)."""
-    known = variables.names(audience(template_key))
+    known = variables.names_for(template_key)
     return [
         f"{namespace}.{field} is not a variable these messages get"
         for namespace, values in context.items()

@@ -23,7 +23,14 @@ from intake_service.domain.intake.rules import (
     TREATMENT_LABELS,
 )
 from intake_service.domain.leads import callback_requests
-from intake_service.models import Lead, Message, MessageStatus, SmsPause, Submission
+from intake_service.models import (
+    InboundMessage,
+    Lead,
+    Message,
+    MessageStatus,
+    SmsPause,
+    Submission,
+)
 from intake_service.security.ack_links import make_token
 
 # Messages name the window inside a sentence ("call you any time"), so in lower case.
@@ -162,6 +169,39 @@ def team_context(
     }
 
 
+def text_url(settings: Settings, inbound_id: int) -> str:
+    """The staff app's page of one text from a number no lead gave (behind the sign-in)."""
+    return f"{settings.public_base_url}/staff/texts/{inbound_id}"
+
+
+def text_context(
+    inbound: InboundMessage,
+    settings: Settings,
+    now: dt.datetime,
+    profile: ClinicProfile | None = None,
+) -> dict[str, Any]:
+    """What a page about a text from a number no lead gave may say: that it came, when, from
+    which number, and where staff read it. Never its words: those are on the staff app only.
+    """
+    zone = profile.timezone if profile else settings.clinic_timezone
+    local = inbound.received_at.astimezone(_zone(zone))
+    return {
+        "text": {
+            # Subjects show on lock screens: a handle that names nobody.
+            "ref": text_reference(inbound.id),
+            "from_number": display_phone(inbound.from_number),
+            "received_at": local.strftime("%a %d %b %Y, %H:%M %Z"),
+            "age": age((now - inbound.received_at).total_seconds()),
+            "url": text_url(settings, inbound.id),
+        },
+        "clinic": profile.template_clinic() if profile else clinic(settings),
+    }
+
+
+def text_reference(inbound_id: int) -> str:
+    return f"text {inbound_id}"
+
+
 def returning_count(session: Session, lead: Lead) -> int:
     """How many submissions joined the lead after the first (returning leads)."""
     total = session.scalar(
@@ -213,6 +253,23 @@ def audience(template_key: str) -> str:
     return "team" if template_key.startswith("team_") else "patient"
 
 
+TEXT_TEMPLATE_PREFIX = "team_text_"
+
+
+def about(template_key: str) -> str:
+    """What a template is about: a lead, or (team_text_*) a text from a number no lead gave."""
+    return "text" if template_key.startswith(TEXT_TEMPLATE_PREFIX) else "lead"
+
+
+SAMPLE_TEXT = {
+    "ref": "text 123",
+    "from_number": "(415) 555-0123",
+    "received_at": "Wed 25 Nov 2026, 10:00 PST",
+    "age": "12 seconds ago",
+    "url": "http://127.0.0.1:5000/staff/texts/123",
+}
+
+
 def sample_context(template_key: str) -> dict[str, Any]:
     """The variables the template's audience gets, with sample values: a template is checked
     against exactly these before it is saved, so it cannot fail at send time for lack of one.
@@ -223,6 +280,8 @@ def sample_context(template_key: str) -> dict[str, Any]:
         "phone_e164": "+13105550100",
         "address": "100 Main St, Los Angeles, CA 90001",
     }
+    if about(template_key) == "text":
+        return {"text": dict(SAMPLE_TEXT), "clinic": sample_clinic}
     if audience(template_key) == "patient":
         return {
             "patient": {

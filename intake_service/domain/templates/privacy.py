@@ -31,7 +31,10 @@ CLINICAL_VARIABLES = frozenset(
     }
 )
 # Variables that say who the person is.
-IDENTIFYING_VARIABLES = frozenset({("lead", "name"), ("lead", "reachable_by")})
+# (A text's number beside "may need a crisis response" says as much as a name.)
+IDENTIFYING_VARIABLES = frozenset(
+    {("lead", "name"), ("lead", "reachable_by"), ("text", "from_number")}
+)
 CLINICAL_WORDS = re.compile(
     r"\b(depress\w*|anxi\w*|ocd|ptsd|suicid\w*|self[- ]harm\w*|screen(?:ing|ed)?|scores?|"
     r"phq-?9?|gad-?7?|diagnos\w*|ketamine|spravato|esketamine|tms|magnetic|psychiatr\w*|"

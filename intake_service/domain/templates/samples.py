@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from intake_service.domain.templates.message_context import (
+    SAMPLE_TEXT,
     TREATMENT_LABELS,
     WINDOW_LABELS,
+    about,
     audience,
 )
 from intake_service.models.lead import CALLBACK_WINDOWS, TREATMENTS
@@ -119,9 +121,16 @@ def sample_context(
 
     `carries` names the screening results the team email may show (Clinic settings).
     """
+    if about(template_key) == "text":
+        return _text(clinic, base_url)
     if audience(template_key) == "team":
         return _team(choice, clinic, base_url, carries)
     return _patient(choice, clinic)
+
+
+def _text(clinic: dict[str, str], base_url: str) -> dict[str, Any]:
+    """A page about a text from a number no lead gave: no lead, so no choice changes it."""
+    return {"text": {**SAMPLE_TEXT, "url": f"{base_url}/staff/texts/123"}, "clinic": dict(clinic)}
 
 
 def with_overrides(context: dict[str, Any], edited_json: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intake_service.domain.templates.message_context import about, audience
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -103,6 +105,18 @@ TEAM = (
     *CLINIC,
 )
 
+# Pages about a text from a number no lead gave (team_text_*): no lead, never the words.
+TEXT = (
+    Variable("text.ref", "A short reference that names nobody (for subjects)", "text 123"),
+    Variable("text.from_number", "The number it came from, as people read it", "(415) 555-0123"),
+    Variable("text.received_at", "When it came, in the clinic's time zone", "Tue 01 Dec"),
+    Variable("text.age", "How long ago it came", "2 minutes ago"),
+    Variable(
+        "text.url", "Its page in the staff app (behind the sign-in)", "https://…/staff/texts/…"
+    ),
+    *CLINIC,
+)
+
 BY_AUDIENCE: dict[str, tuple[Variable, ...]] = {"patient": PATIENT, "team": TEAM}
 
 # Fields that are health information wherever they appear: named here so that a template
@@ -133,6 +147,21 @@ HEALTH_NAMESPACES = frozenset({"answers", "triage", "submission", "screening"})
 
 def for_audience(audience: str) -> tuple[Variable, ...]:
     return BY_AUDIENCE[audience]
+
+
+def for_template(template_key: str) -> tuple[Variable, ...]:
+    """The catalogue of one template: its audience's, or the text pages' own."""
+    if about(template_key) == "text":
+        return TEXT
+    return BY_AUDIENCE[audience(template_key)]
+
+
+def names_for(template_key: str) -> frozenset[str]:
+    return frozenset(v.name for v in for_template(template_key))
+
+
+def namespaces_for(template_key: str) -> frozenset[str]:
+    return frozenset(v.namespace for v in for_template(template_key))
 
 
 def names(audience: str) -> frozenset[str]:

@@ -95,7 +95,7 @@ def _page(
             problems=problems or [],
             sent_to=sent_to,
             error=error,
-            variables=variables.for_audience(audience(template.key)),
+            variables=variables.for_template(template.key),
             channel_labels=CHANNEL_LABELS,
             has_phone=state.admin_has_phone,
             sender=profile.name,

@@ -14,16 +14,23 @@ from flask import Flask
 
 from intake_service.db import Database, utcnow
 from intake_service.domain.compliance import retention
+from intake_service.domain.compliance.opt_outs import number_opted_out
+from intake_service.domain.outreach import delivery, inbound, scheduler
 from intake_service.models import (
     ArchivedConsent,
     AuditEvent,
     ConsentEvent,
+    DeliveryAttempt,
+    InboundMessage,
     Lead,
     LeadEvent,
     Message,
+    PhoneOptOut,
     Submission,
     Triage,
+    UrgentPage,
 )
+from tests.domain.builders import load_templates
 from tests.support import factories
 
 NOW = utcnow()
@@ -76,7 +83,11 @@ def test_old_spam_is_deleted_keeping_its_consent_ledger(db: Database) -> None:
         summary = session.scalars(
             sa.select(AuditEvent).where(AuditEvent.kind == "retention.purged")
         ).one()
-        assert summary.detail == {"spam_deleted": 1, "health_erased": 0}
+        assert summary.detail == {
+            "spam_deleted": 1,
+            "health_erased": 0,
+            "unknown_texts_deleted": 0,
+        }
 
 
 def test_closed_leads_lose_health_fields_but_keep_lead_status_and_consent(db: Database) -> None:
@@ -130,8 +141,94 @@ def test_beat_task_purges_and_logs_counts_only(
         tasks.purge_retention()
 
     lines = [r.getMessage() for r in caplog.records if "retention purge" in r.getMessage()]
-    assert lines == ["retention purge: 1 spam leads deleted, 1 closed leads' health fields erased"]
+    assert lines == [
+        "retention purge: 1 spam leads deleted, 1 closed leads' health fields erased, "
+        "0 texts from unknown numbers deleted"
+    ]
     assert SECRET not in caplog.text and "Pat" not in caplog.text
     beat = app.extensions["celery"].conf.beat_schedule
     assert beat["purge-retention"]["task"] == "intake_service.tasks.purge_retention"
     assert "intake_service.tasks.purge_retention" in app.extensions["celery"].tasks
+
+
+# --- texts from numbers no lead gave -------------------------------------------------------
+
+STRANGER = "+14155550123"
+
+
+def text_from(app: Flask, body: str, sender: str = STRANGER) -> int:
+    """A text in through the inbound path, as the webhook hands it over; its id."""
+    sms = inbound.InboundSms("SM" + uuid.uuid4().hex, sender, "+13105550100", body)
+    answer = inbound.receive(app.extensions["intake.db"], app.extensions["intake.settings"], sms)
+    assert answer.inbound_id is not None
+    return answer.inbound_id
+
+
+def test_texts_from_unknown_numbers_go_after_the_closed_days_keeping_the_numbers_stop(
+    make_app: Callable[..., Flask], backend_url: str
+) -> None:
+    # On both backends: the pages about a text go with it by ON DELETE CASCADE.
+    app = make_app(DATABASE_URL=backend_url, RETENTION_CLOSED_DAYS="365")
+    db: Database = app.extensions["intake.db"]
+    settings = app.extensions["intake.settings"]
+    load_templates(db)
+    stop = text_from(app, "STOP")
+    crisis = text_from(app, "i want to kill myself")  # pages on-call: rows about the text
+    plain = text_from(app, "who is this?")
+    other = text_from(app, "hello", "+14155550188")
+    with db.transaction() as session:
+        lead = factories.lead(session, phone="+12133734253")
+        lead_id = lead.id
+    leads_text = text_from(app, "evening please", "+12133734253")
+    scheduler.claim_due(db, settings.delivery)
+    with db.session() as session:
+        page_ids = session.scalars(
+            sa.select(Message.id).where(Message.inbound_message_id == crisis)
+        ).all()
+    assert page_ids
+    for message_id in page_ids:
+        delivery.deliver(db, settings, message_id)  # attempts rows too
+    received = NOW  # the texts came in now; the purge runs on a clock moved past it
+
+    kept = retention.purge(
+        db, retention.RetentionPolicy(30, 365), received + dt.timedelta(days=364)
+    )
+    gone = retention.purge(
+        db, retention.RetentionPolicy(30, 365), received + dt.timedelta(days=366)
+    )
+
+    assert kept.unknown_texts_deleted == 0
+    assert gone.unknown_texts_deleted == 4
+    with db.session() as session:
+        left = set(session.scalars(sa.select(InboundMessage.id)))
+        assert left == {leads_text}  # a lead's texts follow its lead, not this rule
+        assert {stop, crisis, plain, other}.isdisjoint(left)
+        assert session.scalars(sa.select(Message).where(Message.lead_id.is_(None))).all() == []
+        assert session.scalars(sa.select(UrgentPage)).all() == []
+        assert (
+            session.scalars(
+                sa.select(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(page_ids))
+            ).all()
+            == []
+        )
+        # The STOP is the person's: it outlives the text that said it.
+        (opt_out,) = session.scalars(sa.select(PhoneOptOut)).all()
+        assert (opt_out.phone, opt_out.inbound_message_id) == (STRANGER, None)
+        assert number_opted_out(session, STRANGER)
+        assert session.get(Lead, lead_id) is not None
+        summary = session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.kind == "retention.purged")
+        ).one()
+        assert summary.detail["unknown_texts_deleted"] == 4
+
+
+def test_zero_closed_days_keeps_texts_from_unknown_numbers(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    db: Database = app.extensions["intake.db"]
+    text_from(app, "who is this?")
+
+    report = retention.purge(db, retention.RetentionPolicy(30, 0), NOW + dt.timedelta(days=5000))
+
+    assert report.unknown_texts_deleted == 0
+    with db.session() as session:
+        assert len(session.scalars(sa.select(InboundMessage)).all()) == 1

@@ -20,6 +20,7 @@ from intake_service.domain.templates.samples import (
     with_overrides,
 )
 from intake_service.domain.templates.versions import read_defaults
+from intake_service.models import InboundMessage
 from tests.support import factories
 
 CLINIC = checks.SAMPLE_CLINIC
@@ -145,6 +146,15 @@ def test_the_catalogue_is_exactly_what_the_real_contexts_give(app: Flask, db: Da
     for choice in every_choice():
         assert dotted(sample_context("patient_checkin", choice, CLINIC)) == dotted(patient)
         assert dotted(sample_context("team_new_lead", choice, CLINIC)) == dotted(team)
+    # A page about a text from a number no lead gave has its own, lead-less catalogue.
+    inbound = InboundMessage(
+        id=7, received_at=dt.datetime.now(dt.UTC), from_number="+14155550123", body="words"
+    )
+    about_text = message_context.text_context(inbound, settings, dt.datetime.now(dt.UTC))
+    assert dotted(about_text) == variables.names_for("team_text_urgent_page")
+    sample = sample_context("team_text_urgent_page", SampleChoice(), CLINIC)
+    assert dotted(sample) == dotted(about_text)
+    assert "words" not in repr(about_text)
 
 
 def test_edited_sample_json_overrides_values_and_refuses_nonsense() -> None:

@@ -119,7 +119,7 @@ def test_crisis_words_from_an_unknown_number_are_answered_and_kept_for_staff(
     answer = text_in(app, CRISIS, STRANGER).get_data(as_text=True)
 
     assert "911" in answer and "988" in answer
-    assert "will call" not in answer  # nobody to page: no promise of a call
+    assert "will call" not in answer  # on-call is paged, but a stranger is promised no call
     with database(app).session() as session:
         inbound = session.scalars(sa.select(InboundMessage)).one()
     assert (inbound.kind, inbound.lead_id) == ("crisis", None)

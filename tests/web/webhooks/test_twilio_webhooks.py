@@ -218,6 +218,33 @@ def test_with_advanced_opt_out_twilio_answers_keywords_and_the_service_only_reco
         assert not has_consent(session, lead_id, "sms")
 
 
+def test_keyword_answers_are_twiml_recorded_on_the_text_never_a_message_to_send(
+    sms_app: Callable[..., Flask],
+) -> None:
+    # docs/architecture.md, "Keyword answers": the answer rides the webhook's own response,
+    # once; a messages row would be a second send (or a refusal: the number just opted out).
+    app = sms_app()
+    submit(app)
+    before = count(database(app), "messages")
+
+    answers = [text_in(app, word, who).get_data(as_text=True) for word, who in (
+        ("STOP", PATIENT_PHONE), ("START", PATIENT_PHONE), ("HELP", STRANGER),
+        ("AYUDA", STRANGER), ("ALTO", STRANGER),
+    )]  # fmt: skip
+
+    assert [a.count("<Message>") for a in answers] == [1, 1, 1, 1, 1]
+    assert count(database(app), "messages") == before
+    with database(app).session() as session:
+        recorded = session.scalars(sa.select(InboundMessage.auto_reply).order_by(InboundMessage.id))
+        assert list(recorded) == [
+            "stop_confirmation",
+            "start_confirmation",
+            "help",
+            "help",
+            "stop_confirmation",
+        ]
+
+
 @pytest.mark.parametrize(
     "params",
     [
