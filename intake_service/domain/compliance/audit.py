@@ -69,6 +69,9 @@ KINDS = (
     "blocklist.added",
     "blocklist.removed",
     "sms.pause_lifted",
+    # Routing edited in the admin app: the queue's, member's or rule's fields before and after
+    # (staff ids, treatments and hours: configuration, never a lead's details).
+    "routing.changed",
 )
 
 
