@@ -18,6 +18,18 @@ from intake_service.web.slow_clients import BodyReadTimeout
 
 # Forms and API bodies are small; anything larger is refused with 413 before it is read.
 MAX_BODY_BYTES = 64 * 1024
+# The few endpoints that take more: the admin's logo upload (512 KiB at most; a larger file
+# gets a sentence from the view rather than a bare 413, up to this size).
+LARGER_BODIES = {"admin.settings_logo": 2 * 1024 * 1024}
+
+
+def _body_limit() -> None:
+    """Raise the body limit for the endpoints that need it, before anything reads the body."""
+    from flask import request
+
+    larger = LARGER_BODIES.get(request.endpoint or "")
+    if larger is not None:
+        request.max_content_length = larger
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -64,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from intake_service.extensions import csrf, limiter, login_manager
 
+    # Registered before CSRFProtect's own hook, which reads the form (and so the body).
+    app.before_request(_body_limit)
     csrf.init_app(app)
     limiter.init_app(app)
     from flask_babel import Babel

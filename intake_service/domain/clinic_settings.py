@@ -1,15 +1,18 @@
 """Clinic settings an admin edits: stored in the database, over the environment's defaults.
 
-The environment (CLINIC_NAME, CLINIC_PHONE, ...) gives each setting's default; a row in
-clinic_settings overrides it. A value equal to the default is stored as no row at all, so
-changing the environment later still reaches every setting nobody changed here. Every change
-is audited with its before and after.
+The environment (CLINIC_NAME, CLINIC_PHONE, BUSINESS_OPEN, FIRST_CONTACT_URGENT_MINUTES, ...)
+gives each setting's default; a row in clinic_settings overrides it. A value equal to the
+default is stored as no row at all, so changing the environment later still reaches every
+setting nobody changed here. Every change is audited with its before and after.
 
-`effective_clinic(session, settings)` is what message rendering and the staff pages read.
+`effective_clinic(session, settings)` is what message rendering, the escalation clock, routing
+and the pages read.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,9 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
+from intake_service.domain import branding
+from intake_service.domain.clinic_hours import FirstContact, InvalidHours, OpeningHours
 from intake_service.domain.compliance import audit
 from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.models import ClinicSetting
+
+log = logging.getLogger(__name__)
 
 # What the team's new-lead email may carry beyond the least needed to act (DOMAIN.md: staff
 # emails carry name, priority and treatment, not screening results, unless an admin says so).
@@ -31,7 +38,15 @@ TEAM_EMAIL_EXTRAS = {
 }
 TEXT_FIELDS = ("name", "phone", "address", "timezone")
 FLAG_FIELDS = tuple(f"team_email_{extra}" for extra in TEAM_EMAIL_EXTRAS)
-FIELDS = TEXT_FIELDS + FLAG_FIELDS
+# Minutes (urgent, strong candidacy) and business days (everyone else) to first contact.
+DEADLINE_FIELDS = (
+    "first_contact_urgent_minutes",
+    "first_contact_high_minutes",
+    "first_contact_normal_days",
+)
+HOURS_FIELDS = ("opening_hours", *DEADLINE_FIELDS)
+LOOK_FIELDS = ("brand_color",)
+FIELDS = TEXT_FIELDS + FLAG_FIELDS + HOURS_FIELDS + LOOK_FIELDS
 LABELS = {
     "name": "Clinic name",
     "phone": "Phone",
@@ -39,8 +54,19 @@ LABELS = {
     "timezone": "Time zone",
     "team_email_candidacy": "Team email may carry the TMS candidacy",
     "team_email_score": "Team email may carry the screening score",
+    "opening_hours": "Opening hours",
+    "first_contact_urgent_minutes": "Time to first contact for urgent leads",
+    "first_contact_high_minutes": "Time to first contact for strong candidates",
+    "first_contact_normal_days": "Time to first contact for everyone else",
+    "brand_color": "Primary colour",
 }
 MAX_LENGTH = {"name": 100, "phone": 40, "address": 200, "timezone": 60}
+# (smallest, largest) a deadline may be, in its unit: minutes, or business days.
+DEADLINE_RANGES = {
+    "first_contact_urgent_minutes": (1, 120),
+    "first_contact_high_minutes": (1, 24 * 60),
+    "first_contact_normal_days": (1, 10),
+}
 
 
 class InvalidSetting(ValueError):
@@ -59,6 +85,9 @@ class ClinicProfile:
     timezone: str
     team_email_carries: frozenset[str]  # keys of TEAM_EMAIL_EXTRAS the team email may show
     overridden: frozenset[str]  # fields whose value comes from the database, not the environment
+    opening_hours: OpeningHours
+    first_contact: FirstContact
+    brand_color: str | None = None  # #rrggbb; None: the pages' own colour
 
     @property
     def phone_e164(self) -> str:
@@ -66,6 +95,10 @@ class ClinicProfile:
             return normalize_phone(self.phone)
         except InvalidContact:
             return self.phone
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
     def template_clinic(self) -> dict[str, str]:
         """The `clinic` namespace message templates see."""
@@ -76,15 +109,30 @@ class ClinicProfile:
             "address": self.address,
         }
 
-    def value(self, field: str) -> str | bool:
+    def value(self, field: str) -> Any:
+        """The field as the settings form shows it and the audit trail records it."""
         if field in FLAG_FIELDS:
             return field.removeprefix("team_email_") in self.team_email_carries
-        value: str = getattr(self, field)
-        return value
+        if field == "opening_hours":
+            return self.opening_hours.to_json()
+        if field == "first_contact_urgent_minutes":
+            return _number(self.first_contact.urgent_minutes)
+        if field == "first_contact_high_minutes":
+            return _number(self.first_contact.high_minutes)
+        if field == "first_contact_normal_days":
+            return self.first_contact.normal_business_days
+        if field == "brand_color":
+            return self.brand_color or ""
+        return getattr(self, field)
 
 
-def defaults(settings: Settings) -> dict[str, str | bool]:
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def defaults(settings: Settings) -> dict[str, Any]:
     """Each setting's value from the environment (or the built-in default)."""
+    limits = settings.escalation
     return {
         "name": settings.clinic_name,
         "phone": settings.clinic_phone,
@@ -92,12 +140,27 @@ def defaults(settings: Settings) -> dict[str, str | bool]:
         "timezone": settings.clinic_timezone,
         "team_email_candidacy": False,
         "team_email_score": False,
+        "opening_hours": OpeningHours.from_limits(limits).to_json(),
+        "first_contact_urgent_minutes": _number(limits.urgent_minutes),
+        "first_contact_high_minutes": _number(limits.high_minutes),
+        "first_contact_normal_days": 1,
+        "brand_color": "",
     }
 
 
 def _stored(session: Session) -> dict[str, Any]:
     rows = session.scalars(select(ClinicSetting).where(ClinicSetting.key.in_(FIELDS)))
     return {row.key: row.value for row in rows}
+
+
+def _opening_hours(value: Any, settings: Settings) -> OpeningHours:
+    try:
+        return OpeningHours.from_json(value)
+    except (InvalidHours, AttributeError, TypeError):
+        # Only update() writes the row, after the same check: a hand-edited row must not stop
+        # the escalation clock, so the environment's hours stand in.
+        log.warning("stored opening hours are unusable; using the environment's")
+        return OpeningHours.from_limits(settings.escalation)
 
 
 def effective_clinic(session: Session, settings: Settings) -> ClinicProfile:
@@ -113,12 +176,17 @@ def effective_clinic(session: Session, settings: Settings) -> ClinicProfile:
             extra for extra in TEAM_EMAIL_EXTRAS if values[f"team_email_{extra}"] is True
         ),
         overridden=frozenset(stored),
+        opening_hours=_opening_hours(values["opening_hours"], settings),
+        first_contact=FirstContact(
+            urgent_minutes=float(values["first_contact_urgent_minutes"]),
+            high_minutes=float(values["first_contact_high_minutes"]),
+            normal_business_days=int(values["first_contact_normal_days"]),
+        ),
+        brand_color=str(values["brand_color"]) or None,
     )
 
 
-def _clean(field: str, raw: str | bool) -> str | bool:
-    if field in FLAG_FIELDS:
-        return bool(raw)
+def _clean_text(field: str, raw: Any) -> str:
     value = " ".join(str(raw).split())
     if not value:
         raise InvalidSetting(field, f"{LABELS[field]} cannot be empty.")
@@ -143,20 +211,68 @@ def _clean(field: str, raw: str | bool) -> str | bool:
     return value
 
 
+def _clean_deadline(field: str, raw: Any) -> int | float:
+    low, high = DEADLINE_RANGES[field]
+    unit = "business days" if field == "first_contact_normal_days" else "minutes"
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = math.nan
+    whole_days = field != "first_contact_normal_days" or value.is_integer()
+    if not (low <= value <= high) or not whole_days:
+        raise InvalidSetting(
+            field, f"{LABELS[field]} must be a number of {unit} from {low} to {high}."
+        )
+    return _number(value)
+
+
+def _clean(field: str, raw: Any) -> Any:
+    if field in FLAG_FIELDS:
+        return bool(raw)
+    if field == "opening_hours":
+        try:
+            return OpeningHours.from_json(raw).to_json()
+        except InvalidHours as error:
+            raise InvalidSetting(f"hours_{error.day}" if error.day else field, str(error)) from None
+    if field in DEADLINE_FIELDS:
+        return _clean_deadline(field, raw)
+    if field == "brand_color":
+        if not str(raw).strip():
+            return ""  # the pages' own colour
+        try:
+            return branding.check_colour(str(raw))
+        except branding.InvalidColour as error:
+            raise InvalidSetting(field, str(error)) from None
+    return _clean_text(field, raw)
+
+
+def _check_together(cleaned: Mapping[str, Any], before: ClinicProfile) -> None:
+    """Rules across fields: an urgent lead never waits longer than a strong candidate."""
+    urgent = cleaned.get("first_contact_urgent_minutes", before.first_contact.urgent_minutes)
+    high = cleaned.get("first_contact_high_minutes", before.first_contact.high_minutes)
+    if urgent > high:
+        raise InvalidSetting(
+            "first_contact_urgent_minutes",
+            f"Urgent leads must be called first: {_number(urgent)} minutes is longer than the "
+            f"{_number(high)} minutes strong candidates get.",
+        )
+
+
 def update(
     session: Session,
     settings: Settings,
-    submitted: Mapping[str, str | bool],
+    submitted: Mapping[str, Any],
     actor: audit.Actor,
-) -> dict[str, dict[str, str | bool]]:
+) -> dict[str, dict[str, Any]]:
     """Store the submitted values (not committed); returns {field: {before, after}} changed.
 
     Raises InvalidSetting for the first bad value, before anything is stored.
     """
     cleaned = {field: _clean(field, submitted[field]) for field in FIELDS if field in submitted}
     before = effective_clinic(session, settings)
+    _check_together(cleaned, before)
     env = defaults(settings)
-    changes: dict[str, dict[str, str | bool]] = {}
+    changes: dict[str, dict[str, Any]] = {}
     for field, value in cleaned.items():
         old = before.value(field)
         if value == old:

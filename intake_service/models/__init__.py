@@ -3,7 +3,7 @@
 from intake_service.models.abuse import BlockedValue, SmsPause
 from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
-from intake_service.models.clinic_setting import ClinicSetting
+from intake_service.models.clinic_setting import ClinicAsset, ClinicSetting
 from intake_service.models.consent import ConsentEvent, PhoneOptOut
 from intake_service.models.consent_archive import ArchivedConsent
 from intake_service.models.dev_mailbox import DevMailboxEntry
@@ -32,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "BlockedValue",
     "CallbackRequest",
+    "ClinicAsset",
     "ClinicSetting",
     "ConsentEvent",
     "DeliveryAttempt",

@@ -10,13 +10,14 @@ def register_blueprints(app: Flask) -> None:
     from intake_service.web import admin, dev_mailbox, ops, staff
     from intake_service.web.api import submissions
     from intake_service.web.errors import register_error_handlers
-    from intake_service.web.public import embed, pages, unsubscribe
+    from intake_service.web.public import embed, logo, pages, unsubscribe
     from intake_service.web.staff import ack
     from intake_service.web.webhooks import forms as form_webhooks
     from intake_service.web.webhooks import twilio
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(logo.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(form_webhooks.bp)
     app.register_blueprint(ops.bp)

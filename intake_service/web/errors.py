@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from intake_service.domain.intake import SubmissionLimited
 from intake_service.extensions import limiter
+from intake_service.web.public.clinic import database_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ def wants_json() -> bool:
 
 def error_response(status: int, sentence: str | None = None, **extra: object) -> Response:
     """The error answer for `status`, shaped for whoever asked (JSON client or browser)."""
+    if status == 413 and sentence is None and request.max_content_length:
+        # The limit of this endpoint (a logo upload takes more than a form).
+        limit = request.max_content_length // 1024
+        sentence = f"The request is too large; the limit is {limit} KiB."
     sentence = sentence or SENTENCES.get(status, "The request failed.")
     if wants_json():
         response = jsonify({"error": sentence, **extra})
@@ -74,7 +79,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def database_unavailable(error: DBAPIError) -> Response:
-        # The transaction rolled back: nothing half-written. Say when to come back.
+        # The transaction rolled back: nothing half-written. Say when to come back, without
+        # asking the database again for the page's clinic details.
+        database_unreachable()
         log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
         response = error_response(503)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)

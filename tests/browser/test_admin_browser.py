@@ -20,10 +20,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from werkzeug.serving import make_server
 
 from intake_service.db import Database, utcnow
+from intake_service.domain import branding, clinic_settings
+from intake_service.domain.compliance import audit
+from intake_service.domain.leads import routing_editing
 from intake_service.domain.outreach import processing
 from intake_service.models import BlockedValue, Message, SmsPause, Template, TemplateVersion
 from tests.domain.builders import load_templates
-from tests.support import factories
+from tests.support import factories, images
 from tests.support.services import free_port
 from tests.support.smtp_server import SmtpServer
 
@@ -281,6 +284,28 @@ def test_a_disabled_sequence_step_is_not_planned_for_the_next_lead(
     assert ("day1", "sms") not in planned
 
 
+def branded(app: Flask) -> None:
+    """Routing with two queues, a catch-all and an evening rule; a logo and a colour."""
+    db: Database = app.extensions["intake.db"]
+    who = audit.Actor(None, ADMIN)
+    with db.transaction() as session:
+        clinician = factories.user(session, "clinician", display_name="Dr. Rivera")
+        other = factories.user(session, "clinician", display_name="Sam Okafor")
+        tms = routing_editing.add_queue(session, "TMS", "", who)
+        evenings = routing_editing.add_queue(session, "Evenings", "evenings@clinic.example", who)
+        for user in (clinician, other):
+            routing_editing.add_member(session, tms, user.id, who)
+        member = routing_editing.add_member(session, evenings, other.id, who)
+        routing_editing.set_member_off(session, member, True, who)
+        rule = {"treatment": "tms", "priority": "high", "queue_id": str(tms)}
+        routing_editing.add_rule(session, routing_editing.parse_rule(session, rule), who)
+        night = {"queue_id": str(evenings), "hour_from": "18", "hour_to": "8"}
+        routing_editing.add_rule(session, routing_editing.parse_rule(session, night), who)
+        branding.store_logo(session, images.png(), who)
+        settings = app.extensions["intake.settings"]
+        clinic_settings.update(session, settings, {"brand_color": "#5a2d82"}, who)
+
+
 def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
     new_page: Callable[..., Page], live_app: Flask, base_url: str
 ) -> None:
@@ -309,12 +334,14 @@ def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
             ]
         )
     tid = template_id(live_app, "team_new_lead", "email")
+    branded(live_app)
     paths = {
         "overview": "/admin/",
         "failed": "/admin/messages/failed",
         "failed-detail": f"/admin/messages/failed/{failed_id}",
         "users": "/admin/users",
         "settings": "/admin/settings",
+        "routing": "/admin/routing",
         "audit": "/admin/audit",
         "abuse": "/admin/abuse",
         "data-requests": f"/admin/data-requests?q={lead_email}",
@@ -329,6 +356,16 @@ def test_every_admin_page_passes_axe_and_a_coordinator_is_refused_them_all(
             page.wait_for_load_state("load")
             check_axe(page, f"{name} ({size})")
             shot(page, f"admin-{name}-{size}")
+        # The public form with the clinic's logo and colour (set in branded()).
+        page.goto("/contact")
+        page.wait_for_load_state("load")
+        logo = page.get_by_role("img", name="Sunrise Clinic")
+        expect(logo).to_be_visible()
+        assert logo.evaluate("img => img.naturalWidth") > 0  # the served file really loaded
+        header = page.locator("header.site")
+        assert header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(90, 45, 130)"
+        check_axe(page, f"contact with logo ({size})")
+        shot(page, f"public-contact-branded-{size}")
     coordinator = new_page("phone", COORDINATOR, "/staff/leads")
     assert coordinator.get_by_role("link", name="Admin").count() == 0
     for path in [*paths.values(), "/admin/templates", "/admin/sequences"]:

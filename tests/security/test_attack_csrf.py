@@ -83,6 +83,9 @@ def test_every_form_post_without_a_token_is_refused(
                 "user_id",
                 "entry_id",
                 "pause_id",
+                "rule_id",
+                "queue_id",
+                "member_id",
             )
         },
         treatment="tms",

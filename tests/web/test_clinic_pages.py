@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from intake_service import create_app
+from intake_service.config import Settings
+from intake_service.domain import clinic_settings
+from intake_service.domain.compliance.audit import Actor
 from tests.web.test_forms import Page, contact_data, post
 
 PUBLIC_PAGES = ("/contact", "/screening/tms", "/screening/phq9", "/screening/gad7", "/privacy")
@@ -79,3 +83,35 @@ def test_an_unparseable_clinic_phone_still_makes_a_link_of_its_digits(
     client = make_app(CLINIC_PHONE="555-CLINIC 0100").test_client()
     hrefs = [a.attr("href") for a in Page(client.get("/privacy").text).find_all("a")]
     assert "tel:5550100" in hrefs
+
+
+def test_the_pages_show_the_clinic_an_admin_set(clinic_client: Any) -> None:
+    app = clinic_client.application
+    db = app.extensions["intake.db"]
+    changes = {"name": "Sunrise Mind", "phone": "(213) 555-0199", "address": "1 Sun Way"}
+    with db.transaction() as session:
+        clinic_settings.update(
+            session, app.extensions["intake.settings"], changes, Actor(None, "a")
+        )
+    page = Page(clinic_client.get("/contact").text)
+    text = page.text()
+    assert "Sunrise Mind" in text and "1 Sun Way" in text and "(213) 555-0199" in text
+    assert "tel:+12135550199" in [a.attr("href") for a in page.find_all("a")]
+
+
+def test_without_a_database_the_pages_show_the_environments_clinic(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # Nothing listens on port 1: the clinic settings cannot be read, the form still shows, and
+    # the 503 page of a post names the clinic without asking the database again.
+    settings = make_settings(DATABASE_URL="postgresql://postgres@127.0.0.1:1/none", **CLINIC)
+    app = create_app(settings)
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        client = app.test_client()
+        form = client.get("/contact")
+        assert form.status_code == 200 and "Sunrise Clinic" in form.text
+        failed = post(client, "/contact", contact_data())
+        assert failed.status_code == 503 and "Sunrise Clinic" in failed.text
+    finally:
+        app.extensions["intake.db"].dispose()

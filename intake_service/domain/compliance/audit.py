@@ -73,6 +73,9 @@ KINDS = (
     "texts.viewed",
     "text.viewed",
     "text.acknowledged",
+    # Routing edited in the admin app: the queue's, member's or rule's fields before and after
+    # (staff ids, treatments and hours: configuration, never a lead's details).
+    "routing.changed",
 )
 
 

@@ -1,8 +1,10 @@
 """Nobody left unclaimed: a lead not acted on in its time to first contact is escalated.
 
-Each priority has a deadline (urgent 5 minutes, high an hour, the rest one business day in
-the clinic's hours). The clock is durable: Escalation rows with a due time, swept by beat,
-never a Celery countdown (lost with the broker, redelivered after Redis' visibility timeout).
+Each priority has a deadline (by default urgent 5 minutes, high an hour, the rest one business
+day in the clinic's opening hours and time zone): clinic settings, the database over the
+environment, read when the clock starts and at each rung. The clock is durable: Escalation
+rows with a due time, swept by beat, never a Celery countdown (lost with the broker,
+redelivered after Redis' visibility timeout).
 Round 1 tells the lead's queue (email, and a text to the on-call phone for an urgent lead);
 round 2 and later tell the queue's lead as well, and the ladder repeats until someone acts:
 claims the lead, changes its status, or acknowledges an urgent page.
@@ -13,15 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-import zoneinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service import channels
 from intake_service.config import Settings
-from intake_service.config.escalation import EscalationSettings
 from intake_service.db import Database, utcnow
+from intake_service.domain.clinic_hours import FirstContact, add_business_days
+from intake_service.domain.clinic_settings import ClinicProfile, effective_clinic
 from intake_service.domain.leads import routing
 from intake_service.domain.outreach import sequences
 from intake_service.models import Escalation, Lead, LeadEvent, Message, RoutingQueue
@@ -32,7 +34,7 @@ TEMPLATE = "team_overdue"
 ACTED_EVENTS = ("claimed", "status_changed", "assigned")
 
 
-def time_to_first_contact(priority: str | None, limits: EscalationSettings) -> dt.timedelta | None:
+def time_to_first_contact(priority: str | None, limits: FirstContact) -> dt.timedelta | None:
     """The time a priority allows; None for "business day" priorities (see `deadline`)."""
     if priority == "urgent":
         return dt.timedelta(minutes=limits.urgent_minutes)
@@ -41,40 +43,21 @@ def time_to_first_contact(priority: str | None, limits: EscalationSettings) -> d
     return None
 
 
-def deadline(lead: Lead, settings: Settings, start: dt.datetime | None = None) -> dt.datetime:
-    """When the lead must have been acted on, from `start` (its arrival unless given)."""
+def deadline(lead: Lead, clinic: ClinicProfile, start: dt.datetime | None = None) -> dt.datetime:
+    """When the lead must have been acted on, from `start` (its arrival unless given), in the
+    clinic's hours, zone and times to first contact as an admin set them (over the env's)."""
     start = start or lead.created_at
-    limits = settings.escalation
+    limits = clinic.first_contact
     allowed = time_to_first_contact(lead.priority, limits)
     if allowed is not None:
         return start + allowed
-    return add_business_day(start, limits, zoneinfo.ZoneInfo(settings.clinic_timezone))
-
-
-def add_business_day(
-    start: dt.datetime, limits: EscalationSettings, zone: zoneinfo.ZoneInfo
-) -> dt.datetime:
-    """`start` plus one business day's worth of open hours, counted only while open."""
-    day_length = dt.datetime.combine(dt.date.min, limits.business_close) - dt.datetime.combine(
-        dt.date.min, limits.business_open
-    )
-    remaining = day_length
-    local = start.astimezone(zone)
-    for _ in range(30):  # a month of closed days would be a misconfiguration, not a loop
-        opens = dt.datetime.combine(local.date(), limits.business_open, zone)
-        closes = dt.datetime.combine(local.date(), limits.business_close, zone)
-        if local.weekday() in limits.business_days and local < closes:
-            begin = max(local, opens)
-            if begin + remaining <= closes:
-                return (begin + remaining).astimezone(dt.UTC)
-            remaining -= closes - begin
-        local = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), zone)
-    return (start + dt.timedelta(days=1)).astimezone(dt.UTC)
+    return add_business_days(start, clinic.opening_hours, clinic.zone, limits.normal_business_days)
 
 
 def start(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
     """Start the lead's clock: its first escalation, due at its deadline (not committed)."""
-    _schedule(session, lead.id, 1, deadline(lead, settings), now)
+    clinic = effective_clinic(session, settings)
+    _schedule(session, lead.id, 1, deadline(lead, clinic), now)
 
 
 def acted(session: Session, lead: Lead) -> bool:
@@ -118,6 +101,7 @@ def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> i
     now = now or utcnow()
     escalated = 0
     with db.transaction() as session:
+        clinic = effective_clinic(session, settings)
         due = session.scalars(
             select(Escalation)
             .where(Escalation.done_at.is_(None), Escalation.due_at <= now)
@@ -133,7 +117,7 @@ def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> i
                 continue
             row.outcome = "escalated"
             _notify(session, lead, settings, row.round, now)
-            again = deadline(lead, settings, start=now)
+            again = deadline(lead, clinic, start=now)
             _schedule(session, lead.id, row.round + 1, again, now)
             escalated += 1
             log.warning("lead %s not acted on in time; escalation round %d", lead.id, row.round)

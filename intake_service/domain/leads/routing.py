@@ -9,13 +9,13 @@ goes to the default team (TEAM_EMAILS) unassigned, so nothing ever routes to nob
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
+from intake_service.domain.clinic_settings import effective_clinic
 from intake_service.models import Lead, RoutingQueue, RoutingRule, User
 
 
@@ -45,8 +45,9 @@ def _matches(rule: RoutingRule, lead: Lead, hour: int) -> bool:
 
 
 def pick_queue(session: Session, lead: Lead, settings: Settings) -> RoutingQueue | None:
-    """The queue of the first active rule matching the lead at its arrival hour (clinic time)."""
-    hour = lead.created_at.astimezone(zoneinfo.ZoneInfo(settings.clinic_timezone)).hour
+    """The queue of the first active rule matching the lead at its arrival hour, in the clinic's
+    time zone as an admin set it (clinic settings, over CLINIC_TIMEZONE)."""
+    hour = lead.created_at.astimezone(effective_clinic(session, settings).zone).hour
     rules = session.scalars(
         select(RoutingRule)
         .where(RoutingRule.active.is_(True))

@@ -1,5 +1,5 @@
-"""The admin app (templates, failed messages, users, sequences, settings, spam and texting,
-data requests, audit): admins only.
+"""The admin app (templates, failed messages, users, sequences, routing, settings, spam and
+texting, data requests, audit): admins only.
 
 Every view is behind the staff app's sign-in and `admin_required`; the pages reuse the staff
 layout. Each area is one module; `init_app` registers them and the account-link pages.
@@ -36,7 +36,16 @@ SECTIONS = (
     ),
     ("admin.user_list", "Users", "Invite staff, change roles, disable accounts, reset passwords."),
     ("admin.sequence_list", "Sequences", "When each follow-up goes, per treatment."),
-    ("admin.settings_page", "Clinic settings", "Name, phone, address, time zone, team email."),
+    (
+        "admin.routing_page",
+        "Routing",
+        "Queues and their members, and the rules that give each new lead to one.",
+    ),
+    (
+        "admin.settings_page",
+        "Clinic settings",
+        "Name, phone, address, time zone, opening hours, first-contact deadlines, logo, colour.",
+    ),
     (
         "admin.abuse_page",
         "Spam and texting",
@@ -104,6 +113,7 @@ def init_app(app: Flask) -> None:
         audit_log,
         data_requests,
         messages,
+        routing,
         sequences,
         settings_page,
         templates_editor,

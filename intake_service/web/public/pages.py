@@ -32,11 +32,11 @@ from intake_service.db import get_db, utcnow
 from intake_service.domain import intake
 from intake_service.domain.compliance import consent
 from intake_service.domain.intake import rules, spam
-from intake_service.domain.intake.contact import InvalidContact, normalize_phone
 from intake_service.domain.triage import scales
 from intake_service.extensions import client_address, submission_limit
 from intake_service.web.errors import error_response
 from intake_service.web.public import EMBED_BLUEPRINT, PATIENT_BLUEPRINTS, locale
+from intake_service.web.public.clinic import public_clinic
 from intake_service.web.public.forms import ContactForm, Gad7Form, Phq9Form, TmsScreenForm
 
 log = logging.getLogger(__name__)
@@ -81,19 +81,12 @@ SCALE_PAGES = {
 
 @bp.app_context_processor
 def clinic_context() -> dict[str, Any]:
-    settings = current_app.extensions["intake.settings"]
+    # Who the clinic is, on every public page: a page asking about depression has to say
+    # whose it is and how to reach a person there (the admin's settings over the environment).
+    clinic = public_clinic()
     return {
-        "clinic_name": settings.clinic_name,
-        # Who the clinic is, on every public page: a page asking about depression has to say
-        # whose it is and how to reach a person there.
-        "clinic": {
-            "name": settings.clinic_name,
-            "phone": settings.clinic_phone,
-            "phone_tel": tel_target(settings.clinic_phone),
-            "address": settings.clinic_address,
-            "hours": settings.clinic_hours,
-            "first_contact": settings.clinic_first_contact,
-        },
+        "clinic_name": clinic["name"],
+        "clinic": clinic,
         "crisis": rules.CRISIS_WORDING,
         "locale": str(get_locale() or locale.DEFAULT),
         "language_switch": _language_switch(),
@@ -146,14 +139,6 @@ def translate(text: str) -> str:
     catalogue's message id, so an unknown sentence (a clinic's own hours) shows as written.
     """
     return gettext(str(text)) if text else text
-
-
-def tel_target(phone: str) -> str:
-    """`phone` as a tel: link's target (E.164 when it parses, else its digits)."""
-    try:
-        return normalize_phone(phone)
-    except InvalidContact:
-        return "".join(char for char in phone if char.isdigit() or char == "+")
 
 
 @bp.app_template_filter("summary_label")
@@ -309,7 +294,7 @@ def receive(page: FormPage, form: ContactForm) -> intake.Accepted | None:
 
 def limited_sentence(limited: intake.SubmissionLimited) -> str:
     """When to send the form again, and the clinic's phone for anyone who would rather call."""
-    clinic_phone = current_app.extensions["intake.settings"].clinic_phone
+    clinic_phone = public_clinic()["phone"]
     return gettext(
         "We have already received several forms from this email address or phone number in "
         "the last hour. You can send this one again in %(minutes)s min, or call us at "

@@ -14,6 +14,7 @@ from flask import Flask
 
 from intake_service.config.escalation import EscalationSettings
 from intake_service.domain import intake
+from intake_service.domain.clinic_hours import OpeningHours, add_business_days
 from intake_service.domain.compliance.audit import Actor
 from intake_service.domain.leads import claims, escalation
 from intake_service.models import Escalation, Lead
@@ -111,7 +112,8 @@ def test_spam_gets_no_clock(app: Flask) -> None:
     ],
 )
 def test_one_business_day_counts_only_open_hours(arrived: dt.datetime, due: dt.datetime) -> None:
-    assert escalation.add_business_day(arrived, EscalationSettings(), LA) == due
+    hours = OpeningHours.from_limits(EscalationSettings())
+    assert add_business_days(arrived, hours, LA) == due
 
 
 def test_the_times_are_settings(make_app: Callable[..., Flask]) -> None:

@@ -20,6 +20,9 @@ ARGS = {
     "lead_id": uuid.UUID("6f1c2a9e-4b7d-4e21-9a53-0c8d2f1e7b64"),
     "entry_id": 1,
     "pause_id": 1,
+    "rule_id": 1,
+    "queue_id": 1,
+    "member_id": 1,
 }
 
 
@@ -45,7 +48,10 @@ def test_the_admin_app_has_every_section(app: Flask) -> None:
         "/admin/messages/failed",
         "/admin/users",
         "/admin/sequences",
+        "/admin/routing",
         "/admin/settings",
+        "/admin/settings/hours",
+        "/admin/settings/logo",
         "/admin/audit",
         "/admin/abuse",
         "/admin/data-requests",
