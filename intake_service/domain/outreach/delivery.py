@@ -34,7 +34,12 @@ from intake_service.domain.compliance.policy import Decision, can_contact
 from intake_service.domain.outreach import delivery_reports, envelope, failures, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
-from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
+from intake_service.domain.templates.versions import (
+    TemplateMissing,
+    as_source,
+    message_locale,
+    version_for,
+)
 from intake_service.models import DeliveryAttempt, Lead, Message, MessageStatus
 from intake_service.models.message import can_move_to
 
@@ -114,7 +119,9 @@ def _decide(session: Session, message: Message, lead: Lead, now: dt.datetime) ->
 def _render(
     session: Session, message: Message, lead: Lead, settings: Settings, now: dt.datetime
 ) -> OutgoingMessage:
-    version = current_version(session, message.template_key, message.channel)
+    # A patient's message in the lead's language where that template exists, else English.
+    locale = message_locale(message.template_key, lead.locale)
+    version = version_for(session, message.template_key, message.channel, locale)
     # The clinic as an admin set it (name, phone, zone, what the team email may carry).
     profile = effective_clinic(session, settings)
     if message_context.audience(message.template_key) == "team":
@@ -122,7 +129,8 @@ def _render(
             session, lead, settings, now, message.recipient, profile
         )
     else:
-        context = message_context.patient_context(lead, settings, profile)
+        # The words for the lead's choices follow the version's language, not the lead's.
+        context = message_context.patient_context(lead, settings, profile, version.template.locale)
     rendered = render(as_source(version), context)
     message.template_version_id = version.id
     message.subject = rendered.subject

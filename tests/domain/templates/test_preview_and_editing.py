@@ -30,14 +30,18 @@ CLINIC = checks.SAMPLE_CLINIC
 ADMIN = Author(None, "admin@clinic.example")
 
 
-def default(key: str, channel: str) -> TemplateSource:
-    return next(d.source for d in read_defaults() if (d.key, d.channel) == (key, channel))
+def default(key: str, channel: str, locale: str = "en") -> TemplateSource:
+    return next(
+        d.source for d in read_defaults() if (d.key, d.channel, d.locale) == (key, channel, locale)
+    )
 
 
-def template_id(db: Database, key: str, channel: str) -> int:
+def template_id(db: Database, key: str, channel: str, locale: str = "en") -> int:
     with db.session() as session:
         found = session.scalars(
-            sa.select(Template.id).where(Template.key == key, Template.channel == channel)
+            sa.select(Template.id).where(
+                Template.key == key, Template.channel == channel, Template.locale == locale
+            )
         ).one()
     return int(found)
 
@@ -184,16 +188,17 @@ def test_list_shows_each_template_with_its_version_in_force(db: Database) -> Non
             ADMIN,
             None,
         )
-        rows = {(r.key, r.channel): r for r in editing.list_templates(session)}
+        rows = {(r.key, r.channel, r.locale): r for r in editing.list_templates(session)}
     assert len(rows) == len(read_defaults())
-    page = rows[("team_urgent_page", "sms")]
+    page = rows[("team_urgent_page", "sms", "en")]
     assert (page.version, page.origin, page.changed_by, page.audience) == (
         2,
         "admin",
         ADMIN.email,
         "team",
     )
-    assert rows[("patient_checkin", "email")].version == 1
+    assert rows[("patient_checkin", "email", "en")].version == 1
+    assert rows[("patient_checkin", "email", "es")].version == 1
 
 
 def test_loading_from_files_runs_the_same_checks(db: Database, tmp_path: Path) -> None:
