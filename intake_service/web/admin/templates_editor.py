@@ -32,11 +32,15 @@ def template_list() -> ResponseReturnValue:
     with get_db().session() as session:
         rows = editing.list_templates(session)
     missing = editing.missing_translations(rows)
+    # Per English row, the languages it has no version in: "no Spanish".
+    lacking: dict[tuple[str, str], list[str]] = {}
+    for m in missing:
+        lacking.setdefault((m.key, m.channel), []).append(LOCALE_NAMES.get(m.locale, m.locale))
     return render_template(
         "admin/templates.html",
         rows=rows,
         missing=missing,
-        missing_keys={(m.key, m.channel) for m in missing},
+        lacking=lacking,
         channel_labels=CHANNEL_LABELS,
         locale_names=LOCALE_NAMES,
     )
