@@ -183,6 +183,10 @@ def test_admin_edits_the_sms_template_watching_preview_and_segments_then_restore
     retype(page, "Hi {{ patient.first_name }}, it's {{ clinic.name }}. Reply STOP to opt out.")
     expect(bubble).to_have_text("Hi Jane, it's Sunrise Clinic. Reply STOP to opt out.")
     page.locator("#note").fill("Shorter first line")
+    # Let the live preview the note set off finish first: its response, landing after the
+    # save's, would put back the session cookie without the "Saved" flash.
+    page.locator("#note").press("Tab")
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Save as version 2").click()
     expect(page.locator(".flash").first).to_contain_text("Saved as version 2")
     expect(page.locator("#version-2")).to_contain_text("Shorter first line")
