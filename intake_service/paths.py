@@ -21,3 +21,8 @@ def message_templates_root() -> Path:
 
 def migrations_root() -> Path:
     return _PACKAGE / "migrations"
+
+
+def translations_root() -> Path:
+    """The message catalogues (translations/<locale>/LC_MESSAGES), shipped inside the package."""
+    return _PACKAGE / "translations"

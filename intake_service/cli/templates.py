@@ -15,7 +15,8 @@ def templates() -> None:
 
 @templates.command("load")
 def templates_load() -> None:
-    """Load the default message templates from templates/messages/ as new versions."""
+    """Load the default message templates from templates/messages/ (English, and each locale's
+    subfolder) as new versions; a version an admin saved is never replaced."""
     saved = load_templates(read_settings())
     for line in long_texts():
         click.echo(f"warning: {line}", err=True)
@@ -32,7 +33,7 @@ def long_texts() -> list[str]:
     from intake_service.domain.templates.versions import read_defaults
 
     texts = (d for d in read_defaults() if kind(d.channel).billed_by_segments)
-    found = (length.warning(d.key, d.source) for d in texts)
+    found = (length.warning(d.key, d.source, d.locale) for d in texts)
     return [w for w in found if w]
 
 
@@ -44,7 +45,10 @@ def load_templates(settings: Settings) -> list[str]:
     try:
         with db.transaction() as session:
             versions = load_defaults(session)
-            saved = [f"{v.template.key} ({v.template.channel}) v{v.version}" for v in versions]
+            saved = [
+                f"{v.template.key} ({v.template.channel}, {v.template.locale}) v{v.version}"
+                for v in versions
+            ]
             # Sequences name templates, so they load after them.
             saved += [f"sequence for {t}" for t in sequences.load_defaults(session)]
     finally:

@@ -1,7 +1,8 @@
 """Golden files: every variant of every default template, rendered as a patient or the team
 would get it, so a template change is a reviewable diff.
 
-tests/golden/<key>.<variant>.<channel>.txt (and .html for email) hold the renderings. The
+tests/golden/<key>.<variant>.<channel>.txt (and .html for email) hold the English renderings,
+<key>.<variant>.<channel>.<locale>.txt those of another locale's template (es/). The
 variants are one lead, the "default" (Jane Doe's TMS self-screen: routine, TMS, phone and
 email, an evening callback), changed along one axis at a time: urgent, each other treatment,
 no phone, no email, any callback time, the contact form. A variant that renders a template
@@ -136,8 +137,14 @@ def variant_lead(session: Session, name: str) -> Lead:
     return session.get_one(Lead, FIXED_LEAD_ID)
 
 
-def rendered_files(default: DefaultTemplate, rendered: Rendered, variant: str) -> dict[str, str]:
+def golden_name(default: DefaultTemplate, variant: str) -> str:
+    """The file name without its extension: English has no locale in it, to keep its history."""
     name = f"{default.key}.{variant}.{default.channel}"
+    return name if default.locale == "en" else f"{name}.{default.locale}"
+
+
+def rendered_files(default: DefaultTemplate, rendered: Rendered, variant: str) -> dict[str, str]:
+    name = golden_name(default, variant)
     if default.channel == "sms":
         return {f"{name}.txt": rendered.body_text}
     files = {f"{name}.txt": f"Subject: {rendered.subject}\n\n{rendered.body_text}"}
@@ -163,7 +170,7 @@ def render_variant(
                     session, lead, settings, FIXED_NOW, recipient
                 )
             else:
-                context = message_context.patient_context(lead, settings)
+                context = message_context.patient_context(lead, settings, locale=default.locale)
             renderings[default] = render(default.source, context)
         session.rollback()
     return renderings
@@ -242,7 +249,14 @@ def test_no_golden_file_outlives_its_template_or_variant(expected: dict[str, str
 
 def test_every_template_has_its_default_rendering() -> None:
     for default in read_defaults():
-        assert (GOLDEN / f"{default.key}.default.{default.channel}.txt").exists(), default.key
+        assert (GOLDEN / f"{golden_name(default, 'default')}.txt").exists(), default
+
+
+def test_every_patient_template_has_a_golden_file_per_locale() -> None:
+    # Issue 14: a Spanish patient template is reviewed like the English one.
+    for default in read_defaults():
+        if message_context.audience(default.key) == "patient" and default.locale == "en":
+            assert (GOLDEN / f"{default.key}.default.{default.channel}.es.txt").exists(), default
 
 
 def test_every_variant_changes_some_template(expected: dict[str, str]) -> None:

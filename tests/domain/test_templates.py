@@ -82,14 +82,17 @@ UNKNOWN_TEXT = InboundMessage(
 AUDIENCE = {d.key: message_context.audience(d.key) for d in read_defaults()}
 
 
-def on_disk() -> set[tuple[str, str]]:
-    """(key, channel) of every template file in templates/messages/, read straight from disk."""
+def on_disk() -> set[tuple[str, str, str]]:
+    """(key, channel, locale) of every template file in templates/messages/, read straight from
+    disk: English in the key's folder, another locale in its subfolder (es/)."""
     found = set()
     for folder in message_templates_root().iterdir():
-        if (folder / "email.txt").exists():
-            found.add((folder.name, "email"))
-        if (folder / "sms.txt").exists():
-            found.add((folder.name, "sms"))
+        places = [("en", folder)] + [(sub.name, sub) for sub in folder.iterdir() if sub.is_dir()]
+        for locale, place in places:
+            if (place / "email.txt").exists():
+                found.add((folder.name, "email", locale))
+            if (place / "sms.txt").exists():
+                found.add((folder.name, "sms", locale))
     return found
 
 
@@ -128,7 +131,11 @@ def fixed_lead(**changes: Any) -> Lead:
 
 
 def context_for(
-    key: str, lead: Lead, settings: Settings, session: Session | None = None
+    key: str,
+    lead: Lead,
+    settings: Settings,
+    session: Session | None = None,
+    locale: str = "en",
 ) -> dict[str, Any]:
     """The context a template's audience gets; team templates need a session (delivery problems).
 
@@ -139,13 +146,14 @@ def context_for(
     if AUDIENCE[key] == "team":
         assert session is not None, f"{key} is a team template: pass a session"
         return message_context.team_context(session, lead, settings, FIXED_NOW)
-    return message_context.patient_context(lead, settings)
+    return message_context.patient_context(lead, settings, locale=locale)
 
 
 def render_default(
     default: DefaultTemplate, lead: Lead, settings: Settings, session: Session | None = None
 ) -> Rendered:
-    return render(default.source, context_for(default.key, lead, settings, session))
+    context = context_for(default.key, lead, settings, session, default.locale)
+    return render(default.source, context)
 
 
 def all_parts(rendered: Rendered) -> str:
@@ -214,7 +222,7 @@ def test_load_defaults_stores_every_template_folder_once_as_version_1(db: Databa
     assert len(saved) == len(on_disk())
     with db.session() as session:
         templates = session.scalars(sa.select(Template)).all()
-        assert {(t.key, t.channel) for t in templates} == on_disk()
+        assert {(t.key, t.channel, t.locale) for t in templates} == on_disk()
         for template in templates:
             assert [(v.version, v.source) for v in template.versions] == [(1, "default")]
 
@@ -265,7 +273,11 @@ def test_changed_default_becomes_version_2_and_later_messages_record_it(
             session.execute(
                 sa.select(TemplateVersion.version, TemplateVersion.id)
                 .join(Template)
-                .where(Template.key == "patient_first_reply", Template.channel == "sms")
+                .where(
+                    Template.key == "patient_first_reply",
+                    Template.channel == "sms",
+                    Template.locale == "en",
+                )
             ).all()
         )
     assert version_ids[2] == new_version_id
@@ -356,7 +368,7 @@ def test_invalid_new_template_creates_no_template_row_even_before_commit(db: Dat
 
 
 def test_defaults_on_disk_match_what_read_defaults_finds() -> None:
-    assert {(d.key, d.channel) for d in read_defaults()} == on_disk()
+    assert {(d.key, d.channel, d.locale) for d in read_defaults()} == on_disk()
 
 
 # --- what the templates may and may not say ------------------------------------------------
@@ -385,7 +397,10 @@ def test_every_default_sms_is_gsm7_and_fits_two_segments_with_a_long_clinic_name
         assert LONG_CLINIC_NAME in body
 
 
-FORBIDDEN_IN_PATIENT_MESSAGES = re.compile(r"depress|screening|score|phq|gad-?7", re.IGNORECASE)
+# English and Spanish ("depresión", "puntuación", "tamizaje").
+FORBIDDEN_IN_PATIENT_MESSAGES = re.compile(
+    r"depres|screening|score|phq|gad-?7|puntuaci|puntaje|tamizaje|cribado", re.IGNORECASE
+)
 
 
 @pytest.mark.parametrize("treatment", TREATMENTS)
@@ -407,7 +422,9 @@ def test_patient_messages_carry_no_clinical_detail(
             assert wording not in text
 
 
-TREATMENT_WORDS = re.compile(r"ketamine|spravato|esketamine|tms|magnetic|psychiatr", re.IGNORECASE)
+TREATMENT_WORDS = re.compile(
+    r"ketamin|spravato|esketamin|tms|magnetic|magn[eé]tic|psychiatr|psiquiatr", re.IGNORECASE
+)
 
 
 @pytest.mark.parametrize("treatment", TREATMENTS)
@@ -433,14 +450,16 @@ def test_first_reply_to_an_urgent_lead_shows_988_and_911_on_every_channel(
     # DOMAIN.md: on a crisis submission "the thank-you page and the first reply show the 988
     # Suicide & Crisis Lifeline ... and call 911". A lead who gave only a phone number gets
     # the first reply by text alone.
-    (first_reply,) = [
+    first_replies = [
         d for d in read_defaults() if d.key == "patient_first_reply" and d.channel == channel
     ]
+    assert {d.locale for d in first_replies} == {"en", "es"}
 
-    rendered = render_default(first_reply, fixed_lead(urgent=True), golden_settings)
+    for first_reply in first_replies:
+        rendered = render_default(first_reply, fixed_lead(urgent=True), golden_settings)
 
-    assert "988" in rendered.body_text
-    assert "911" in rendered.body_text
+        assert "988" in rendered.body_text, first_reply.locale
+        assert "911" in rendered.body_text, first_reply.locale
 
 
 def test_urgent_lead_makes_the_team_email_say_urgent_first(
@@ -494,8 +513,12 @@ def test_versions_render_the_same_as_their_source_on_disk(
 
     with db.session() as session:
         for default in read_defaults():
-            stored = as_source(current_version(session, default.key, default.channel))
-            context = context_for(default.key, lead, golden_settings, golden_session)
+            stored = as_source(
+                current_version(session, default.key, default.channel, default.locale)
+            )
+            context = context_for(
+                default.key, lead, golden_settings, golden_session, default.locale
+            )
             assert render(stored, context) == render(default.source, context)
 
 
@@ -504,7 +527,9 @@ def test_versions_render_the_same_as_their_source_on_disk(
 
 def first_reply_email() -> DefaultTemplate:
     (default,) = [
-        d for d in read_defaults() if d.key == "patient_first_reply" and d.channel == "email"
+        d
+        for d in read_defaults()
+        if (d.key, d.channel, d.locale) == ("patient_first_reply", "email", "en")
     ]
     return default
 

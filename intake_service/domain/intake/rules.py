@@ -46,6 +46,8 @@ FORM_LABELS: dict[str, str] = {
 # The languages the public pages and patient messages speak; English is the fallback.
 LOCALES = ("en", "es")
 DEFAULT_LOCALE = "en"
+# Each language by its English name, for the staff and admin pages (staff read English).
+LOCALE_NAMES = {"en": "English", "es": "Spanish"}
 DEFAULT_TREATMENT = "unsure"
 DEFAULT_CALLBACK_WINDOW = "any"
 # A form about one treatment means that treatment when the person names none.

@@ -22,7 +22,12 @@ from intake_service.domain.leads.status import get_lead
 from intake_service.domain.outreach import sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
-from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
+from intake_service.domain.templates.versions import (
+    TemplateMissing,
+    as_source,
+    message_locale,
+    version_for,
+)
 from intake_service.models import Lead, Message, Template
 
 CHANNEL_LABELS = {name: k.label for name, k in channels.KINDS.items()}
@@ -54,6 +59,8 @@ class Preview:
     decision: Decision
     # Deferred, and the policy would let it go now if staff confirm the exemption.
     exemption: bool = False
+    locale: str = "en"  # the language of the version rendered
+    wanted: str = "en"  # the lead's language: another `locale` means that version is missing
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,13 @@ class Sent:
 
 
 def templates(session: Session) -> list[tuple[str, str]]:
-    """The (key, channel) pairs staff may send: every loaded template that speaks to patients."""
-    rows = session.execute(select(Template.key, Template.channel).order_by(Template.key))
+    """The (key, channel) pairs staff may send: every loaded template that speaks to patients.
+
+    One pair per template whatever its locales: the lead's language picks the version.
+    """
+    rows = session.execute(
+        select(Template.key, Template.channel).distinct().order_by(Template.key, Template.channel)
+    )
     return [
         (key, channel)
         for key, channel in rows
@@ -98,8 +110,10 @@ def preview(
     if (template_key, channel) not in templates(session):
         raise CannotSend("there is no such template to send to a patient")
     try:
-        version = current_version(session, template_key, channel)
-        rendered = render(as_source(version), message_context.patient_context(lead, settings))
+        locale = message_locale(template_key, lead.locale)
+        version = version_for(session, template_key, channel, locale)
+        context = message_context.patient_context(lead, settings, locale=version.template.locale)
+        rendered = render(as_source(version), context)
     except (TemplateMissing, RenderError) as error:
         raise CannotSend(f"the template cannot be used: {error}") from None
     decision = can_contact(session, lead, channel, Purpose.STAFF_ONE_OFF, now)
@@ -117,6 +131,8 @@ def preview(
         body_text=rendered.body_text,
         decision=decision,
         exemption=exemption,
+        locale=version.template.locale,
+        wanted=locale,
     )
 
 

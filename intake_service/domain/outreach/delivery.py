@@ -35,7 +35,12 @@ from intake_service.domain.compliance.policy import ALLOWED, Decision, can_conta
 from intake_service.domain.outreach import delivery_reports, envelope, failures, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
-from intake_service.domain.templates.versions import TemplateMissing, as_source, current_version
+from intake_service.domain.templates.versions import (
+    TemplateMissing,
+    as_source,
+    message_locale,
+    version_for,
+)
 from intake_service.models import DeliveryAttempt, InboundMessage, Lead, Message, MessageStatus
 from intake_service.models.message import can_move_to
 
@@ -123,7 +128,12 @@ def _decide(session: Session, message: Message, lead: Lead | None, now: dt.datet
 
 
 def _context(
-    session: Session, message: Message, lead: Lead | None, settings: Settings, now: dt.datetime
+    session: Session,
+    message: Message,
+    lead: Lead | None,
+    settings: Settings,
+    now: dt.datetime,
+    locale: str,
 ) -> dict[str, Any]:
     # The clinic as an admin set it (name, phone, zone, what the team email may carry).
     profile = effective_clinic(session, settings)
@@ -134,14 +144,17 @@ def _context(
         return message_context.team_context(
             session, lead, settings, now, message.recipient, profile
         )
-    return message_context.patient_context(lead, settings, profile)
+    # The words for the lead's choices follow the version's language, not the lead's.
+    return message_context.patient_context(lead, settings, profile, locale)
 
 
 def _render(
     session: Session, message: Message, lead: Lead | None, settings: Settings, now: dt.datetime
 ) -> OutgoingMessage:
-    version = current_version(session, message.template_key, message.channel)
-    context = _context(session, message, lead, settings, now)
+    # A patient's message in the lead's language where that template exists, else English.
+    locale = message_locale(message.template_key, lead.locale if lead else None)
+    version = version_for(session, message.template_key, message.channel, locale)
+    context = _context(session, message, lead, settings, now, version.template.locale)
     rendered = render(as_source(version), context)
     message.template_version_id = version.id
     message.subject = rendered.subject

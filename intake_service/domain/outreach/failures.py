@@ -78,6 +78,7 @@ def _fall_back(
     if other is None:
         return
     try:
+        # English is every locale's fallback, so the English template says whether one exists.
         current_version(session, message.template_key, other)
     except TemplateMissing:
         log.info("no %s version of %s to fall back to", other, message.template_key)

@@ -138,10 +138,10 @@ def overview(session: Session) -> list[SequenceView]:
 
 
 def template_choices(session: Session) -> dict[str, list[str]]:
-    """Template keys a step may name, by "audience:channel"."""
+    """Template keys a step may name, by "audience:channel" (once each, whatever its locales)."""
     choices: dict[str, list[str]] = {f"{a}:{c}": [] for a in AUDIENCES for c in CHANNELS}
     for key, channel in session.execute(
-        select(Template.key, Template.channel).order_by(Template.key)
+        select(Template.key, Template.channel).distinct().order_by(Template.key, Template.channel)
     ):
         if about(key) == "lead":  # a page about an inbound text has no lead to render for
             choices.setdefault(f"{audience(key)}:{channel}", []).append(key)

@@ -118,6 +118,7 @@ def load_defaults(session: Session, path: Path | None = None) -> list[str]:
             continue
         for step in steps:
             try:
+                # English: every locale falls back to it, so it must be loaded.
                 current_version(session, step.template_key, step.channel)
             except TemplateMissing:
                 raise InvalidSequence(

@@ -19,6 +19,7 @@ from intake_service.channels import kind
 from intake_service.config import Settings
 from intake_service.db import Database
 from intake_service.domain.compliance import audit
+from intake_service.domain.intake.rules import DEFAULT_LOCALE, LOCALES
 from intake_service.domain.outreach.direct_send import Direct, send_now
 from intake_service.domain.templates import checks
 from intake_service.domain.templates.message_context import audience
@@ -96,6 +97,26 @@ def list_templates(session: Session) -> list[TemplateRow]:
             v.author_email,
         )
         for t, v in rows
+    ]
+
+
+@dataclass(frozen=True)
+class MissingTranslation:
+    key: str
+    channel: str
+    locale: str
+
+
+def missing_translations(rows: list[TemplateRow]) -> list[MissingTranslation]:
+    """Patient templates (of `list_templates`) with no version in one of the patients' locales:
+    a lead who reads that language gets the English one, and delivery logs a warning."""
+    have = {(row.key, row.channel, row.locale) for row in rows}
+    return [
+        MissingTranslation(row.key, row.channel, locale)
+        for row in rows
+        if row.audience == "patient" and row.locale == DEFAULT_LOCALE
+        for locale in LOCALES
+        if locale != DEFAULT_LOCALE and (row.key, row.channel, locale) not in have
     ]
 
 
@@ -352,7 +373,7 @@ def send_test(
     """
     with db.session() as session:
         template = get_template(session, template_id)
-        key, channel = template.key, template.channel
+        key, channel, locale = template.key, template.channel, template.locale
         admin = session.get_one(User, admin_id)
         admin_email, recipient = admin.email, getattr(admin, kind(channel).address_field)
     if recipient is None:
@@ -362,7 +383,8 @@ def send_test(
     if problems:
         raise DraftRefused(problems)
     context = with_overrides(
-        sample_context(key, choice, clinic, settings.public_base_url, carries), edited_json
+        sample_context(key, choice, clinic, settings.public_base_url, carries, locale),
+        edited_json,
     )
     try:
         rendered = Prepared(source).render(context)

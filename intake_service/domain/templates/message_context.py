@@ -19,10 +19,12 @@ from intake_service.domain.compliance import unsubscribe
 from intake_service.domain.intake.contact import InvalidContact, display_phone, normalize_phone
 from intake_service.domain.intake.rules import (
     CALLBACK_WINDOW_LABELS,
+    DEFAULT_LOCALE,
     FORM_LABELS,
     TREATMENT_LABELS,
 )
 from intake_service.domain.leads import callback_requests
+from intake_service.domain.templates import labels
 from intake_service.models import (
     InboundMessage,
     Lead,
@@ -71,25 +73,29 @@ def _window(lead: Lead) -> str:
 
 
 def patient_context(
-    lead: Lead, settings: Settings, profile: ClinicProfile | None = None
+    lead: Lead,
+    settings: Settings,
+    profile: ClinicProfile | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """What a patient's message may say: their first name, the clinic, the treatment chosen,
     and the link that unsubscribes them from email.
 
     `profile` is the clinic as an admin set it (domain/clinic_settings); without one, the
-    environment's clinic.
+    environment's clinic. `locale` is the language of the template rendered (the lead's, or
+    English when that template has no version in it): the words for a choice follow it.
     """
     return {
         "patient": {
             "first_name": lead.first_name,
             # The words ("any time") for the text, the key ("any") for a template's choices.
-            "callback_window": WINDOW_LABELS[_window(lead)],
+            "callback_window": labels.window(_window(lead), locale),
             "callback_window_key": _window(lead),
         },
         "links": {"unsubscribe": unsubscribe.url_for(lead.id, settings)},
         "treatment": {
             "key": lead.treatment_interest,
-            "label": TREATMENT_LABELS[lead.treatment_interest],
+            "label": labels.treatment(lead.treatment_interest, locale),
         },
         "clinic": profile.template_clinic() if profile else clinic(settings),
     }

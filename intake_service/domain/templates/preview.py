@@ -19,6 +19,7 @@ from intake_service.channels.segments import (
     LIMITS,
     count_segments,
 )
+from intake_service.domain.intake.rules import DEFAULT_LOCALE
 from intake_service.domain.templates import checks
 from intake_service.domain.templates.rendering import Prepared, RenderError, TemplateSource
 from intake_service.domain.templates.samples import (
@@ -141,9 +142,13 @@ def preview(
     edited_json: str = "",
     base_url: str = "http://127.0.0.1:5000",
     carries: frozenset[str] = TEAM_EXTRAS,
+    locale: str = DEFAULT_LOCALE,
 ) -> Preview:
-    """The draft rendered for the sample lead, with anything that would refuse its save."""
-    context = sample_context(template_key, choice, clinic, base_url, carries)
+    """The draft rendered for the sample lead, with anything that would refuse its save.
+
+    `locale` is the template's language: a Spanish template's sample names choices in Spanish.
+    """
+    context = sample_context(template_key, choice, clinic, base_url, carries, locale)
     try:
         context = with_overrides(context, edited_json)
     except InvalidSample as error:

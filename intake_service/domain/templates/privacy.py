@@ -38,7 +38,11 @@ IDENTIFYING_VARIABLES = frozenset(
 CLINICAL_WORDS = re.compile(
     r"\b(depress\w*|anxi\w*|ocd|ptsd|suicid\w*|self[- ]harm\w*|screen(?:ing|ed)?|scores?|"
     r"phq-?9?|gad-?7?|diagnos\w*|ketamine|spravato|esketamine|tms|magnetic|psychiatr\w*|"
-    r"psycho\w*|bipolar|medications?|antidepressants?|candidacy|infusions?)\b",
+    r"psycho\w*|bipolar|medications?|antidepressants?|candidacy|infusions?|"
+    # The same in Spanish, for the es templates.
+    r"depresi\w*|ansiedad|toc|tept|autolesi\w*|diagn[oó]stic\w*|puntuaci\w*|puntajes?|"
+    r"tamizajes?|cribados?|ketamina|esketamina|magn[eé]tic\w*|psiquiatr\w*|psic[oó]\w*|"
+    r"medicamentos?|antidepresivos?|infusi[oó]n\w*)\b",
     re.IGNORECASE,
 )
 _parser = SandboxedEnvironment()

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from intake_service.domain.intake.rules import DEFAULT_LOCALE
+from intake_service.domain.templates import labels
 from intake_service.domain.templates.message_context import (
     SAMPLE_TEXT,
     TREATMENT_LABELS,
@@ -60,14 +62,14 @@ def every_choice() -> Iterator[SampleChoice]:
         yield SampleChoice(urgent, treatment, phone, window)
 
 
-def _patient(choice: SampleChoice, clinic: dict[str, str]) -> dict[str, Any]:
+def _patient(choice: SampleChoice, clinic: dict[str, str], locale: str) -> dict[str, Any]:
     return {
         "patient": {
             "first_name": "Jane",
-            "callback_window": WINDOW_LABELS[choice.window],
+            "callback_window": labels.window(choice.window, locale),
             "callback_window_key": choice.window,
         },
-        "treatment": {"key": choice.treatment, "label": TREATMENT_LABELS[choice.treatment]},
+        "treatment": {"key": choice.treatment, "label": labels.treatment(choice.treatment, locale)},
         "links": {"unsubscribe": "http://127.0.0.1:5000/unsubscribe/sample-token"},
         "clinic": dict(clinic),
     }
@@ -116,16 +118,18 @@ def sample_context(
     clinic: dict[str, str],
     base_url: str = "http://127.0.0.1:5000",
     carries: frozenset[str] = TEAM_EXTRAS,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """The variables `template_key`'s audience gets, for the sample lead `choice`.
 
-    `carries` names the screening results the team email may show (Clinic settings).
+    `carries` names the screening results the team email may show (Clinic settings);
+    `locale` is the template's language, which the words for a patient's choices follow.
     """
     if about(template_key) == "text":
         return _text(clinic, base_url)
     if audience(template_key) == "team":
         return _team(choice, clinic, base_url, carries)
-    return _patient(choice, clinic)
+    return _patient(choice, clinic, locale)
 
 
 def _text(clinic: dict[str, str], base_url: str) -> dict[str, Any]:

@@ -41,7 +41,9 @@ PATIENT = (
     Variable("patient.first_name", "The patient's first name, as they typed it", "Jane"),
     Variable(
         "patient.callback_window",
-        "When they asked to be called, in words: morning, afternoon, evening or any time",
+        "When they asked to be called, in words of the template's language: morning, afternoon,"
+        " evening or any time (in Spanish: por la mañana, por la tarde, por la noche, a cualquier"
+        " hora)",
         "evening",
     ),
     Variable(
@@ -54,7 +56,11 @@ PATIENT = (
         "The treatment asked about, for {% if %}: ketamine, spravato, tms, psychiatry, unsure",
         "tms",
     ),
-    Variable("treatment.label", "The treatment's name as patients read it", "TMS"),
+    Variable(
+        "treatment.label",
+        "The treatment's name as patients read it on the form, in the template's language",
+        "TMS",
+    ),
     Variable(
         "links.unsubscribe",
         "The signed link that unsubscribes them from email (every patient email's footer)",

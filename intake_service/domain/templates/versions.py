@@ -1,7 +1,10 @@
 """Message templates as data: load the defaults from templates/messages/, find the version in force.
 
 On disk each template key is a folder holding one file per part and channel:
-`email.subject`, `email.txt`, `email.html` and `sms.txt`.
+`email.subject`, `email.txt`, `email.html` and `sms.txt`, in English; a subfolder named for
+another locale (`es/`) holds the same files in that language. A template is (key, channel,
+locale); a message to a patient uses the lead's locale where that template exists, else the
+English one, with a warning (English is every locale's fallback, so it must exist).
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
+from intake_service.domain.intake.rules import DEFAULT_LOCALE, LOCALES
 from intake_service.domain.templates import length
 from intake_service.domain.templates.checks import problems as check
+from intake_service.domain.templates.message_context import audience
 from intake_service.domain.templates.rendering import TemplateSource
 from intake_service.models import Template, TemplateVersion
 from intake_service.paths import message_templates_root
 
-DEFAULT_LOCALE = "en"
+# The files of one template folder, per channel: the first is the one that must be there.
+_FILES = {"email": "email.txt", "sms": "sms.txt"}
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +46,51 @@ class DefaultTemplate:
     key: str
     channel: str
     source: TemplateSource
+    locale: str = DEFAULT_LOCALE
 
 
 def read_defaults(root: Path | None = None) -> list[DefaultTemplate]:
-    """Every default template on disk, in a stable order."""
+    """Every default template on disk, in a stable order: by key, English first, then each
+    other locale's; raises InvalidTemplate for a locale folder the service does not speak or
+    a translation without its English template."""
     root = root or message_templates_root()
     found: list[DefaultTemplate] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        email_text = folder / "email.txt"
-        if email_text.exists():
-            html = folder / "email.html"
-            found.append(
-                DefaultTemplate(
-                    folder.name,
-                    "email",
-                    TemplateSource(
-                        subject=(folder / "email.subject").read_text().strip(),
-                        body_text=email_text.read_text(),
-                        body_html=html.read_text() if html.exists() else None,
-                    ),
+        english = _read_folder(folder.name, folder, DEFAULT_LOCALE)
+        found += english
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if sub.name == DEFAULT_LOCALE or sub.name not in LOCALES:
+                raise InvalidTemplate(
+                    f"{folder.name}/{sub.name}: not a locale for translations "
+                    f"({', '.join(x for x in LOCALES if x != DEFAULT_LOCALE)})"
                 )
-            )
-        sms = folder / "sms.txt"
-        if sms.exists():
-            found.append(
-                DefaultTemplate(folder.name, "sms", TemplateSource(None, sms.read_text(), None))
-            )
+            translated = _read_folder(folder.name, sub, sub.name)
+            orphans = {d.channel for d in translated} - {d.channel for d in english}
+            if orphans:
+                raise InvalidTemplate(
+                    f"{folder.name}/{sub.name}: {', '.join(sorted(orphans))} has no English "
+                    "template to fall back to"
+                )
+            found += translated
+    return found
+
+
+def _read_folder(key: str, folder: Path, locale: str) -> list[DefaultTemplate]:
+    found = []
+    email_text = folder / _FILES["email"]
+    if email_text.exists():
+        html = folder / "email.html"
+        source = TemplateSource(
+            subject=(folder / "email.subject").read_text().strip(),
+            body_text=email_text.read_text(),
+            body_html=html.read_text() if html.exists() else None,
+        )
+        found.append(DefaultTemplate(key, "email", source, locale))
+    sms = folder / _FILES["sms"]
+    if sms.exists():
+        found.append(
+            DefaultTemplate(key, "sms", TemplateSource(None, sms.read_text(), None), locale)
+        )
     return found
 
 
@@ -97,25 +122,28 @@ def save_version(
     origin: str,
     author: Author | None = None,
     note: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> TemplateVersion | None:
     """Add a new version unless the latest one is identical (not committed); raises InvalidTemplate.
 
     Returns the new version, or None when nothing changed.
     """
     checked(key, channel, source)
-    template = session.scalars(
-        select(Template).where(
-            Template.key == key, Template.channel == channel, Template.locale == DEFAULT_LOCALE
-        )
-    ).first()
+    template = _template(session, key, channel, locale)
     if template is None:
-        template = Template(key=key, channel=channel, locale=DEFAULT_LOCALE)
+        template = Template(key=key, channel=channel, locale=locale)
         session.add(template)
         session.flush()
     latest = _latest(session, template.id)
     if origin == "default" and latest is not None and latest.source != "default":
         # An admin's edit stays in force: reloading the defaults must never undo it.
-        log.info("template %s (%s) keeps its admin version %d", key, channel, latest.version)
+        log.info(
+            "template %s (%s, %s) keeps its admin version %d",
+            key,
+            channel,
+            locale,
+            latest.version,
+        )
         return None
     return add_version(session, template, source, origin, author, note)
 
@@ -160,26 +188,70 @@ def load_defaults(session: Session, root: Path | None = None) -> list[TemplateVe
     saved = []
     for default in read_defaults(root):
         counted = kind(default.channel).billed_by_segments
-        too_long = length.warning(default.key, default.source) if counted else None
+        too_long = length.warning(default.key, default.source, default.locale) if counted else None
         if too_long:
             log.warning("%s", too_long)
-        version = save_version(session, default.key, default.channel, default.source, "default")
+        version = save_version(
+            session,
+            default.key,
+            default.channel,
+            default.source,
+            "default",
+            locale=default.locale,
+        )
         if version is not None:
             saved.append(version)
     return saved
 
 
-def current_version(session: Session, key: str, channel: str) -> TemplateVersion:
-    """The version in force (the newest); raises TemplateMissing."""
-    template_id = session.scalars(
-        select(Template.id).where(
-            Template.key == key, Template.channel == channel, Template.locale == DEFAULT_LOCALE
+def current_version(
+    session: Session, key: str, channel: str, locale: str = DEFAULT_LOCALE
+) -> TemplateVersion:
+    """The version in force (the newest) in exactly `locale`; raises TemplateMissing."""
+    template = _template(session, key, channel, locale)
+    latest = _latest(session, template.id) if template is not None else None
+    if latest is None:
+        where = "" if locale == DEFAULT_LOCALE else f" in {locale}"
+        raise TemplateMissing(
+            f"no {channel} template {key!r}{where}; run `intake-service templates load`"
+        )
+    return latest
+
+
+def message_locale(key: str, lead_locale: str | None) -> str:
+    """The language a message of template `key` is written in for a lead who uses `lead_locale`:
+    the lead's own for a patient, English for the team (staff read English)."""
+    if audience(key) == "team" or not lead_locale:
+        return DEFAULT_LOCALE
+    return lead_locale
+
+
+def version_for(session: Session, key: str, channel: str, locale: str) -> TemplateVersion:
+    """The version to render in `locale`: that locale's where it exists, else the English one.
+
+    A fallback is logged as a warning naming the template and locale only (never who it is
+    for); the admin's template list shows the same gap. Raises TemplateMissing.
+    """
+    if locale != DEFAULT_LOCALE:
+        try:
+            return current_version(session, key, channel, locale)
+        except TemplateMissing:
+            log.warning(
+                "template %s (%s) has no %s version; sending the %s one",
+                key,
+                channel,
+                locale,
+                DEFAULT_LOCALE,
+            )
+    return current_version(session, key, channel)
+
+
+def _template(session: Session, key: str, channel: str, locale: str) -> Template | None:
+    return session.scalars(
+        select(Template).where(
+            Template.key == key, Template.channel == channel, Template.locale == locale
         )
     ).first()
-    latest = _latest(session, template_id) if template_id is not None else None
-    if latest is None:
-        raise TemplateMissing(f"no {channel} template {key!r}; run `intake-service templates load`")
-    return latest
 
 
 def latest_version(session: Session, template_id: int) -> TemplateVersion | None:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import NotFound
 
 from intake_service.db import get_db
 from intake_service.domain.clinic_settings import TEAM_EMAIL_EXTRAS, ClinicProfile
+from intake_service.domain.intake.rules import LOCALE_NAMES
 from intake_service.domain.outreach.direct_send import DirectSendFailed
 from intake_service.domain.templates import editing, variables
 from intake_service.domain.templates.message_context import audience
@@ -30,7 +31,19 @@ CHANNEL_LABELS = {"email": "Email", "sms": "Text (SMS)"}
 def template_list() -> ResponseReturnValue:
     with get_db().session() as session:
         rows = editing.list_templates(session)
-    return render_template("admin/templates.html", rows=rows, channel_labels=CHANNEL_LABELS)
+    missing = editing.missing_translations(rows)
+    # Per English row, the languages it has no version in: "no Spanish".
+    lacking: dict[tuple[str, str], list[str]] = {}
+    for m in missing:
+        lacking.setdefault((m.key, m.channel), []).append(LOCALE_NAMES.get(m.locale, m.locale))
+    return render_template(
+        "admin/templates.html",
+        rows=rows,
+        missing=missing,
+        lacking=lacking,
+        channel_labels=CHANNEL_LABELS,
+        locale_names=LOCALE_NAMES,
+    )
 
 
 def _choice(form: EditorForm) -> SampleChoice:
@@ -69,6 +82,7 @@ def _preview(
         form.sample_json.data or "",
         settings().public_base_url,
         profile.team_email_carries,
+        template.locale,
     )
 
 
@@ -97,6 +111,7 @@ def _page(
             error=error,
             variables=variables.for_template(template.key),
             channel_labels=CHANNEL_LABELS,
+            locale_names=LOCALE_NAMES,
             has_phone=state.admin_has_phone,
             sender=profile.name,
             oob=False,

@@ -11,6 +11,7 @@ from werkzeug.exceptions import NotFound
 from intake_service.broker import current_broker
 from intake_service.config import Settings
 from intake_service.db import get_db, utcnow
+from intake_service.domain.intake.rules import LOCALE_NAMES
 from intake_service.domain.leads import one_off, status
 from intake_service.domain.outreach import scheduler
 from intake_service.web.errors import error_response
@@ -54,6 +55,7 @@ def message_preview(lead_id: uuid.UUID) -> ResponseReturnValue:
         name=name,
         seen=seen,
         channel_label=one_off.CHANNEL_LABELS[seen.channel],
+        locale_names=LOCALE_NAMES,
         refusal=None if decision.may_still_go else one_off.explain(decision, seen.channel),
         later=local_time(decision.not_before) if not decision.allowed else None,
         action_form=ActionForm(),

@@ -151,3 +151,14 @@ def test_delays_read_back_as_they_are_typed() -> None:
         assert editing.delay_text(seconds) == text
         assert sequences.parse_delay(text) == dt.timedelta(seconds=seconds)
     assert editing.delay_label(86400) == "after 1 day"
+
+
+def test_a_template_in_two_languages_is_one_choice_for_a_step(db: Database) -> None:
+    load_templates(db)
+
+    with db.session() as session:
+        choices = editing.template_choices(session)
+
+    patient_texts = choices["patient:sms"]
+    assert "patient_first_reply" in patient_texts
+    assert len(patient_texts) == len(set(patient_texts))

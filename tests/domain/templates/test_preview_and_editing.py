@@ -30,14 +30,18 @@ CLINIC = checks.SAMPLE_CLINIC
 ADMIN = Author(None, "admin@clinic.example")
 
 
-def default(key: str, channel: str) -> TemplateSource:
-    return next(d.source for d in read_defaults() if (d.key, d.channel) == (key, channel))
+def default(key: str, channel: str, locale: str = "en") -> TemplateSource:
+    return next(
+        d.source for d in read_defaults() if (d.key, d.channel, d.locale) == (key, channel, locale)
+    )
 
 
-def template_id(db: Database, key: str, channel: str) -> int:
+def template_id(db: Database, key: str, channel: str, locale: str = "en") -> int:
     with db.session() as session:
         found = session.scalars(
-            sa.select(Template.id).where(Template.key == key, Template.channel == channel)
+            sa.select(Template.id).where(
+                Template.key == key, Template.channel == channel, Template.locale == locale
+            )
         ).one()
     return int(found)
 
@@ -184,16 +188,17 @@ def test_list_shows_each_template_with_its_version_in_force(db: Database) -> Non
             ADMIN,
             None,
         )
-        rows = {(r.key, r.channel): r for r in editing.list_templates(session)}
+        rows = {(r.key, r.channel, r.locale): r for r in editing.list_templates(session)}
     assert len(rows) == len(read_defaults())
-    page = rows[("team_urgent_page", "sms")]
+    page = rows[("team_urgent_page", "sms", "en")]
     assert (page.version, page.origin, page.changed_by, page.audience) == (
         2,
         "admin",
         ADMIN.email,
         "team",
     )
-    assert rows[("patient_checkin", "email")].version == 1
+    assert rows[("patient_checkin", "email", "en")].version == 1
+    assert rows[("patient_checkin", "email", "es")].version == 1
 
 
 def test_loading_from_files_runs_the_same_checks(db: Database, tmp_path: Path) -> None:
@@ -219,3 +224,89 @@ def test_a_changed_word_in_a_one_line_text_is_marked_in_the_diff(db: Database) -
     assert [p for p, changed in removed.pieces if changed] == ["call"]
     assert [p for p, changed in added.pieces if changed] == ["text"]
     assert "".join(p for p, _ in added.pieces) == added.text
+
+
+# --- templates per locale (issue 14) ----------------------------------------------------------
+
+
+def test_an_admin_edit_of_a_spanish_template_is_an_es_version_a_reload_keeps(db: Database) -> None:
+    load_templates(db)
+    tid = template_id(db, "patient_last_note", "sms", "es")
+    draft = TemplateSource(None, "Adiós de {{ clinic.name }}. Responda STOP para cancelar.", None)
+    with db.transaction() as session:
+        saved = editing.save_draft(session, tid, draft, ADMIN, None)
+        assert saved is not None and saved.template.locale == "es"
+
+    load_templates(db)
+
+    with db.session() as session:
+        spanish = current_version(session, "patient_last_note", "sms", "es")
+        english = current_version(session, "patient_last_note", "sms")
+        assert (spanish.version, spanish.source, spanish.body_text) == (2, "admin", draft.body_text)
+        assert (english.version, english.source) == (1, "default")
+
+
+def test_loading_twice_adds_no_version_in_any_locale(db: Database) -> None:
+    load_templates(db)
+    with db.transaction() as session:
+        assert load_defaults(session) == []
+    with db.session() as session:
+        locales = session.execute(
+            sa.select(Template.locale, sa.func.count(TemplateVersion.id))
+            .join(TemplateVersion)
+            .group_by(Template.locale)
+        ).all()
+    english = [d for d in read_defaults() if d.locale == "en"]
+    patient = [d for d in english if not d.key.startswith("team_")]
+    assert dict(locales) == {"en": len(english), "es": len(patient)}
+
+
+def test_the_list_names_each_missing_translation_of_a_patient_template(db: Database) -> None:
+    load_templates(db)
+    with db.session() as session:
+        assert editing.missing_translations(editing.list_templates(session)) == []
+    with db.transaction() as session:
+        tid = template_id(db, "patient_checkin", "sms", "es")
+        session.execute(sa.delete(Template).where(Template.id == tid))
+
+    with db.session() as session:
+        missing = editing.missing_translations(editing.list_templates(session))
+
+    # Team templates are English only (staff read English): never listed as missing.
+    assert missing == [editing.MissingTranslation("patient_checkin", "sms", "es")]
+
+
+def test_a_spanish_draft_previews_with_the_sample_choices_in_spanish() -> None:
+    for window, words in (("evening", "por la noche"), ("any", "lo antes posible")):
+        shown = preview(
+            "patient_first_reply",
+            "sms",
+            default("patient_first_reply", "sms", "es"),
+            SampleChoice(window=window),
+            CLINIC,
+            locale="es",
+        )
+        assert shown.ok
+        assert f"Le llamaremos {words}." in (shown.body_text or "")
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("patient_checkin/fr", "not a locale for translations"),
+        ("patient_checkin/en", "not a locale for translations"),
+        ("team_new_lead/es", "no English template to fall back to"),
+    ],
+)
+def test_a_locale_folder_the_service_cannot_use_is_refused(
+    tmp_path: Path, where: str, message: str
+) -> None:
+    root = tmp_path / "messages"
+    shutil.copytree(message_templates_root(), root)
+    folder = root / where
+    folder.mkdir(exist_ok=True)
+    # team_new_lead has no text in English: a Spanish text would have nothing to fall back to.
+    (folder / "sms.txt").write_text("Hola {{ clinic.name }}")
+
+    with pytest.raises(InvalidTemplate, match=message):
+        read_defaults(root)

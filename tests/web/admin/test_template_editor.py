@@ -20,11 +20,13 @@ from tests.support.twilio_standin import TwilioStandin
 HTMX = {"HX-Request": "true"}
 
 
-def tid(db: Database, key: str, channel: str) -> int:
+def tid(db: Database, key: str, channel: str, locale: str = "en") -> int:
     with db.session() as session:
         return int(
             session.scalars(
-                sa.select(Template.id).where(Template.key == key, Template.channel == channel)
+                sa.select(Template.id).where(
+                    Template.key == key, Template.channel == channel, Template.locale == locale
+                )
             ).one()
         )
 
@@ -51,6 +53,45 @@ def test_list_shows_every_template_by_key_audience_channel_and_locale(
     assert page.count('href="/admin/templates/') == len(read_defaults())
     for words in ("patient_first_reply", "team_urgent_page", "Text (SMS)", "Team", "Patient", "en"):
         assert words in page
+
+
+def test_the_list_shows_each_locale_and_flags_a_missing_spanish_version(
+    admin: Any, loaded: Database
+) -> None:
+    page = admin.get("/admin/templates").get_data(as_text=True)
+    assert "Spanish <span" in page and "English <span" in page
+    assert 'id="missing-translations"' not in page
+    with loaded.transaction() as session:
+        session.execute(
+            sa.delete(Template).where(Template.id == tid(loaded, "patient_checkin", "sms", "es"))
+        )
+
+    flagged = admin.get("/admin/templates").get_data(as_text=True)
+
+    assert 'id="missing-translations"' in flagged
+    assert "<code>patient_checkin</code> (Text (SMS)): no Spanish version" in flagged
+    assert flagged.count('<span class="badge missing">no Spanish</span>') == 1
+
+
+def test_editing_a_spanish_template_saves_a_spanish_version(admin: Any, loaded: Database) -> None:
+    template_id = tid(loaded, "patient_last_note", "sms", "es")
+    page = admin.get(f"/admin/templates/{template_id}").get_data(as_text=True)
+    assert "· Spanish</span>" in page
+    assert "Hola, Jane. Somos Sunrise Clinic." in page  # the sample rendered in Spanish
+
+    saved = admin.post(
+        f"/admin/templates/{template_id}",
+        data=sms_form("Hola, {{ patient.first_name }}. Responda STOP para cancelar."),
+    )
+
+    assert saved.status_code == 303
+    (latest,) = [v for v in versions(loaded, template_id) if v.version == 2]
+    assert (latest.source, latest.body_text) == (
+        "admin",
+        "Hola, {{ patient.first_name }}. Responda STOP para cancelar.",
+    )
+    english = versions(loaded, tid(loaded, "patient_last_note", "sms"))
+    assert [v.version for v in english] == [1]
 
 
 def test_editor_shows_the_version_in_force_previewed_and_its_variables(

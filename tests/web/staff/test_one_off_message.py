@@ -16,7 +16,7 @@ from intake_service.domain.compliance.policy import Decision, Purpose
 from intake_service.domain.leads import one_off
 from intake_service.domain.outreach import sequences
 from intake_service.domain.templates.versions import load_defaults
-from intake_service.models import AuditEvent, Lead, Message, MessageStatus
+from intake_service.models import AuditEvent, Lead, Message, MessageStatus, Template
 from tests.support import factories
 
 
@@ -234,3 +234,36 @@ def test_delivery_weighs_staff_messages_under_their_own_purposes() -> None:
     lead = Lead(urgent=True)
     assert sequences.purpose_of(lead, "patient", "staff") == Purpose.STAFF_ONE_OFF
     assert sequences.purpose_of(lead, "patient", "staff_confirmed") == Purpose.STAFF_CONFIRMED
+
+
+def test_a_spanish_leads_preview_is_the_spanish_text_and_says_so(
+    sign_in: Callable[..., Any], db: Database
+) -> None:
+    # Staff see what the patient will get: the lead's language where the template has it.
+    lead_id = make_lead(db, sms_consent=True, locale="es")
+    client = sign_in()
+    url = f"/staff/leads/{lead_id}/message?template=patient_checkin&channel=sms"
+
+    html = client.get(url).get_data(as_text=True)
+
+    assert "Spanish, the patient's language" in html
+    assert "Hola, Ana. Somos " in html
+    assert "¿Sigue queriendo que le llamemos?" in html
+    with db.transaction() as session:
+        session.execute(
+            sa.delete(Template).where(
+                Template.key == "patient_checkin",
+                Template.channel == "sms",
+                Template.locale == "es",
+            )
+        )
+    fallback = client.get(url).get_data(as_text=True)
+    assert "English: this template has no Spanish version yet" in fallback
+    assert "Hi Ana, it&#39;s " in fallback
+
+
+def test_a_template_in_two_languages_is_offered_once(db: Database) -> None:
+    with db.session() as session:
+        offered = one_off.templates(session)
+    assert len(offered) == len(set(offered))
+    assert ("patient_checkin", "sms") in offered
