@@ -25,8 +25,9 @@ class BodyReadTimeout:
         self.app = app
         self.seconds = seconds
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[Any]:
-        connection = environ.get("gunicorn.socket")
+    def __call__(self, request: WSGIEnvironment, start_response: StartResponse) -> Iterable[Any]:
+        # The connection gunicorn hands its app (absent under other servers).
+        connection = request.get("gunicorn.socket")
         if isinstance(connection, socket.socket):
             connection.settimeout(self.seconds)
-        return self.app(environ, start_response)
+        return self.app(request, start_response)

@@ -86,6 +86,7 @@ def test_every_form_post_without_a_token_is_refused(
                 "rule_id",
                 "queue_id",
                 "member_id",
+                "inbound_id",
             )
         },
         treatment="tms",

@@ -26,6 +26,9 @@ from intake_service.domain.events import outbox
 from intake_service.models import BlockedValue, Lead, OutboxEvent
 from intake_service.models.abuse import BLOCK_KINDS
 
+# The block list's own kinds (an address, a domain...), not a channel's.
+BLOCKED_EMAIL, BLOCKED_DOMAIN = "email", "domain"
+
 if TYPE_CHECKING:
     from intake_service.domain.intake.submission import SubmissionInput
 
@@ -144,9 +147,9 @@ def block_value(kind: str, value: str) -> str:
     # form), so a value that could never match is refused rather than kept doing nothing.
     if kind != "phone_prefix" and any(c.isspace() for c in cleaned):
         raise ValueError(f"a blocked {kind.replace('_', ' ')} has no spaces")
-    if kind == "email" and "@" not in cleaned:
+    if kind == BLOCKED_EMAIL and "@" not in cleaned:
         raise ValueError("a blocked email address has an @, like bot@example.com")
-    if kind == "domain" and "@" in cleaned:
+    if kind == BLOCKED_DOMAIN and "@" in cleaned:
         raise ValueError("a blocked domain is the part after the @, like example.com")
     return cleaned
 
