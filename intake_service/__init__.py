@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     # Below gunicorn's worker timeout (30 s), so a stalled body ends in our 408, not its 500.
-    app.wsgi_app = BodyReadTimeout(app.wsgi_app, settings.body_read_timeout)  # type: ignore[method-assign]
+    app.wsgi_app = BodyReadTimeout(app.wsgi_app, settings.body_read_timeout)  # type: ignore[method-assign,assignment]
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The field cipher rides on this app's engine, so apps with different keys can share a process.
