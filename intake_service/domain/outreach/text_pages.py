@@ -130,30 +130,53 @@ def _schedule(
 def _page(
     session: Session, inbound: InboundMessage, settings: Settings, round_: int, now: dt.datetime
 ) -> list[Message]:
-    step_key = f"page{round_}"
     existing = set(
         session.scalars(select(Message.plan_key).where(Message.inbound_message_id == inbound.id))
     )
+    planned = plan_pages(
+        session,
+        recipients(settings),
+        f"page{round_}",
+        PAGE_TEMPLATE,
+        existing,
+        now,
+        inbound_message_id=inbound.id,
+    )
+    if not planned and not existing:
+        log.error("text %s needs a crisis response but nobody is set to be paged", inbound.id)
+    return planned
+
+
+def plan_pages(
+    session: Session,
+    to: list[tuple[str, str]],
+    step_key: str,
+    template_key: str,
+    existing: set[str],
+    now: dt.datetime,
+    **about: object,
+) -> list[Message]:
+    """One team page per (channel, recipient) in `to`, due now, unless its plan key is in
+    `existing` (a round is planned once, however often it is asked). `about` names what the
+    page is about: lead_id= or inbound_message_id=. Not committed."""
     planned = []
-    for channel, recipient in recipients(settings):
+    for channel, recipient in to:
         plan_key = plan_key_for(step_key, "team", channel, recipient)
         if plan_key in existing:
             continue
         existing.add(plan_key)
         message = Message(
-            inbound_message_id=inbound.id,
             plan_key=plan_key,
             step_key=step_key,
             audience="team",
             channel=channel,
-            template_key=PAGE_TEMPLATE,
+            template_key=template_key,
             recipient=recipient,
             due_at=now,
             created_at=now,
+            **about,
         )
         session.add(message)
         planned.append(message)
-    if not planned and not existing:
-        log.error("text %s needs a crisis response but nobody is set to be paged", inbound.id)
     session.flush()
     return planned

@@ -200,29 +200,13 @@ def _page(
     recipients = [("sms", settings.on_call_phone), ("email", settings.on_call_email)]
     if whole_team:
         recipients += [("email", address) for address in settings.team_emails]
-    step_key = f"page{round_}"
+    # With texting switched off (SMS_ENABLED=false) the on-call email carries the page.
+    to = [
+        (channel, recipient)
+        for channel, recipient in recipients
+        if recipient and channels.enabled(channel, settings)
+    ]
     existing = set(session.scalars(select(Message.plan_key).where(Message.lead_id == lead.id)))
-    planned = []
-    for channel, recipient in recipients:
-        # With texting switched off (SMS_ENABLED=false) the on-call email carries the page.
-        if not recipient or not channels.enabled(channel, settings):
-            continue
-        plan_key = sequences.plan_key_for(step_key, "team", channel, recipient)
-        if plan_key in existing:
-            continue
-        existing.add(plan_key)
-        message = Message(
-            lead_id=lead.id,
-            plan_key=plan_key,
-            step_key=step_key,
-            audience="team",
-            channel=channel,
-            template_key=PAGE_TEMPLATE,
-            recipient=recipient,
-            due_at=now,
-            created_at=now,
-        )
-        session.add(message)
-        planned.append(message)
-    session.flush()
-    return planned
+    return text_pages.plan_pages(
+        session, to, f"page{round_}", PAGE_TEMPLATE, existing, now, lead_id=lead.id
+    )
