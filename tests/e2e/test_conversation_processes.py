@@ -17,7 +17,15 @@ import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 from tests.e2e.test_pipeline import production_env
-from tests.support.processes import BIN, Process, running, wait_for_http, wait_until
+from tests.support.processes import (
+    BIN,
+    Process,
+    celery_worker_argv,
+    gunicorn_argv,
+    running,
+    wait_for_http,
+    wait_until,
+)
 from tests.support.services import free_port, unique_name
 from tests.support.smtp_server import SmtpServer
 from tests.support.twilio_standin import TwilioStandin
@@ -87,15 +95,8 @@ def test_submit_text_reply_evening_stop_start_help_across_real_processes(
             "templates", [str(BIN / "intake-service"), "templates", "load"], env, tmp_path
         ) as load:
             assert load.popen.wait(timeout=60) == 0, load.output()
-        web_argv = [
-            str(BIN / "gunicorn"), "intake_service.wsgi:app",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",
-        ]  # fmt: skip
-        worker_argv = [
-            str(BIN / "celery"), "-A", "worker", "worker", "--beat", "--pool", "threads",
-            "--concurrency", "4", "--loglevel", "INFO",
-            "--schedule", str(tmp_path / "beat-schedule"),
-        ]  # fmt: skip
+        web_argv = gunicorn_argv(port)
+        worker_argv = celery_worker_argv(tmp_path)
         with (
             running("web", web_argv, env, tmp_path) as web,
             running("worker", worker_argv, env, tmp_path) as worker,

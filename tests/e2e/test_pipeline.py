@@ -14,7 +14,14 @@ import requests
 import sqlalchemy as sa
 
 from tests.conftest import TEST_FERNET_KEY
-from tests.support.processes import BIN, running, wait_for_http, wait_until
+from tests.support.processes import (
+    BIN,
+    celery_worker_argv,
+    gunicorn_argv,
+    running,
+    wait_for_http,
+    wait_until,
+)
 from tests.support.services import free_port, unique_name
 from tests.support.smtp_server import ReceivedMail, SmtpServer
 from tests.support.twilio_standin import TwilioStandin
@@ -80,15 +87,8 @@ def test_form_to_team_email_and_text_on_redis_and_postgresql(
         )
         with load as proc:
             assert proc.popen.wait(timeout=60) == 0, proc.output()
-        web_argv = [
-            str(BIN / "gunicorn"), "intake_service.wsgi:app",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",
-        ]  # fmt: skip
-        worker_argv = [
-            str(BIN / "celery"), "-A", "worker", "worker", "--beat", "--pool", "threads",
-            "--concurrency", "4", "--loglevel", "INFO",
-            "--schedule", str(tmp_path / "beat-schedule"),
-        ]  # fmt: skip
+        web_argv = gunicorn_argv(port)
+        worker_argv = celery_worker_argv(tmp_path)
         with (
             running("web", web_argv, env, tmp_path) as web,
             running("worker", worker_argv, env, tmp_path) as worker,

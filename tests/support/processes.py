@@ -61,6 +61,23 @@ def running(
         process.stop()
 
 
+def gunicorn_argv(port: int) -> list[str]:
+    """The web tier as the e2e tests run it: gunicorn, two workers, on 127.0.0.1:`port`."""
+    return [
+        str(BIN / "gunicorn"), "intake_service.wsgi:app",
+        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",
+    ]  # fmt: skip
+
+
+def celery_worker_argv(tmp_path: Path) -> list[str]:
+    """A Celery worker with beat embedded, four threads, its schedule file in `tmp_path`."""
+    return [
+        str(BIN / "celery"), "-A", "worker", "worker", "--beat", "--pool", "threads",
+        "--concurrency", "4", "--loglevel", "INFO",
+        "--schedule", str(tmp_path / "beat-schedule"),
+    ]  # fmt: skip
+
+
 def wait_until(check: Callable[[], object], timeout: float, what: str, *procs: Process) -> object:
     """Poll `check` until it returns something truthy; fail with the processes' logs if not."""
     deadline = time.monotonic() + timeout
