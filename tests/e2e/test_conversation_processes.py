@@ -69,6 +69,20 @@ class Twilio:
         return [m for m in self.standin.messages if m["to"] == PHONE]
 
 
+def submit(base: str, email: str, treatment: str) -> requests.Response:
+    """Jane's contact form through the API, texts and email consented, from PHONE."""
+    return requests.post(
+        f"{base}/api/v1/submissions",
+        json={
+            "form": "contact",
+            "contact": {"first_name": "Jane", "email": email, "phone": PHONE},
+            "treatment_interest": treatment,
+            "consent": {"sms": True, "email": True},
+        },
+        timeout=10,
+    )
+
+
 def rows(engine: sa.Engine, sql: str, **params: Any) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(sa.text(sql), params).all())
@@ -106,16 +120,7 @@ def test_submit_text_reply_evening_stop_start_help_across_real_processes(
             wait_for_http(f"{base}/readyz", 30, web)
 
             # 1. The form with the SMS box ticked; the first text arrives through the SDK.
-            answer = requests.post(
-                f"{base}/api/v1/submissions",
-                json={
-                    "form": "contact",
-                    "contact": {"first_name": "Jane", "email": "jane@example.com", "phone": PHONE},
-                    "treatment_interest": "tms",
-                    "consent": {"sms": True, "email": True},
-                },
-                timeout=10,
-            )
+            answer = submit(base, "jane@example.com", "tms")
             assert answer.status_code == 201, answer.text
             lead_id = answer.json()["lead_id"]
             wait_until(twilio.texts_to_patient, 30, "the first text", *procs)
@@ -142,16 +147,7 @@ def test_submit_text_reply_evening_stop_start_help_across_real_processes(
             stop = twilio.text_in("STOP")
             assert stop.status_code == 200
             assert "unsubscribed" in stop.text and "START" in stop.text
-            again = requests.post(
-                f"{base}/api/v1/submissions",
-                json={
-                    "form": "contact",
-                    "contact": {"first_name": "Jane", "email": "jane2@example.com", "phone": PHONE},
-                    "treatment_interest": "ketamine",
-                    "consent": {"sms": True, "email": True},
-                },
-                timeout=10,
-            )
+            again = submit(base, "jane2@example.com", "ketamine")
             assert again.status_code == 201, again.text
             # The second lead's emails go out; its text must not.
             wait_until(
