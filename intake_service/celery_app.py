@@ -8,7 +8,7 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Queue
 
-from intake_service import broker, tasks
+from intake_service import broker, embedded_broker, tasks
 from intake_service.config import Settings
 
 
@@ -24,11 +24,18 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
     # second create_app in the same process would otherwise silently take over.
     celery = Celery(app.import_name, task_cls=FlaskTask, set_as_current=False)
     transport_options: dict[str, Any] = {}
+    broker_url, transport = settings.broker_url, None
     if settings.broker_url.startswith(("redis", "rediss")):
         # Fail fast when Redis is away: the outbox keeps the event and the sweep publishes it later.
         transport_options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    elif settings.broker_url.startswith(embedded_broker.URL_PREFIX):
+        # The embedded default: SQLite that wakes its worker (embedded_broker.py), not kombu's
+        # polling SQLAlchemy transport, which the `sqla+` of the setting would otherwise name.
+        broker_url = embedded_broker.connection_url(settings.broker_url)
+        transport = embedded_broker.TRANSPORT
     celery.conf.update(
-        broker_url=settings.broker_url,
+        broker_url=broker_url,
+        broker_transport=transport,
         broker_transport_options=transport_options,
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,

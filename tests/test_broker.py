@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,21 +45,15 @@ def redis_tasks(redis_url: str, queue: str) -> list[tuple[str, list[Any]]]:
 
 
 def sql_broker_messages(broker_file: Path, queue: str) -> int:
-    """Messages waiting in `queue` of kombu's SQL transport (the embedded broker)."""
-    engine = sa.create_engine(f"sqlite:///{broker_file}")
+    """Messages waiting in `queue` of the embedded broker (intake_service/embedded_broker.py)."""
+    connection = sqlite3.connect(broker_file)
     try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM kombu_message m JOIN kombu_queue q "
-                        "ON m.queue_id = q.id WHERE q.name = :queue"
-                    ),
-                    {"queue": queue},
-                ).scalar_one()
-            )
+        (count,) = connection.execute(
+            "SELECT count(*) FROM queue_messages WHERE queue = ? AND taken = 0", (queue,)
+        ).fetchone()
+        return int(count)
     finally:
-        engine.dispose()
+        connection.close()
 
 
 def submit_in(app: Flask) -> str:

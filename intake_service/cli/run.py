@@ -7,14 +7,17 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from intake_service import embedded_broker
 from intake_service.cli.common import read_settings
 from intake_service.cli.templates import load_templates
 from intake_service.config import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 # How long the watcher waits, when the worker exits, for the stop that explains it: a Ctrl-C
 # in a terminal reaches the worker and this process at the same moment, and the worker's warm
@@ -36,12 +39,16 @@ def run(host: str, port: int) -> None:
     from intake_service.security.files import private_directory, private_sqlite_database
 
     private_directory(settings.instance_path)
-    if settings.broker_url.startswith("sqla+sqlite:///"):
+    if settings.broker_url.startswith(embedded_broker.URL_PREFIX):
         # The embedded broker's queue holds only ids, but keep it as private as the database.
-        private_sqlite_database(Path(settings.broker_url.removeprefix("sqla+sqlite:///")))
+        private_sqlite_database(embedded_broker.database_path(settings.broker_url))
     upgrade(settings.database_url)
     load_templates(settings)
     app = create_app(settings)
+    if settings.database_url.startswith("sqlite") and settings.broker_url.startswith(
+        embedded_broker.URL_PREFIX
+    ):
+        recover_interrupted(app, settings)
 
     # The worker is a child process reading the same environment, with the instance path
     # pinned so it finds the same SQLite files and generated keys whatever its directory.
@@ -83,6 +90,36 @@ def run(host: str, port: int) -> None:
         _stop_worker(worker)
         server.server_close()
         click.echo("stopped")
+
+
+def recover_interrupted(app: Flask, settings: Settings) -> None:
+    """After a crash or a kill, hand on at once what the last run left half done.
+
+    Before this run's worker starts, on the embedded default only: its SQLite files are this
+    run's alone, so nothing else is working on them, and whatever a worker had taken, was
+    sending, or a request had not yet published belongs to processes that are gone. The
+    database's sweeps would find all of it too, but only after their delays (minutes).
+    """
+    import datetime as dt
+
+    from intake_service.broker import current_broker
+    from intake_service.db import get_db
+    from intake_service.domain.events import outbox
+    from intake_service.domain.outreach import scheduler
+
+    restored = embedded_broker.restore_taken(settings.broker_url)
+    with app.app_context():
+        door = current_broker()
+        handed = scheduler.hand_to_workers(
+            door, scheduler.claim_abandoned(get_db(), settings.delivery)
+        )
+        republish_after = dt.timedelta(seconds=settings.outbox_republish_after)
+        published = outbox.sweep(get_db(), republish_after, door)
+    if restored or handed or published:
+        click.echo(
+            f"resuming after an interrupted run: {restored} tasks queued again, "
+            f"{handed} messages handed on, {published} leads published"
+        )
 
 
 def banner(settings: Settings, base: str) -> list[str]:

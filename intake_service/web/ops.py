@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from kombu import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake_service.db import get_db
@@ -32,9 +31,10 @@ def readyz() -> tuple[Response, int]:
         checks["database"] = "ok"
     except Exception as error:  # any failure means "not ready"; say which kind, not the details
         checks["database"] = f"unavailable ({type(error).__name__})"
-    broker_url = current_app.extensions["celery"].conf.broker_url
+    celery = current_app.extensions["celery"]
     try:
-        with Connection(broker_url, connect_timeout=2) as connection:
+        # The app's own connection settings: its transport too (the embedded one is not kombu's).
+        with celery.connection_for_read(connect_timeout=2) as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
     except Exception as error:

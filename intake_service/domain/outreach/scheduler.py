@@ -7,6 +7,7 @@ broker copy was evidently lost (queued long ago and never started); and a messag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -118,6 +119,17 @@ def claim_due_routed(
     if abandoned:
         log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
     return claimed
+
+
+def claim_abandoned(db: Database, policy: DeliverySettings) -> list[Due]:
+    """At a start while no worker runs: claim what is due, and every message left in `sending`
+    whatever its age, since the worker that was sending it is gone (each is looked for at the
+    provider before any resend). Commits.
+
+    Only for a database no other worker uses (the embedded default's own SQLite file): anywhere
+    else a `sending` row may be a live worker's, and waits out `stale_after`.
+    """
+    return claim_due_routed(db, dataclasses.replace(policy, stale_after=0.0))
 
 
 def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
