@@ -14,7 +14,7 @@ dev mailbox is the provider here). Beside each row, from the same run and the sa
 With --production the same loop also runs against the production shape (bench/stack.py:
 gunicorn, Celery, PostgreSQL, Redis) for the 5/s row, when PostgreSQL and Redis are up.
 
-    python bench/embedded_speed.py                       # rows 1/s x60, 3/s x90, 5/s x150, 10/s x1200
+    python bench/embedded_speed.py            # rows 1/s x60, 3/s x90, 5/s x150, 10/s x1200
     python bench/embedded_speed.py --rows 1:20,5:50,10:300
     python bench/embedded_speed.py --rows 10:600 --py-spy 20   # profile web and worker under load
 """
@@ -232,6 +232,8 @@ class Row:
     floor_p50: float
     floor_p99: float
     cpu_per_lead: float
+    cpu_split: list[float]
+    cpu_share: float
     profile: list[str] = field(default_factory=list)
 
 
@@ -241,6 +243,7 @@ def run_row(rate: float, leads: int, py_spy: int = 0) -> Row:
         # The floor: the same paced loop, same threads, same server, no database or broker.
         floor_count = max(10, min(int(rate * 10), 100))
         floor = post_paced(f"{service.base}/healthz", floor_count, rate, None, method="GET")
+        share = cpu_share()
 
         tree = process_tree(service.service.popen.pid)  # run (web), the worker, beat
         spies = []
@@ -249,7 +252,7 @@ def run_row(rate: float, leads: int, py_spy: int = 0) -> Row:
             for name, pid in zip(("web", "worker", "beat"), tree, strict=False):
                 spies.append((name, profile(pid, py_spy, out / f"{name}.spy")))
 
-        cpu_before = sum(cpu_seconds(pid) for pid in tree)
+        cpu_before = [cpu_seconds(pid) for pid in tree]
         backlog: list[int] = []
         result: dict[str, Posted] = {}
         poster = threading.Thread(
@@ -281,7 +284,11 @@ def run_row(rate: float, leads: int, py_spy: int = 0) -> Row:
                 break
             time.sleep(0.2)
         drain = time.monotonic() - ended
-        cpu = sum(cpu_seconds(pid) for pid in tree) - cpu_before
+        cpu_split = [
+            cpu_seconds(pid) - before for pid, before in zip(tree, cpu_before, strict=True)
+        ]
+        cpu = sum(cpu_split)
+        share = (share + cpu_share()) / 2  # before the posts and after the drain
         sent = sent_first_emails(service.database)
         lines: list[str] = []
         for name, spy in spies:
@@ -305,7 +312,7 @@ def run_row(rate: float, leads: int, py_spy: int = 0) -> Row:
         len(posted.lead_of) - len(team), len(posted.lead_of) - len(patient), extra, backlog, drain,
         percentile(posted.latencies, 0.5), percentile(posted.latencies, 0.99),
         percentile(floor.latencies, 0.5), percentile(floor.latencies, 0.99), cpu / max(leads, 1),
-        lines,
+        [part / max(leads, 1) for part in cpu_split], share, lines,
     )  # fmt: skip
 
 
@@ -350,13 +357,13 @@ def _backlog(database: Path, began: float, rate: float, elapsed: float) -> int:
 
 
 def print_row(row: Row) -> None:
+    out = len(row.team), len(row.patient)
     print(f"\n{row.rate:g} leads/s x {row.leads} (email only), load {os.getloadavg()[0]:.1f}:")
-    print(f"  answered {row.leads - row.errors} of {row.leads}; team email out "
-          f"{len(row.team)}, patient email out {len(row.patient)}; doubled {row.doubled}")  # fmt: skip
+    print(f"  answered {row.leads - row.errors} of {row.leads}; team email out {out[0]}, "
+          f"patient email out {out[1]}; doubled {row.doubled}")  # fmt: skip
     for label, values in (("team email", row.team), ("patient email", row.patient)):
-        p50, p95, p99 = (percentile(values, q) for q in (0.5, 0.95, 0.99))
-        print(f"  201 -> {label:<13} p50 {p50 * 1000:7.0f} ms  p95 {p95 * 1000:7.0f} ms  "
-              f"p99 {p99 * 1000:7.0f} ms")  # fmt: skip
+        p50, p95, p99 = (percentile(values, q) * 1000 for q in (0.5, 0.95, 0.99))
+        print(f"  201 -> {label:<13} p50 {p50:7.0f} ms  p95 {p95:7.0f} ms  p99 {p99:7.0f} ms")
     target = TARGETS.get(row.rate)
     if target:
         p50 = percentile(row.team, 0.5)
@@ -367,15 +374,31 @@ def print_row(row: Row) -> None:
         print(verdict)
     print(f"  backlog (patient emails not out) at 1/4, 1/2, 3/4, end of posting: "
           f"{row.backlog}; drained {row.drain_seconds:.1f} s after the last post")  # fmt: skip
-    print(f"  intake answer p50 {row.intake_p50 * 1000:.0f} ms p99 {row.intake_p99 * 1000:.0f} ms"
-          f" beside floor GET /healthz p50 {row.floor_p50 * 1000:.0f} ms p99 "
-          f"{row.floor_p99 * 1000:.0f} ms: {row.intake_p50 / max(row.floor_p50, 1e-6):.1f}x")  # fmt: skip
-    print(
-        f"  CPU (web, worker, beat) per lead: {row.cpu_per_lead * 1000:.0f} ms"
-        " (less noisy than the latencies on a shared machine)"
-    )
+    intake, floor = row.intake_p50 * 1000, row.floor_p50 * 1000
+    print(f"  intake answer p50 {intake:.0f} ms p99 {row.intake_p99 * 1000:.0f} ms beside "
+          f"GET /healthz (floor) p50 {floor:.0f} ms p99 {row.floor_p99 * 1000:.0f} ms: "
+          f"{intake / max(floor, 1e-3):.1f}x")  # fmt: skip
+    web, worker, *_ = [*row.cpu_split, 0.0, 0.0]
+    print(f"  CPU per lead {row.cpu_per_lead * 1000:.0f} ms (web {web * 1000:.0f}, worker "
+          f"{worker * 1000:.0f}); the worker needs {row.rate * worker:.2f} of a core at this "
+          f"rate, one busy Python process got {row.cpu_share:.2f} of one in this run: "
+          f"{row.cpu_share / max(row.rate * worker, 1e-6):.2f}x headroom")  # fmt: skip
     for line in row.profile:
         print(f"  {line}")
+
+
+def cpu_share(seconds: float = 2.0) -> float:
+    """How much of a core one CPU-bound Python process gets right now (1.0 on an idle machine):
+    the floor under the worker, which is one such process (threads under one GIL)."""
+    spin = (
+        "import time\n"
+        f"end = time.monotonic() + {seconds}\n"
+        "while time.monotonic() < end: pass\n"
+        f"print(time.process_time() / {seconds})"
+    )
+    answer = subprocess.run([sys.executable, "-c", spin], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    return float(answer.stdout)
 
 
 def production_row(rate: float, leads: int) -> str:
@@ -433,14 +456,21 @@ def main() -> None:
         rows.append(row)
         if args.production and float(rate) == 5.0:
             print(production_row(float(rate), int(leads)))
-    print("\nsummary")
-    print("  rate  leads  team p50   team p99   patient p50  patient p95  out (team/patient)"
-          "  backlog end  intake/floor  CPU/lead")  # fmt: skip
+    print("\nsummary (latencies from the 201; headroom = CPU one process got / worker CPU needed)")
+    print("  rate  leads  team p50  team p99  patient p50  patient p95  out team/patient"
+          "  backlog end  intake/floor  CPU/lead  headroom")  # fmt: skip
     for row in rows:
-        print(f"  {row.rate:4g}  {row.leads:5d}  {percentile(row.team, 0.5):7.2f} s  "
-              f"{percentile(row.team, 0.99):7.2f} s  {percentile(row.patient, 0.5):9.2f} s  "
-              f"{percentile(row.patient, 0.95):9.2f} s  {len(row.team):5d}/{len(row.patient):<5d}"
-              f"        {row.backlog[-1]:5d}      {row.intake_p50 / max(row.floor_p50, 1e-6):5.1f}x  {row.cpu_per_lead * 1000:6.0f} ms")  # fmt: skip
+        worker = row.cpu_split[1] if len(row.cpu_split) > 1 else 0.0
+        cells = [
+            f"{row.rate:4g}", f"{row.leads:5d}", f"{percentile(row.team, 0.5):6.2f} s",
+            f"{percentile(row.team, 0.99):6.2f} s", f"{percentile(row.patient, 0.5):9.2f} s",
+            f"{percentile(row.patient, 0.95):9.2f} s",
+            f"{len(row.team):7d}/{len(row.patient):<7d}", f"{row.backlog[-1]:10d}",
+            f"{row.intake_p50 / max(row.floor_p50, 1e-6):11.1f}x",
+            f"{row.cpu_per_lead * 1000:5.0f} ms",
+            f"{row.cpu_share / max(row.rate * worker, 1e-6):7.2f}x",
+        ]  # fmt: skip
+        print("  " + "  ".join(cells))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from intake_service.config import Settings
 from intake_service.security.blind_index import BlindIndex, bind_blind_index
 from intake_service.security.files import private_sqlite_database
+from intake_service.sqlite_writes import OrderedConnection, writer_lock
 
 # Stable constraint names, so Alembic migrations name the same things on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -69,12 +70,17 @@ def make_engine(url: str) -> Engine:
             # The embedded default keeps its file in ./instance; a first start must create it,
             # readable by this user only (it holds names and phone numbers).
             private_sqlite_database(Path(database))
-        engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
-        )
+        file_based = bool(database) and database != ":memory:"
+        connect_args: dict[str, Any] = {"timeout": 30, "check_same_thread": False}
+        if file_based:
+            # Writers of this file queue on a lock that hands over at once (sqlite_writes.py).
+            connect_args["factory"] = OrderedConnection
+        engine = create_engine(url, connect_args=connect_args, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            if file_based:
+                dbapi_connection.writer = writer_lock(Path(str(database)))
             cursor = dbapi_connection.cursor()
             # WAL lets the web read while the worker writes; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
