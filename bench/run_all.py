@@ -2,6 +2,7 @@
 
     python bench/run_all.py            # about five minutes on a quiet 2-core machine
     python bench/run_all.py --long     # the durations of issue 15 (50/s for 60 s, ...)
+    python bench/run_all.py --embedded # also issue 16's table on `intake-service run`, short rows
 
 Each bench starts its own production-shaped stack (bench/stack.py) and prints its own lines;
 this prints them all again at the end, as one table.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import embedded_speed
 import intake_throughput
 import speed_to_lead
 import worker_throughput
@@ -26,6 +28,8 @@ import worker_throughput
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="the full durations of issue 15")
+    parser.add_argument("--embedded", action="store_true",
+                        help="also issue 16's table (bench/embedded_speed.py)")  # fmt: skip
     args = parser.parse_args()
     seconds, leads, drain = (30.0, 3000, 500) if args.long else (8.0, 250, 100)
 
@@ -45,6 +49,17 @@ def main() -> None:
         ("patient text p99 / 1 s", speed["text_p99"] / 1.0, "<= 1x"),
         ("worker messages/s vs no-op floor", worker["ratio"], ">= 0.4x"),
     ]
+    if args.embedded:
+        for rate, leads in ((1.0, 30), (5.0, 100), (10.0, 600 if args.long else 300)):
+            row = embedded_speed.run_row(rate, leads)
+            embedded_speed.print_row(row)
+            target = embedded_speed.TARGETS.get(rate)
+            if target:
+                p50 = embedded_speed.percentile(row.team, 0.5)
+                rows.append((f"embedded {rate:g}/s team email p50 / {target[0] * 1000:.0f} ms",
+                             p50 / target[0], "<= 1x"))  # fmt: skip
+            rows.append((f"embedded {rate:g}/s backlog at end / leads",
+                         row.backlog[-1] / leads, "~0"))  # fmt: skip
     for label, value, target in rows:
         print(f"  {label:<36} {value:8.2f}x   target {target}")
 
