@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -39,15 +40,18 @@ def run(host: str, port: int) -> None:
     from intake_service.security.files import private_directory, private_sqlite_database
 
     private_directory(settings.instance_path)
+    embedded = settings.database_url.startswith("sqlite") and settings.broker_url.startswith(
+        embedded_broker.URL_PREFIX
+    )
+    # Held until this process and its worker have both exited (the worker inherits it).
+    instance_lock = hold_instance(settings.instance_path) if embedded else None
     if settings.broker_url.startswith(embedded_broker.URL_PREFIX):
         # The embedded broker's queue holds only ids, but keep it as private as the database.
         private_sqlite_database(embedded_broker.database_path(settings.broker_url))
     upgrade(settings.database_url)
     load_templates(settings)
     app = create_app(settings)
-    if settings.database_url.startswith("sqlite") and settings.broker_url.startswith(
-        embedded_broker.URL_PREFIX
-    ):
+    if embedded:
         recover_interrupted(app, settings)
 
     # The worker is a child process reading the same environment, with the instance path
@@ -60,6 +64,7 @@ def run(host: str, port: int) -> None:
             "--schedule", str(settings.instance_path / "celerybeat-schedule"),
         ],
         env=env,
+        pass_fds=() if instance_lock is None else (instance_lock,),
     )  # fmt: skip
     from intake_service.web.security_headers import BannerlessRequestHandler
 
@@ -90,6 +95,25 @@ def run(host: str, port: int) -> None:
         _stop_worker(worker)
         server.server_close()
         click.echo("stopped")
+
+
+def hold_instance(instance_path: Path) -> int:
+    """Lock the instance folder for this run (an flock, released when the last holder exits).
+
+    The recovery at start assumes that nothing else works on the instance's files: a second
+    `run` on the same folder would take back what the first one's worker holds.
+    """
+    import fcntl
+
+    descriptor = os.open(instance_path / "run.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise click.ClickException(
+            f"another intake-service run (or its worker) is using {instance_path}; stop it first"
+        ) from None
+    return descriptor
 
 
 def recover_interrupted(app: Flask, settings: Settings) -> None:

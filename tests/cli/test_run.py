@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from intake_service.cli.run import banner
 from intake_service.config import Settings
@@ -131,3 +132,22 @@ def test_a_worker_that_dies_on_its_own_is_reported_and_stops_run(tmp_path: Path)
         output = service.output()
 
     assert f"the worker stopped unexpectedly (exit {-signal.SIGKILL}); stopping" in output
+
+
+@pytest.mark.e2e
+def test_a_second_run_on_the_same_instance_is_refused_and_the_first_goes_on(
+    tmp_path: Path,
+) -> None:
+    # Its recovery at start would take back what the first run's worker holds.
+    argv, env, base = start(tmp_path)
+    with running("run", argv, env, tmp_path) as service:
+        wait_for_http(f"{base}/readyz", 60, service)
+        second_argv, _, _ = start(tmp_path)
+        with running("second", second_argv, env, tmp_path) as second:
+            code = wait_for_exit(second, 60)
+            output = second.output()
+
+        assert code == 1
+        assert "another intake-service run (or its worker) is using" in output
+        assert service.alive()
+        assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
