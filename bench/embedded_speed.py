@@ -1,5 +1,6 @@
-"""Speed to lead on the embedded default: `intake-service run` (SQLite, the embedded broker,
-one worker with beat) at a steady posting rate, email only (issue 16).
+"""Speed to lead on the embedded default, email only, at steady posting rates (issue 16).
+
+`intake-service run` is the embedded default: SQLite, the embedded broker, one worker with beat.
 
 Each row starts a fresh `intake-service run` on a throwaway instance directory, posts leads
 with an email address and no phone from 8 threads at a steady rate, and reads from the service's
