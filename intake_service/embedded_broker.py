@@ -28,12 +28,13 @@ import contextlib
 import hashlib
 import json
 import os
+import select
 import socket
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from queue import Empty
-from time import monotonic
 from typing import Any
 
 from kombu.transport import virtual
@@ -140,12 +141,8 @@ class _WakeListener:
         """Return when woken, or after `seconds`."""
         listener = self._bind()
         if listener is None:
-            import time
-
             time.sleep(seconds)
             return
-        import select
-
         readable, _, _ = select.select([listener], [], [], seconds)
         if readable:
             with contextlib.suppress(BlockingIOError):
@@ -325,7 +322,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     # virtual.Transport's own signature, which differs from its base class's.
     def drain_events(self, connection: Any, timeout: Any = None) -> Any:  # type: ignore[override]
         """kombu's loop, with a wait on the wake socket where it slept `polling_interval`."""
-        started = monotonic()
+        started = time.monotonic()
         assert self.cycle is not None  # made with the transport
         while True:
             try:
@@ -335,7 +332,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
                 pass
             wait = self.polling_interval
             if timeout is not None:
-                remaining = timeout - (monotonic() - started)
+                remaining = timeout - (time.monotonic() - started)
                 if remaining <= 0:
                     raise TimeoutError()  # socket.timeout: what kombu's callers expect
                 wait = min(wait, remaining)
