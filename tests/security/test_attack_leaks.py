@@ -76,14 +76,14 @@ def published() -> Iterator[list[dict[str, Any]]]:
 
 
 def broker_payloads(app: Flask) -> list[str]:
-    """The raw messages in the embedded broker's queue table, bodies base64-decoded."""
+    """The raw messages in the embedded broker's table (embedded_broker.py), bodies decoded."""
     url: str = app.extensions["intake.settings"].broker_url
     path = Path(url.removeprefix("sqla+sqlite:///"))
     if not path.exists():
         return []
     with sqlite3.connect(path) as connection:
         try:
-            rows = connection.execute("SELECT payload FROM kombu_message").fetchall()
+            rows = connection.execute("SELECT payload FROM queue_messages").fetchall()
         except sqlite3.OperationalError:
             return []
     decoded = []
