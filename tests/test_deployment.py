@@ -36,7 +36,7 @@ SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS")
 _NAME = r'"([A-Z][A-Z0-9_]*)"'
 _READS = re.compile(
     rf"(?:env\.get\(\s*{_NAME}|required_in_production\(\s*{_NAME}\s*\)"
-    rf"|read_(?:seconds|flag|count)\(\s*env\s*,\s*{_NAME})"
+    rf"|\w+\(\s*env\s*,\s*{_NAME})"
 )
 _REQUIRED = re.compile(rf"required_in_production\(\s*{_NAME}\s*\)")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
