@@ -119,6 +119,8 @@ def test_a_tightened_window_defers_a_text_planned_after_it_and_is_audited(
     assert change["before"]["monday"] == "09:00-21:00"
     assert change["before"]["sunday"] == "12:00-21:00"
     assert change["after"]["sunday"] == f"{window[0]}-{window[1]}"
+    trail = admin.get("/admin/audit?kind=settings.changed").get_data(as_text=True)
+    assert "quiet_hours.TX" in trail
 
     lead_id = texas_lead(app)
     for message_id in process(app, lead_id):
