@@ -22,6 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
+from intake_service.config.readers import ConfigError
+from intake_service.config.security import read_origins
 from intake_service.domain import branding
 from intake_service.domain.clinic_hours import FirstContact, InvalidHours, OpeningHours
 from intake_service.domain.compliance import audit
@@ -46,7 +48,9 @@ DEADLINE_FIELDS = (
 )
 HOURS_FIELDS = ("opening_hours", *DEADLINE_FIELDS)
 LOOK_FIELDS = ("brand_color",)
-FIELDS = TEXT_FIELDS + FLAG_FIELDS + HOURS_FIELDS + LOOK_FIELDS
+# The clinic's own sites that may frame the embedded forms (over EMBED_ORIGINS).
+EMBED_FIELDS = ("embed_origins",)
+FIELDS = TEXT_FIELDS + FLAG_FIELDS + HOURS_FIELDS + LOOK_FIELDS + EMBED_FIELDS
 LABELS = {
     "name": "Clinic name",
     "phone": "Phone",
@@ -59,7 +63,9 @@ LABELS = {
     "first_contact_high_minutes": "Time to first contact for strong candidates",
     "first_contact_normal_days": "Time to first contact for everyone else",
     "brand_color": "Primary colour",
+    "embed_origins": "Sites that may embed the forms",
 }
+MAX_EMBED_ORIGINS = 20
 MAX_LENGTH = {"name": 100, "phone": 40, "address": 200, "timezone": 60}
 # (smallest, largest) a deadline may be, in its unit: minutes, or business days.
 DEADLINE_RANGES = {
@@ -88,6 +94,8 @@ class ClinicProfile:
     opening_hours: OpeningHours
     first_contact: FirstContact
     brand_color: str | None = None  # #rrggbb; None: the pages' own colour
+    # Exact origins (scheme://host[:port]) allowed to frame /embed/...; () frames nowhere.
+    embed_origins: tuple[str, ...] = ()
 
     @property
     def phone_e164(self) -> str:
@@ -123,6 +131,8 @@ class ClinicProfile:
             return self.first_contact.normal_business_days
         if field == "brand_color":
             return self.brand_color or ""
+        if field == "embed_origins":
+            return list(self.embed_origins)
         return getattr(self, field)
 
 
@@ -145,6 +155,7 @@ def defaults(settings: Settings) -> dict[str, Any]:
         "first_contact_high_minutes": _number(limits.high_minutes),
         "first_contact_normal_days": 1,
         "brand_color": "",
+        "embed_origins": list(settings.security.embed_origins),
     }
 
 
@@ -161,6 +172,16 @@ def _opening_hours(value: Any, settings: Settings) -> OpeningHours:
         # the escalation clock, so the environment's hours stand in.
         log.warning("stored opening hours are unusable; using the environment's")
         return OpeningHours.from_limits(settings.escalation)
+
+
+def _embed_origins(value: Any, settings: Settings) -> tuple[str, ...]:
+    try:
+        return read_origins("embed_origins", ",".join(str(v) for v in value))
+    except (ConfigError, TypeError):
+        # Only update() writes the row, after the same check; a hand-edited row frames nothing
+        # new: the environment's list stands in.
+        log.warning("stored embed origins are unusable; using the environment's")
+        return settings.security.embed_origins
 
 
 def effective_clinic(session: Session, settings: Settings) -> ClinicProfile:
@@ -183,7 +204,22 @@ def effective_clinic(session: Session, settings: Settings) -> ClinicProfile:
             normal_business_days=int(values["first_contact_normal_days"]),
         ),
         brand_color=str(values["brand_color"]) or None,
+        embed_origins=_embed_origins(values["embed_origins"], settings),
     )
+
+
+def effective_timezone(session: Session, settings: Settings) -> str:
+    """The clinic's zone as the admin set it, else CLINIC_TIMEZONE: one row read, for callers
+    (the contact policy, staff pages) that need nothing else."""
+    row = session.get(ClinicSetting, "timezone")
+    if row is not None and isinstance(row.value, str):
+        try:
+            zoneinfo.ZoneInfo(row.value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            log.warning("stored time zone is unusable; using the environment's")
+        else:
+            return row.value
+    return settings.clinic_timezone
 
 
 def _clean_text(field: str, raw: Any) -> str:
@@ -226,7 +262,43 @@ def _clean_deadline(field: str, raw: Any) -> int | float:
     return _number(value)
 
 
-def _clean(field: str, raw: Any) -> Any:
+def _clean_origins(raw: Any, production: bool) -> list[str]:
+    listed = raw if isinstance(raw, list | tuple) else str(raw).replace("\n", ",").split(",")
+    try:
+        origins = read_origins("embed_origins", ",".join(str(v).strip() for v in listed))
+    except ConfigError:
+        bad = next(
+            (v for v in (str(v).strip().rstrip("/") for v in listed) if v and not _one(v)), ""
+        )
+        raise InvalidSetting(
+            "embed_origins",
+            f"{bad!r} is not an origin: list sites like https://clinic.example (scheme and "
+            "host, optional port, no path or wildcard), one a line.",
+        ) from None
+    if len(origins) > MAX_EMBED_ORIGINS:
+        raise InvalidSetting(
+            "embed_origins", f"List at most {MAX_EMBED_ORIGINS} sites that may embed the forms."
+        )
+    plain = [o for o in origins if o.startswith("http://")]
+    if production and plain:
+        raise InvalidSetting(
+            "embed_origins",
+            f"{plain[0]} is not https: in production only https:// sites may embed the forms.",
+        )
+    return list(origins)
+
+
+def _one(value: str) -> bool:
+    try:
+        read_origins("embed_origins", value)
+    except ConfigError:
+        return False
+    return True
+
+
+def _clean(field: str, raw: Any, production: bool = False) -> Any:
+    if field == "embed_origins":
+        return _clean_origins(raw, production)
     if field in FLAG_FIELDS:
         return bool(raw)
     if field == "opening_hours":
@@ -268,7 +340,10 @@ def update(
 
     Raises InvalidSetting for the first bad value, before anything is stored.
     """
-    cleaned = {field: _clean(field, submitted[field]) for field in FIELDS if field in submitted}
+    production = settings.app_env == "production"
+    cleaned = {
+        field: _clean(field, submitted[field], production) for field in FIELDS if field in submitted
+    }
     before = effective_clinic(session, settings)
     _check_together(cleaned, before)
     env = defaults(settings)

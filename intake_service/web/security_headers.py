@@ -3,7 +3,8 @@
 One place for the browser-facing defences, so no view has to remember them:
 - a CSP with no inline script or style except the elements given this request's nonce;
 - frame-ancestors 'none', except the embedded forms (/embed/...), which the origins in
-  EMBED_ORIGINS may frame (the clinic's own site); the site's own pages are never framed;
+  the admin's embedding sites (clinic settings, over EMBED_ORIGINS) may frame (the clinic's
+  own site); the site's own pages are never framed;
 - CORS on the JSON API for the origins in CORS_ORIGINS only, preflight answered here;
 - nosniff, a referrer policy that keeps a screening page's address from other sites, a
   permissions policy that turns off the device features a form never needs, HSTS over https;
@@ -20,6 +21,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from intake_service.config.security import SecuritySettings
 from intake_service.web.public import EMBED_BLUEPRINT
+from intake_service.web.public.clinic import embed_origins
 
 # Only the embedded forms (and the thank-you pages they answer with) may be framed. The site's
 # own form pages may not: their CSRF token lives in a SameSite=Lax session cookie that a
@@ -66,9 +68,9 @@ def _settings() -> SecuritySettings:
     return settings
 
 
-def frame_ancestors(embeddable: bool, settings: SecuritySettings) -> str:
-    if embeddable and settings.embed_origins:
-        return " ".join(settings.embed_origins)
+def frame_ancestors(embeddable: bool, origins: tuple[str, ...]) -> str:
+    if embeddable and origins:
+        return " ".join(origins)
     return "'none'"
 
 
@@ -128,7 +130,8 @@ def _secure_headers(response: Response) -> Response:
     settings = _settings()
     headers = response.headers
     embeddable = request.blueprint in EMBEDDABLE_BLUEPRINTS
-    ancestors = frame_ancestors(embeddable, settings)
+    # The admin's list over EMBED_ORIGINS, read (from the database) only for an embedded form.
+    ancestors = frame_ancestors(embeddable, embed_origins() if embeddable else ())
     # A view with a stricter policy of its own (the dev mailbox) keeps it.
     headers.setdefault(
         "Content-Security-Policy", content_security_policy(g.get(_NONCE_KEY), ancestors)

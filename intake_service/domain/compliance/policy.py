@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
-from intake_service.domain.compliance import pumping, quiet_hours
+from intake_service.domain import clinic_settings
+from intake_service.domain.compliance import pumping, quiet_hour_rules, quiet_hours
 from intake_service.domain.compliance.consent import has_consent
 from intake_service.domain.compliance.opt_outs import blocked
 from intake_service.models import Lead
@@ -131,14 +132,20 @@ def _quiet(
     session: Session, channel: str, address: str | None, now: dt.datetime
 ) -> Decision | None:
     # Texts wait for the recipient's own window (zone and state from the number, else the
-    # clinic's zone): the federal 8:00-21:00 and the stricter states (quiet_hours.toml).
+    # clinic's zone as the admin set it): the federal 8:00-21:00 and the stricter states, as
+    # the admin edited them (quiet_hour_rules) over quiet_hours.toml, read at send time.
     if not kind(channel).quiet_hours:
         return None
     settings = session.info.get("settings")
     if settings is not None and not settings.quiet_hours_enabled:
         return None
-    clinic_tz = settings.clinic_timezone if settings is not None else DEFAULT_CLINIC_TZ
-    opens = quiet_hours.next_allowed(address, now, clinic_tz)
+    clinic_tz = (
+        clinic_settings.effective_timezone(session, settings)
+        if settings is not None
+        else DEFAULT_CLINIC_TZ
+    )
+    rules = quiet_hour_rules.effective_rules(session)
+    opens = quiet_hours.next_allowed(address, now, clinic_tz, rules=rules)
     return None if opens <= now else Decision(False, "quiet_hours", not_before=opens)
 
 

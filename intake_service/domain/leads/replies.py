@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
+from intake_service.domain.clinic_settings import effective_timezone
 from intake_service.domain.compliance.quiet_hours import recipient_of
 from intake_service.domain.leads import callback_requests, callback_times, status
 from intake_service.domain.outreach import sequences, urgent
@@ -42,9 +43,9 @@ class Reply:
     acknowledged_by: str | None = None
 
 
-def patient_zone(phone: str, settings: Settings) -> str:
-    """The zone a patient reads times in: their number's, or the clinic's."""
-    return recipient_of(phone, settings.clinic_timezone).zones[0]
+def patient_zone(session: Session, phone: str, settings: Settings) -> str:
+    """The zone a patient reads times in: their number's, or the clinic's (as the admin set it)."""
+    return recipient_of(phone, effective_timezone(session, settings)).zones[0]
 
 
 def attach(
@@ -69,7 +70,8 @@ def attach(
         urgent.start(session, newest, settings, now)
         notify(session, settings, newest, f"reply-{inbound.id}", now)
         return "crisis"
-    ask = callback_times.parse(inbound.body, now, patient_zone(inbound.from_number, settings))
+    zone = patient_zone(session, inbound.from_number, settings)
+    ask = callback_times.parse(inbound.body, now, zone)
     for lead in leads:
         if ask is not None:
             status.callback_requested(session, lead.id, now)

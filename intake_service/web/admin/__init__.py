@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from intake_service.config import Settings
 from intake_service.domain.clinic_settings import ClinicProfile, effective_clinic
 from intake_service.domain.templates.versions import Author
-from intake_service.web.staff import local_time
+from intake_service.web.staff import clinic_zone_name, local_time
 from intake_service.web.staff.session import admin_required, me
 
 bp = Blueprint(
@@ -44,7 +44,8 @@ SECTIONS = (
     (
         "admin.settings_page",
         "Clinic settings",
-        "Name, phone, address, time zone, opening hours, first-contact deadlines, logo, colour.",
+        "Name, phone, address, time zone, opening hours, first-contact deadlines, quiet hours "
+        "per state, embedding sites, logo, colour.",
     ),
     (
         "admin.abuse_page",
@@ -87,7 +88,7 @@ def _sections() -> dict[str, Any]:
     return {
         "admin_sections": SECTIONS,
         "local_time": local_time,
-        "clinic_zone": settings().clinic_timezone,
+        "clinic_zone": clinic_zone_name(),
     }
 
 
@@ -113,6 +114,7 @@ def init_app(app: Flask) -> None:
         audit_log,
         data_requests,
         messages,
+        quiet_hours,
         routing,
         sequences,
         settings_page,

@@ -1,8 +1,9 @@
 """Clinic settings: stored in the database over the environment's defaults, each change audited.
 
-Four forms on one page, each saving only its own fields: who the clinic is (name, phone,
-address, time zone, what the team email may carry); opening hours and times to first contact;
-the public pages' colour; their logo (an upload of its own).
+Forms on one page, each saving only its own fields: who the clinic is (name, phone, address,
+time zone, what the team email may carry); opening hours and times to first contact; the sites
+that may embed the forms; the public pages' colour; their logo (an upload of its own). Quiet
+hours per state have their own pages (quiet_hours.py), summarised here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from intake_service.config.escalation import DAYS
 from intake_service.db import get_db
 from intake_service.domain import branding, clinic_settings
 from intake_service.domain.clinic_hours import DAY_NAMES
+from intake_service.domain.compliance import quiet_hour_rules
 from intake_service.web.admin import bp, clinic, settings
 from intake_service.web.staff.session import actor, admin_required
 
@@ -33,7 +35,10 @@ def _page(submitted: dict[str, Any], error: Exception | None, status: int) -> Re
     with get_db().session() as session:
         profile = clinic(session)
         logo = branding.current_logo(session)
+        quiet_states = quiet_hour_rules.rows(session)
     values = {f: profile.value(f) for f in clinic_settings.FIELDS} | submitted
+    if isinstance(values["embed_origins"], list):
+        values["embed_origins"] = "\n".join(values["embed_origins"])
     colour = profile.brand_color
     return (
         render_template(
@@ -54,6 +59,7 @@ def _page(submitted: dict[str, Any], error: Exception | None, status: int) -> Re
             colour=colour,
             contrast=branding.contrast_with_white(colour) if colour else None,
             min_contrast=branding.MIN_CONTRAST,
+            quiet_states=quiet_states,
         ),
         status,
     )
@@ -65,6 +71,8 @@ def _group(field: str | None) -> str | None:
         return None
     if field == "logo" or field in clinic_settings.LOOK_FIELDS:
         return "look"
+    if field in clinic_settings.EMBED_FIELDS:
+        return "embed"
     if field.startswith("hours_") or field in clinic_settings.HOURS_FIELDS:
         return "hours"
     return "clinic"
@@ -125,6 +133,12 @@ def settings_hours() -> ResponseReturnValue:
 @admin_required
 def settings_look() -> ResponseReturnValue:
     return _save({"brand_color": request.form.get("brand_color", "")}, "#look")
+
+
+@bp.post("/settings/embed")
+@admin_required
+def settings_embed() -> ResponseReturnValue:
+    return _save({"embed_origins": request.form.get("embed_origins", "")}, "#embed")
 
 
 @bp.post("/settings/logo")

@@ -1,9 +1,11 @@
 """The clinic as the public pages show it: the admin's settings over the environment.
 
-Read once per request (kept on `g`): name, phone, address, opening hours, logo and colour.
-The hours are the admin's, in the page's language, once saved in the clinic settings; until
-then CLINIC_HOURS, the clinic's own words. A page rendered while the database is unreachable
-(the 503 page itself) shows the environment's values rather than failing again.
+Read once per request (kept on `g`): name, phone, address, opening hours, the first-contact
+promise, logo and colour, and the sites that may frame the embedded forms.
+The hours and the first-contact promise are the admin's, in the page's language, once saved in
+the clinic settings; until then CLINIC_HOURS and CLINIC_FIRST_CONTACT, the clinic's own words.
+A page rendered while the database is unreachable (the 503 page itself) shows the
+environment's values rather than failing again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _KEY = "intake_public_clinic"
 _OFFLINE = "intake_database_unreachable"
+_ORIGINS_KEY = "intake_embed_origins"
 
 
 def database_unreachable() -> None:
@@ -68,6 +71,13 @@ def hours_words(hours: OpeningHours) -> str:
     return "; ".join(parts)
 
 
+def first_contact_words(business_days: int) -> str:
+    """The thank-you page's promise for the admin's deadline, in the page's language."""
+    if business_days == 1:
+        return gettext("We'll call you within one business day.")
+    return gettext("We'll call you within %(days)s business days.", days=business_days)
+
+
 def _read(settings: Settings) -> tuple[ClinicProfile | None, branding.LogoRef | None]:
     if g.get(_OFFLINE):
         return None, None
@@ -77,6 +87,19 @@ def _read(settings: Settings) -> tuple[ClinicProfile | None, branding.LogoRef | 
     except SQLAlchemyError:
         log.warning("clinic settings unreadable; the page shows the environment's")
         return None, None
+
+
+def embed_origins() -> tuple[str, ...]:
+    """The sites that may frame the embedded forms: the admin's list over EMBED_ORIGINS (the
+    environment's when the database is down)."""
+    cached: tuple[str, ...] | None = g.get(_ORIGINS_KEY)
+    if cached is not None:
+        return cached
+    settings: Settings = current_app.extensions["intake.settings"]
+    profile, _ = _read(settings)
+    origins = profile.embed_origins if profile else settings.security.embed_origins
+    setattr(g, _ORIGINS_KEY, origins)
+    return origins
 
 
 def public_clinic() -> dict[str, Any]:
@@ -91,6 +114,10 @@ def public_clinic() -> dict[str, Any]:
     hours = settings.clinic_hours
     if profile is not None and "opening_hours" in profile.overridden:
         hours = hours_words(profile.opening_hours)
+    # The admin's deadline once saved; until then CLINIC_FIRST_CONTACT, the clinic's own words.
+    first_contact = settings.clinic_first_contact
+    if profile is not None and "first_contact_normal_days" in profile.overridden:
+        first_contact = first_contact_words(profile.first_contact.normal_business_days)
     colour = profile.brand_color if profile else None
     clinic = {
         "name": name,
@@ -98,7 +125,7 @@ def public_clinic() -> dict[str, Any]:
         "phone_tel": tel_target(phone),
         "address": profile.address if profile else settings.clinic_address,
         "hours": hours,
-        "first_contact": settings.clinic_first_contact,
+        "first_contact": first_contact,
         "logo_url": url_for("logo.logo", filename=logo.filename) if logo else None,
         # Checked when saved: #rrggbb with white text on it at 4.5:1 or more.
         "brand": {"color": colour, "dark": branding.darker(colour)} if colour else None,

@@ -27,6 +27,7 @@ from intake_service.extensions import submission_limit
 from intake_service.security import embed_csrf
 from intake_service.web.errors import error_response
 from intake_service.web.public import EMBED_BLUEPRINT, pages
+from intake_service.web.public.clinic import embed_origins
 from intake_service.web.public.forms import (
     EmbeddedContactForm,
     EmbeddedForm,
@@ -54,7 +55,7 @@ PAGES = {
 def embed_context() -> dict[str, Any]:
     # The sites embed.js may talk to: the same list frame-ancestors names. The parent's origin
     # that the previous page in the frame passed on is given back only if it is one of them.
-    origins = current_app.extensions["intake.settings"].security.embed_origins
+    origins = embed_origins()
     carried = request.values.get(PARENT_ORIGIN_FIELD, "")
     return {"embed_origins": origins, "parent_origin": carried if carried in origins else None}
 

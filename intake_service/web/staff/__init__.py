@@ -6,9 +6,11 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 
-from intake_service.db import utcnow
+from intake_service.db import get_db, utcnow
+from intake_service.domain.clinic_settings import effective_timezone
 from intake_service.domain.intake.contact import display_phone
 from intake_service.domain.leads.dashboard import duration_label
 from intake_service.domain.leads.inbox import age_label, due_label
@@ -39,8 +41,27 @@ STATUS_LABELS = {
 }
 
 
+_ZONE_KEY = "intake_clinic_zone"
+
+
+def clinic_zone_name() -> str:
+    """The clinic's zone as the admin set it (over CLINIC_TIMEZONE), read once per request; the
+    environment's when the database cannot be read (the error page must not fail again)."""
+    cached: str | None = g.get(_ZONE_KEY)
+    if cached is not None:
+        return cached
+    settings = current_app.extensions["intake.settings"]
+    try:
+        with get_db().session() as session:
+            name = effective_timezone(session, settings)
+    except SQLAlchemyError:
+        name = settings.clinic_timezone
+    setattr(g, _ZONE_KEY, name)
+    return name
+
+
 def _zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(current_app.extensions["intake.settings"].clinic_timezone)
+    return zoneinfo.ZoneInfo(clinic_zone_name())
 
 
 def local_time(value: dt.datetime | None, fmt: str = "%a %d %b, %H:%M") -> str:
@@ -82,7 +103,7 @@ def _labels() -> dict[str, Any]:
         "ago": ago,
         "due_hint": due_hint,
         "duration": duration_label,
-        "clinic_zone": current_app.extensions["intake.settings"].clinic_timezone,
+        "clinic_zone": clinic_zone_name(),
     }
 
 

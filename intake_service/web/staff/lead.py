@@ -7,7 +7,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
@@ -27,7 +27,7 @@ from intake_service.domain.leads import (
 )
 from intake_service.domain.outreach import urgent
 from intake_service.web.errors import error_response
-from intake_service.web.staff import bp
+from intake_service.web.staff import bp, clinic_zone_name
 from intake_service.web.staff.forms import (
     OUTCOME_LABELS,
     ActionForm,
@@ -44,8 +44,7 @@ FORM_INVALID = "That form was incomplete or had expired; please try again."
 
 
 def _zone_name() -> str:
-    name: str = current_app.extensions["intake.settings"].clinic_timezone
-    return name
+    return clinic_zone_name()
 
 
 def _assign_form(staff: list[tuple[int, str]]) -> AssignForm:

@@ -23,6 +23,7 @@ ARGS = {
     "rule_id": 1,
     "queue_id": 1,
     "member_id": 1,
+    "state": "TX",
 }
 
 
@@ -52,6 +53,9 @@ def test_the_admin_app_has_every_section(app: Flask) -> None:
         "/admin/settings",
         "/admin/settings/hours",
         "/admin/settings/logo",
+        "/admin/settings/embed",
+        "/admin/settings/quiet-hours",
+        "/admin/settings/quiet-hours/TX",
         "/admin/audit",
         "/admin/abuse",
         "/admin/data-requests",
