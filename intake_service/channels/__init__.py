@@ -121,11 +121,24 @@ class ChannelError(Exception):
 
 
 class TransientError(ChannelError):
-    """Worth trying again later (connection refused, timeout, 4xx from SMTP, 429/5xx)."""
+    """Worth trying again later (connection refused, timeout, 4xx from SMTP, 429/5xx).
 
-    def __init__(self, reason: str, detail: str = "", retry_after: float | None = None) -> None:
+    `maybe_sent` says the request reached the provider and no answer came back (a read
+    timeout, a connection cut mid-answer, a server error): the provider may have taken the
+    message, so the next try must ask it (find_existing) before sending again.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        retry_after: float | None = None,
+        *,
+        maybe_sent: bool = False,
+    ) -> None:
         super().__init__(reason, detail)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -145,10 +146,18 @@ class TwilioChannel:
 
     def _translate(self, error: Exception) -> TransientError | PermanentError:
         """Map an SDK or transport error to ours. Twilio's text can quote the number: not kept."""
-        if isinstance(error, requests.Timeout):  # before ConnectionError: ConnectTimeout is both
-            return TransientError("timeout")
+        # Only a connection never made proves Twilio did not take the text; a read timeout or a
+        # connection cut mid-answer may follow a text Twilio created (and sends).
+        if isinstance(error, requests.ConnectTimeout):  # before Timeout and ConnectionError
+            return TransientError("timeout", "connect")
+        if isinstance(error, requests.Timeout):
+            return TransientError("timeout", "read", maybe_sent=True)
+        if isinstance(error, requests.ConnectionError):
+            return TransientError(
+                "connection", type(error).__name__, maybe_sent=not _never_connected(error)
+            )
         if isinstance(error, requests.RequestException):
-            return TransientError("connection", type(error).__name__)
+            return TransientError("connection", type(error).__name__, maybe_sent=True)
         if isinstance(error, TwilioRestException | TwilioServiceException):
             return translate_twilio_error(error.status, error.code, self._retry_after())
         # A list page that was not 200 comes back as a bare TwilioException.
@@ -196,10 +205,19 @@ def translate_twilio_error(
         # message is kept for retries (and the final failure) rather than dropped at once.
         return TransientError("auth_failed", detail)
     if status >= 500:
-        return TransientError("server_error", detail, retry_after=retry_after)
+        # A 5xx can come after the text was created: ask before sending again.
+        return TransientError("server_error", detail, retry_after=retry_after, maybe_sent=True)
     if status >= 400:
         return PermanentError(f"twilio_{code or status}", detail)
     return TransientError("twilio_error", detail)
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """True when the connection itself failed (refused, no route, DNS), so nothing was sent."""
+    cause = error.args[0] if error.args else None
+    if isinstance(cause, urllib3.exceptions.MaxRetryError):  # how requests wraps urllib3's
+        cause = cause.reason
+    return isinstance(cause, urllib3.exceptions.NewConnectionError)
 
 
 def parse_retry_after(value: str | None) -> float | None:

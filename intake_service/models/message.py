@@ -133,7 +133,8 @@ class DeliveryAttempt(Base):
     finished_at: Mapped[dt.datetime | None]
     # "sent" | "adopted" (found at the provider after a crash) | "transient" | "permanent" |
     # "suppressed" | "cancelled" | "deferred" (the contact policy said later) |
-    # "abandoned" (its worker died; reconciled later)
+    # "abandoned" (its worker died; reconciled later) | "maybe_sent" (a transient failure after
+    # the request reached the provider, such as a read timeout; reconciled before the next try)
     outcome: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(100))

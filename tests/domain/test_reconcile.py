@@ -228,6 +228,55 @@ def test_text_sent_before_a_long_outage_is_still_found_and_adopted(
     assert [o for _, o, _ in attempts_of(db, sms_id)] == ["abandoned", "adopted"]
 
 
+# --- a send whose answer never came ------------------------------------------------------------
+
+
+def test_text_whose_answer_timed_out_is_adopted_on_the_retry_not_sent_again(
+    ready_app: Callable[..., Flask],
+    twilio_standin: TwilioStandin,
+) -> None:
+    # Twilio created the text, but its answer came after our timeout (a loaded provider or
+    # network): the retry must find that text rather than send a second one.
+    app = ready_app(**twilio_standin.env(TWILIO_TIMEOUT="0.3"))
+    db = database(app)
+    _, sms_id = first_text(app)
+    twilio_standin.delay = 1.0
+
+    timed_out = deliver(app, sms_id)
+
+    twilio_standin.delay = 0
+    [accepted] = twilio_standin.messages
+    assert (timed_out.status, timed_out.detail) == (MessageStatus.PLANNED, "timeout")
+    assert message(db, sms_id).needs_reconcile
+    assert attempts_of(db, sms_id) == [(1, "maybe_sent", "timeout")]
+    set_columns(db, sms_id, due_at=utcnow() - dt.timedelta(seconds=1))
+    claim_due(app)
+
+    outcome = deliver(app, sms_id)
+
+    assert (outcome.status, outcome.detail) == (MessageStatus.SENT, accepted["sid"])
+    assert sum(1 for r in twilio_standin.requests if r.method == "POST") == 1
+    assert [o for _, o, _ in attempts_of(db, sms_id)] == ["maybe_sent", "adopted"]
+    assert not message(db, sms_id).needs_reconcile
+
+
+def test_text_refused_before_connecting_is_a_plain_retry(
+    ready_app: Callable[..., Flask],
+    twilio_standin: TwilioStandin,
+) -> None:
+    # A connection never made proves nothing reached Twilio: no look-up is owed before the retry.
+    app = ready_app(**twilio_standin.env())
+    db = database(app)
+    _, sms_id = first_text(app)
+    twilio_standin.stop()
+
+    refused = deliver(app, sms_id)
+
+    assert (refused.status, refused.detail) == (MessageStatus.PLANNED, "connection")
+    assert not message(db, sms_id).needs_reconcile
+    assert attempts_of(db, sms_id) == [(1, "transient", "connection")]
+
+
 def test_email_resent_after_a_crash_carries_the_same_message_id(
     ready_app: Callable[..., Flask], smtp_server: SmtpServer
 ) -> None:

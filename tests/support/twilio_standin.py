@@ -76,6 +76,7 @@ class _Canned:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    method: str | None = None  # answers only requests of this method; None: any request
 
 
 @dataclass
@@ -170,19 +171,27 @@ class TwilioStandin:
         with self._lock:
             return [dict(stored.resource) for stored in self._messages]
 
-    def fail_next(self, count: int = 1, status: int = 500, code: int | None = None) -> None:
-        """Answer the next `count` requests with a server error."""
+    def fail_next(
+        self, count: int = 1, status: int = 500, code: int | None = None, *, sends: bool = False
+    ) -> None:
+        """Answer the next `count` requests (only sends, POSTs, if `sends`) with a server error."""
         error = twilio_error(code or 20000 + status, status)
-        self._enqueue(_Canned(status, error) for _ in range(count))
+        method = "POST" if sends else None
+        self._enqueue(_Canned(status, error, method=method) for _ in range(count))
 
     def rate_limit_next(self, count: int = 1, retry_after: float | None = 1) -> None:
         """Answer the next `count` requests with 429, with Retry-After when given."""
         headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
         self._enqueue(_Canned(429, twilio_error(20429, 429), headers) for _ in range(count))
 
-    def error_next(self, code: int = 21211, status: int = 400, count: int = 1) -> None:
-        """Answer the next `count` requests with Twilio error `code`."""
-        self._enqueue(_Canned(status, twilio_error(code, status)) for _ in range(count))
+    def error_next(
+        self, code: int = 21211, status: int = 400, count: int = 1, *, sends: bool = False
+    ) -> None:
+        """Answer the next `count` requests (only sends, POSTs, if `sends`) with error `code`."""
+        method = "POST" if sends else None
+        self._enqueue(
+            _Canned(status, twilio_error(code, status), method=method) for _ in range(count)
+        )
 
     def backdate(self, by: dt.timedelta) -> None:
         """Move every accepted message `by` into the past, as if time had passed since it."""
@@ -227,7 +236,9 @@ class TwilioStandin:
         if route["account"] != self.account_sid:
             return _json(twilio_error(20404, 404), 404)
         with self._lock:
-            canned = self._canned.popleft() if self._canned else None
+            canned = next((c for c in self._canned if c.method in (None, request.method)), None)
+            if canned is not None:
+                self._canned.remove(canned)
         if canned is not None:
             return _json(canned.body, canned.status, canned.headers)
         sid = route["sid"]

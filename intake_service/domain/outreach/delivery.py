@@ -5,9 +5,10 @@ every later record of the outcome is conditional on still holding that claim (sa
 same attempt number). So two workers given the same id cannot both send, and a worker that
 wakes up after its message was taken over cannot overwrite the newer truth.
 
-A message a dead worker left in `sending` is put back in the queue with `needs_reconcile`:
-before sending it again, deliver() asks the provider whether it already has it, and adopts the
-provider's id if so (docs/delivery-guarantees.md).
+A message a dead worker left in `sending` is put back in the queue with `needs_reconcile`, and
+so is one whose send got no answer (a timeout after the request went out): before sending it
+again, deliver() asks the provider whether it already has it, and adopts the provider's id if
+so (docs/delivery-guarantees.md).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # The outcome of a claim the contact policy only deferred: not a try, not counted as one.
 DEFERRED = "deferred"
+# A try the provider may have taken (no answer came): the next one reconciles before sending.
+MAYBE_SENT = "maybe_sent"
 # Provider clocks and ours differ a little: look this much further back than the lost attempt.
 CLOCK_SLACK = dt.timedelta(minutes=2)
 
@@ -186,7 +189,8 @@ def _lost_send(session: Session, message: Message) -> Lost | None:
         return None  # it died before rendering
     first_lost = session.scalar(
         select(func.min(DeliveryAttempt.started_at)).where(
-            DeliveryAttempt.message_id == message.id, DeliveryAttempt.outcome == "abandoned"
+            DeliveryAttempt.message_id == message.id,
+            DeliveryAttempt.outcome.in_(("abandoned", MAYBE_SENT)),
         )
     )
     since = (first_lost or message.created_at) - CLOCK_SLACK
@@ -349,7 +353,12 @@ def _record_transient(
         if message is None:
             return Outcome("skipped", "taken over")
         message.last_error = error.reason
-        _finish_attempt(session, claim, "transient", error.reason)
+        _finish_attempt(
+            session, claim, MAYBE_SENT if error.maybe_sent else "transient", error.reason
+        )
+        if error.maybe_sent:
+            # The provider may hold it (a timeout after the request went out): ask before resending.
+            message.needs_reconcile = True
         # Age counts from the first try since the last operator retry, not from planning:
         # a day-7 follow-up was planned a week before it was ever due. A claim the contact
         # policy deferred (quiet hours) was no try at all.
