@@ -118,3 +118,5 @@ def configure(log_format: str) -> None:
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if log_format == "json" else PlainFormatter(PLAIN_FORMAT))
     root.setLevel(logging.INFO)
+    # Alembic names each of its plugins as it loads them, in every process: nothing to act on.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

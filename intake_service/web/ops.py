@@ -7,7 +7,7 @@ import hmac
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from intake_service import broker, metrics, migrate
+from intake_service import broker, metrics
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.extensions import csrf, limiter
@@ -28,7 +28,10 @@ def healthz() -> Response:
 
 
 def _migrations() -> str:
-    """ "ok" when the database is at the code's head; else the revisions, nothing more."""
+    """'ok' when the database is at the code's head; else the revisions, nothing more."""
+    # Imported here: Alembic logs its plugins as it loads, and only readiness needs it.
+    from intake_service import migrate
+
     code = migrate.code_heads()
     database = migrate.database_heads(get_db().engine)
     if database == code:
