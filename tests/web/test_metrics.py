@@ -22,7 +22,9 @@ from tests.domain.builders import load_templates
 
 TOKEN = "metrics-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "intake-dashboard.json"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DASHBOARD = DOCS / "grafana" / "intake-dashboard.json"
+OPERATIONS = DOCS / "operations.md"
 
 # What the posts below carry about people; none of it may reach a label.
 NAME, SURNAME = "Zebedee", "Quillfeather"
@@ -220,3 +222,10 @@ def test_the_dashboard_queries_only_metrics_that_exist(
     used = {name for expr in expressions for name in re.findall(r"\bintake_[a-z_]+", expr)}
     missing = used - exported
     assert not missing, f"the dashboard queries metrics /metrics does not export: {sorted(missing)}"
+
+    # The alerts of docs/operations.md too.
+    operations = OPERATIONS.read_text()
+    alerts = operations[operations.index("## Alerts worth setting") :].split("\n## ", 1)[0]
+    named = set(re.findall(r"\bintake_[a-z_]+", alerts))
+    assert len(named) >= 8
+    assert not named - exported, f"alerts name unknown metrics: {sorted(named - exported)}"
