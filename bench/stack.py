@@ -84,6 +84,7 @@ def service_env(pg_url: str, port: int, log_dir: Path, smtp: SmtpServer, twilio:
                 queue: str) -> dict[str, str]:  # fmt: skip
     return {
         "APP_ENV": "production",
+        "METRICS_TOKEN": "metrics-token-0123456789abcdef",
         "QUIET_HOURS_ENABLED": "false",  # a benchmark runs at any hour
         "INSTANCE_PATH": str(log_dir / "instance"),
         "SECRET_KEY": "bench-secret-key-0123456789abcdef",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from intake_service import logs, metrics
 from intake_service.broker import EXTENSION_KEY as BROKER_KEY
 from intake_service.broker import Broker
 from intake_service.config import Settings
@@ -70,7 +70,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Below gunicorn's worker timeout (30 s), so a stalled body ends in our 408, not its 500.
     app.wsgi_app = BodyReadTimeout(app.wsgi_app, settings.body_read_timeout)  # type: ignore[method-assign,assignment]
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # JSON lines in production (LOG_FORMAT), each with the request's and the lead's ids.
+    logs.configure(settings.operations.log_format)
+    # Before any counter has a value: with a metrics folder, this process counts into files there.
+    metrics.use_multiprocess(settings.operations.multiproc_dir)
     # The field cipher rides on this app's engine, so apps with different keys can share a process.
     app.extensions["intake.db"] = Database.from_settings(settings)
 

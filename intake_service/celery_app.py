@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
 from kombu import Queue
 
-from intake_service import broker, embedded_broker, tasks
+from intake_service import broker, embedded_broker, metrics, tasks
 from intake_service.config import Settings
 
 
@@ -110,6 +111,7 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
     # on which Celery app the process made last.
     tasks.register(celery)
     _close_connections_on_shutdown()
+    _mark_metrics_dead_on_exit(settings)
     app.extensions["celery"] = celery
     return celery
 
@@ -126,3 +128,17 @@ def _close_connections_on_shutdown() -> None:
     # weak=False: the receiver is a local function; dispatch_uid keeps it to one per process.
     for signal in (signals.worker_process_shutdown, signals.worker_shutdown):
         signal.connect(close, weak=False, dispatch_uid=f"intake-smtp-close-{signal.name}")
+
+
+def _mark_metrics_dead_on_exit(settings: Settings) -> None:
+    """A pool process that exits has its live gauges dropped from the metrics folder."""
+    from celery import signals
+
+    directory = settings.operations.multiproc_dir
+    if directory is None:
+        return
+
+    def mark(pid: int | None = None, **_: Any) -> None:
+        metrics.mark_process_dead(pid or os.getpid(), directory)
+
+    signals.worker_process_shutdown.connect(mark, weak=False, dispatch_uid="intake-metrics-dead")

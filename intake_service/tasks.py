@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from intake_service import broker
+from intake_service import broker, logs
 from intake_service.config import Settings
 from intake_service.db import get_db
 from intake_service.domain.compliance import retention
@@ -42,12 +42,15 @@ def _settings() -> Settings:
 
 
 def process_lead(lead_id: str) -> None:
-    due = processing.process_lead_routed(get_db(), _settings(), uuid.UUID(lead_id))
-    scheduler.hand_to_workers(broker.current_broker(), due)
+    with logs.task_scope(lead=lead_id):
+        due = processing.process_lead_routed(get_db(), _settings(), uuid.UUID(lead_id))
+        scheduler.hand_to_workers(broker.current_broker(), due)
 
 
 def deliver(message_id: int) -> None:
-    delivery.deliver(get_db(), _settings(), message_id)
+    # delivery names the message's lead on the log lines once it has claimed the message.
+    with logs.task_scope(message=message_id):
+        delivery.deliver(get_db(), _settings(), message_id)
 
 
 def dispatch_due() -> None:

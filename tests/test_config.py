@@ -31,6 +31,7 @@ REQUIRED_IN_PRODUCTION = (
 def production_env(instance: Path, **changes: str) -> dict[str, str]:
     env = {
         "APP_ENV": "production",
+        "METRICS_TOKEN": "metrics-token-0123456789abcdef",
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": "a-production-secret-of-some-length",
         "DATABASE_URL": "postgresql://intake:pw@db:5432/intake",

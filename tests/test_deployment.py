@@ -31,7 +31,7 @@ CONFIG_PACKAGE = ROOT / "intake_service" / "config"
 
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 ALL_SERVICES = (*APP_SERVICES, "redis", "postgres", "mailcatcher")
-SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS")
+SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "METRICS_TOKEN")
 
 _NAME = r'"([A-Z][A-Z0-9_]*)"'
 _READS = re.compile(
@@ -187,10 +187,14 @@ def test_compose_defaults_make_valid_production_settings(
         "CLINIC_NAME": "Sample Clinic",
         "CLINIC_PHONE": "(555) 010-0000",
         "CLINIC_ADDRESS": "Clinic address not set",
+        "METRICS_TOKEN": "m" * 32,
     }
     environment = {
         key: interpolate(value, secrets) for key, value in app_environment(compose, "web").items()
     }
+    # The metrics folder is the tmpfs volume's mount inside the container; here, a folder of ours.
+    assert environment["PROMETHEUS_MULTIPROC_DIR"] == "/run/intake-metrics"
+    environment["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
     settings = Settings.from_env(environment)
     assert settings.app_env == "production"
     assert settings.database_url.startswith("postgresql+psycopg://")
@@ -203,6 +207,8 @@ def test_compose_defaults_make_valid_production_settings(
     )
     # No text is planned until Twilio is set (and never into the dev mailbox in production).
     assert settings.twilio is None and not settings.sms_enabled
+    assert settings.operations.log_format == "json"
+    assert settings.operations.metrics_token == "m" * 32
 
     defaults = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
     for field in (
@@ -218,6 +224,35 @@ def test_compose_defaults_make_valid_production_settings(
         "dispatch_interval",
     ):
         assert getattr(settings, field) == getattr(defaults, field), f"{field} default differs"
+
+
+def test_metrics_folder_is_one_tmpfs_volume_shared_by_every_app_service(
+    compose: dict[str, Any],
+) -> None:
+    """web's /metrics adds up the worker's counters only if both write into the same folder, and
+    multiprocess mode needs it empty at each start: a tmpfs-backed named volume."""
+    volume_of: dict[str, str] = {}
+    for name in APP_SERVICES:
+        folder = app_environment(compose, name)["PROMETHEUS_MULTIPROC_DIR"]
+        mounts = [str(entry).split(":") for entry in service(compose, name).get("volumes", [])]
+        sources = [m[0] for m in mounts if len(m) >= 2 and m[1] == folder]
+        assert sources, f"{name} does not mount a volume at PROMETHEUS_MULTIPROC_DIR ({folder})"
+        volume_of[name] = sources[0]
+    assert len(set(volume_of.values())) == 1, f"the services use different folders: {volume_of}"
+    options = compose["volumes"][volume_of["web"]]["driver_opts"]
+    assert options["type"] == "tmpfs"
+    assert "uid=10001" in options["o"], "the image's user (Dockerfile) must own the folder"
+
+
+def test_web_marks_exited_gunicorn_workers_dead_for_the_metrics(compose: dict[str, Any]) -> None:
+    words = command_words(service(compose, "web")["command"])
+    config = [word.split("=", 1)[1] for word in words if word.startswith("--config=")]
+    assert config == ["python:intake_service.gunicorn_hooks"]
+    module = config[0].removeprefix("python:")
+    assert importlib.util.find_spec(module) is not None
+    hooks = (ROOT / "intake_service" / "gunicorn_hooks.py").read_text()
+    assert "def child_exit(server: Any, worker: Any)" in hooks
+    assert any("x-request-id" in word for word in words), "the access log names the request id"
 
 
 # --- .env.example ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 
 from intake_service.config.abuse import AbuseSettings, abuse_settings
 from intake_service.config.escalation import EscalationSettings, escalation_settings
+from intake_service.config.operations import OperationsSettings, operations_settings
 from intake_service.config.providers import (
     DeliverySettings,
     SmtpSettings,
@@ -97,6 +98,8 @@ class Settings:
     # Spam, SMS pumping and returning-lead settings (config/abuse.py).
     abuse: AbuseSettings = field(default_factory=AbuseSettings)
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    # The /metrics token, the log format and the metrics folder (config/operations.py).
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
 
     @property
     def embedded(self) -> bool:
@@ -249,6 +252,7 @@ class Settings:
             security=security_settings(env, production),
             abuse=abuse_settings(env),
             escalation=escalation_settings(env),
+            operations=operations_settings(env, production),
         )
 
 

@@ -35,6 +35,7 @@ def test_the_banner_never_names_the_dev_mailbox_in_production(
     # Mail is real but texting is off: nothing is served at /dev/mailbox in production.
     settings = make_settings(
         APP_ENV="production",
+        METRICS_TOKEN="metrics-token-0123456789abcdef",
         SMTP_URL="smtp://127.0.0.1:2525",
         SMS_ENABLED="false",
         RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/1",  # never contacted here

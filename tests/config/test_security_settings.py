@@ -55,6 +55,7 @@ def test_a_malformed_origin_is_refused_with_its_name(
 def test_production_wants_https_origins(make_settings: Callable[..., Settings]) -> None:
     production = {
         "APP_ENV": "production",
+        "METRICS_TOKEN": "metrics-token-0123456789abcdef",
         "DATABASE_URL": "postgresql://db/intake",
         "CELERY_BROKER_URL": "redis://redis:6379/0",
         "SMTP_URL": "smtp://mail:25",

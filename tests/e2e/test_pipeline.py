@@ -50,6 +50,7 @@ def text(mail: ReceivedMail) -> str:
 def production_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     return {
         "APP_ENV": "production",
+        "METRICS_TOKEN": "metrics-token-0123456789abcdef",
         "QUIET_HOURS_ENABLED": "false",  # the suite runs at any hour
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "e2e-secret-key-0123456789abcdef",

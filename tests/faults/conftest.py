@@ -75,6 +75,7 @@ def fault_servers() -> Iterator[FaultServers]:
         upgrade(url)
         env = {
             "APP_ENV": "production",
+            "METRICS_TOKEN": "metrics-token-0123456789abcdef",
             "QUIET_HOURS_ENABLED": "false",  # the suite runs at any hour
             # Hundreds of texts to one area code in a minute is the load under test, not pumping.
             "SMS_DAILY_CAP_PER_PREFIX": "1000000",

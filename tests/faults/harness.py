@@ -186,6 +186,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         return {
             "APP_ENV": "production",
+            "METRICS_TOKEN": "metrics-token-0123456789abcdef",
             "QUIET_HOURS_ENABLED": "false",  # the suite runs at any hour
             # Hundreds of texts to one area code in a minute is the load under test, not pumping.
             "SMS_DAILY_CAP_PER_PREFIX": "1000000",

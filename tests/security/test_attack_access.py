@@ -151,6 +151,7 @@ def test_dev_mailbox_is_absent_in_production(
     cases = tally("access: dev mailbox in production")
     production = make_app(
         APP_ENV="production",
+        METRICS_TOKEN="metrics-token-0123456789abcdef",
         SMTP_URL="smtp://127.0.0.1:2525",
         SMS_ENABLED="false",
         RATELIMIT_ENABLED="false",

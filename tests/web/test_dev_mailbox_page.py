@@ -25,6 +25,7 @@ SMTP_ENV = {"SMTP_URL": "smtp://127.0.0.1:2525"}
 # The least production starts with on the embedded parts: a relay, texting off, no limiter.
 PRODUCTION_ENV = {
     "APP_ENV": "production",
+    "METRICS_TOKEN": "metrics-token-0123456789abcdef",
     "SMS_ENABLED": "false",
     "RATELIMIT_ENABLED": "false",
     **SMTP_ENV,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from flask import Flask
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
 
-from intake_service import create_app
+from intake_service import create_app, migrate
 from intake_service.config import ConfigError, Settings
 from intake_service.domain import intake
 from intake_service.models import Submission
@@ -28,7 +30,21 @@ def test_healthz_answers_without_touching_dependencies(
 def test_readyz_is_ready_when_database_and_broker_answer(app: Flask) -> None:
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert response.get_json()["checks"] == {"database": "ok", "migrations": "ok", "broker": "ok"}
+
+
+def test_readyz_names_the_revisions_when_the_database_is_behind(app: Flask) -> None:
+    settings = app.extensions["intake.settings"]
+    command.downgrade(migrate.alembic_config(settings.database_url), "-1")
+    (head,) = migrate.code_heads()
+    behind = ScriptDirectory.from_config(migrate.alembic_config("")).get_revision(head)
+
+    response = app.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["migrations"] == (
+        f"behind (database at {behind.down_revision}; code at {head})"
+    )
 
 
 def test_readyz_names_an_unreachable_broker(make_app: Callable[..., Flask]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake_service import logs, metrics
 from intake_service.db import Database, utcnow
 from intake_service.domain import triage
 from intake_service.domain.compliance import consent
@@ -84,6 +86,9 @@ class Accepted:
     urgent: bool
     message: str
     replayed: bool = False  # True when an Idempotency-Key repeated an earlier submission
+    # What became of it, for the metrics: accepted (a new lead), duplicate (joined a returning
+    # lead), spam (stored, sent nothing) or replayed.
+    outcome: str = "accepted"
 
 
 class InvalidSubmission(ValueError):
@@ -191,6 +196,7 @@ def accept(
     reasons = spam.reasons_for(session, data, spam.limits_of(session))
     # A person asking again joins their lead; a bot's post never joins a person's.
     lead = None if reasons and not urgent else _returning(session, data, now, urgent)
+    returning = lead is not None
     if lead is None:
         lead = _new_lead(data, now, urgent)
         _mark_spam(lead, reasons, urgent)
@@ -222,7 +228,8 @@ def accept(
     event = OutboxEvent(kind=outbox.LEAD_SUBMITTED, lead_id=lead.id, created_at=now)
     session.add(event)
     session.flush()
-    return _answer(lead, submission), event.id
+    outcome = "duplicate" if returning else "spam" if lead.status == spam.SPAM else "accepted"
+    return dataclasses.replace(_answer(lead, submission), outcome=outcome), event.id
 
 
 def _new_lead(data: SubmissionInput, now: dt.datetime, urgent: bool) -> Lead:
@@ -308,11 +315,14 @@ def submit(db: Database, data: SubmissionInput) -> Accepted:
                 earlier = replay(session, key, data.fingerprint())
             if earlier is None:
                 raise
+            metrics.count_submission(data.form, "replayed")
             return earlier
+        logs.bind_lead(answer.lead_id)  # the rest of this request's lines name the lead
         if event_id is not None:
             # Committed above: the event is durable before the broker hears of it.
             outbox.publish(db, [(event_id, answer.lead_id)], connection=connection)
             log.info("accepted submission %s for lead %s", answer.submission_id, answer.lead_id)
+    metrics.count_submission(data.form, "replayed" if answer.replayed else answer.outcome)
     return answer
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from intake_service import logs, metrics
 from intake_service.channels import (
     Channel,
     OutgoingMessage,
@@ -211,6 +212,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
         if not _claim(session, message_id, now):
             return Outcome("skipped", "not due, or not in a sendable state")
         message = session.get_one(Message, message_id)
+        logs.bind_lead(message.lead_id)
         claim = Claim(message_id, message.attempts)
         session.add(DeliveryAttempt(message_id=message_id, number=claim.attempt, started_at=now))
         lead = _lead_of(session, message)
@@ -230,6 +232,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
             message.last_error = f"template: {error}"
             message.failed_at = now
             _finish_attempt(session, claim, "permanent", "template")
+            metrics.count_attempt(message.channel, "render_failed")
             failures.after_failure(session, message, lead, settings, now)
             return Outcome(MessageStatus.FAILED, "template")
 
@@ -272,12 +275,14 @@ def _stop_if_unwanted(
         message.transition(MessageStatus.PLANNED)
         message.due_at = decision.not_before
         _finish_attempt(session, claim, DEFERRED, decision.reason)
+        metrics.count_attempt(message.channel, DEFERRED)
         log.info("message %s deferred (%s)", claim.message_id, decision.reason)
         return Outcome(MessageStatus.PLANNED, decision.reason)
     status = MessageStatus.CANCELLED if decision.cancel else MessageStatus.SUPPRESSED
     message.transition(status)
     message.last_error = decision.reason
     _finish_attempt(session, claim, status.value, decision.reason)
+    metrics.count_attempt(message.channel, status.value)
     failures.after_suppression(session, message, lead, settings, now, decision)
     return Outcome(status, decision.reason)
 
@@ -335,6 +340,7 @@ def _record_sent(
         message.last_error = None
         message.needs_reconcile = False
         _finish_attempt(session, claim, "adopted" if adopted else "sent", None, provider_id)
+        metrics.count_sent(session, message, "adopted" if adopted else "sent", utcnow())
         # Delivery reports that beat this record of the SID wait for it: apply them now.
         delivery_reports.apply_pending(session, settings, message, utcnow())
     log.info(
@@ -376,11 +382,13 @@ def _record_transient(
             message.failed_at = now
             message.last_error = f"gave up after {tries} attempts: {error.reason}"
             log.warning("message %s failed after %d attempts", claim.message_id, message.attempts)
+            metrics.count_attempt(message.channel, "gave_up")
             failures.after_failure(session, message, _lead_of(session, message), settings, now)
             return Outcome(MessageStatus.FAILED, error.reason)
         # Back to the schedule, not to the broker: the wait lives in the database.
         message.transition(MessageStatus.PLANNED)
         message.due_at = now + backoff(policy, tries, error.retry_after)
+        metrics.count_attempt(message.channel, "retry")
     log.info("message %s will be retried (%s)", claim.message_id, error.reason)
     return Outcome(MessageStatus.PLANNED, error.reason)
 
@@ -398,6 +406,7 @@ def _record_permanent(
         message.last_error = reason
         message.failed_at = now
         _finish_attempt(session, claim, "permanent", reason)
+        metrics.count_attempt(message.channel, "permanent")
         lead = _lead_of(session, message)
         if error.unusable is not None and lead is not None:
             failures.mark_contact_point(session, message, lead, error.unusable, now)

@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_service import metrics
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain import triage
@@ -32,6 +33,7 @@ def process_lead_routed(
 ) -> list[scheduler.Due]:
     """process_lead, returning each due message with its channel (for the worker queue)."""
     now = utcnow()
+    triaged: str | None = None
     with db.transaction() as session:
         # The row lock serialises two workers given the same lead (SQLite has one writer anyway).
         lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
@@ -51,6 +53,7 @@ def process_lead_routed(
             lead.triage = _triage_row(submission.id, result, now)
             lead.priority = result.priority
             lead.urgent = lead.urgent or result.urgent
+            triaged = "urgent" if lead.urgent else result.priority
         if lead.status != "spam":
             routing.route(session, lead, settings, now)
             escalation.start(session, lead, settings, now)
@@ -66,6 +69,8 @@ def process_lead_routed(
             sequences.plan(session, lead, steps, settings, now)
             _announce_return(session, lead, settings, now)
         outbox.mark_processed(session, lead.id, now)
+    if triaged is not None:
+        metrics.count_triage(triaged)  # the category only, counted once it is committed
     # Claim what is due now rather than waiting for the next scheduler tick: speed to lead.
     ids = scheduler.claim_due_routed(db, settings.delivery, lead_id)
     log.info("lead %s processed, %d messages due now", lead_id, len(ids))

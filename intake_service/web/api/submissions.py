@@ -17,6 +17,7 @@ from intake_service.db import get_db
 from intake_service.domain import intake
 from intake_service.domain.intake import rules
 from intake_service.extensions import client_address, csrf, submission_limit
+from intake_service.web import observability
 from intake_service.web.api.openapi import openapi_document
 from intake_service.web.api.schema import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -48,6 +49,7 @@ def create_submission() -> Response:
     try:
         key = _idempotency_key()
         document = _read_json_object()
+        observability.note_form(document.get("form"))  # for the metrics of a refused one
     except UnreadableRequest as error:
         extra = {"errors": error.errors} if error.errors else {}
         return error_response(400, error.sentence, **extra)
