@@ -96,7 +96,10 @@ def test_compiled_catalogue_matches_its_source() -> None:
     folder = Path(__file__).resolve().parents[2] / "intake_service/translations/es/LC_MESSAGES"
     source = read_po((folder / "messages.po").open("rb"))
     compiled = read_mo((folder / "messages.mo").open("rb"))
-    assert {m.id: m.string for m in source if m.id} == {m.id: m.string for m in compiled if m.id}
+    # Keyed by context too: each scale's answers are under its own (PHQ-9 and GAD-7 differ).
+    assert {(m.context, m.id): m.string for m in source if m.id} == {
+        (m.context, m.id): m.string for m in compiled if m.id
+    }
     assert not [m.id for m in source if m.id and not m.string]
 
 
@@ -120,3 +123,64 @@ def test_the_lead_records_the_language_of_the_page(client: Any, db: Any) -> None
     with db.session() as session:
         languages = dict(session.execute(select(Lead.first_name, Lead.locale)).all())
     assert languages == {"Lucía": "es", "Jane": "en"}
+
+
+# --- the questionnaires in their published Spanish versions ------------------------------------
+
+SCALE_ANSWERS = {
+    "/screening/phq9": [2, 3, 1, 2, 0, 3, 1, 2, 1],  # item 9 above 0: the safety flag
+    "/screening/gad7": [3, 2, 2, 1, 0, 3, 2],
+}
+
+
+def test_the_phq9_and_gad7_show_their_published_spanish_wording(client: Any) -> None:
+    phq9 = Page(client.get("/screening/phq9?lang=es").text).text()
+    gad7 = Page(client.get("/screening/gad7?lang=es").text).text()
+
+    assert "Durante las últimas 2 semanas, ¿qué tan seguido ha tenido molestias" in phq9
+    assert "Poco interés o placer en hacer cosas" in phq9
+    assert "Pensamientos de que estaría mejor muerto(a) o de lastimarse de alguna manera" in phq9
+    assert "Ningún día" in phq9 and "Nunca" not in phq9
+    assert "¿con qué frecuencia le han molestado los siguientes problemas?" in gad7
+    assert "Se ha sentido nervioso(a), ansioso(a) o con los nervios de punta" in gad7
+    assert "Nunca" in gad7 and "Ningún día" not in gad7
+    for text in (phq9, gad7):
+        assert "Más de la mitad de los días" in text and "Casi todos los días" in text
+        assert "Not at all" not in text and "Several days" not in text
+
+
+@pytest.mark.parametrize("path", [*SCALE_ANSWERS, "/screening/tms"])
+def test_the_same_answers_in_spanish_and_english_score_and_triage_the_same(
+    app: Flask, client: Any, db: Any, path: str
+) -> None:
+    from sqlalchemy import select
+
+    from intake_service.domain.outreach import processing
+    from intake_service.models import Lead, Triage
+
+    for language, name in (("en", "Jane"), ("es", "Lucía")):
+        data = tms_data(
+            first_name=name,
+            email=f"{name.lower()}.{language}@patients.example".replace("í", "i"),
+            phone="(415) 555-2671" if language == "en" else "(415) 555-2672",
+        )
+        if path in SCALE_ANSWERS:
+            data.update({f"item_{n}": str(v) for n, v in enumerate(SCALE_ANSWERS[path], 1)})
+        response = post(client, f"{path}?lang={language}", data)
+        assert response.status_code == 303, response.text
+
+    settings = app.extensions["intake.settings"]
+    with db.session() as session:
+        lead_ids = list(session.scalars(select(Lead.id)))
+    for lead_id in lead_ids:  # what the worker does with each new lead: triage comes first
+        processing.process_lead(db, settings, lead_id)
+    with db.session() as session:
+        rows = session.execute(select(Lead.locale, Triage).join(Triage.lead)).all()
+        triages = {
+            locale: (t.score, t.priority, t.candidacy, t.reasons, t.candidacies, t.flags)
+            for locale, t in rows
+        }
+    assert set(triages) == {"en", "es"}
+    assert triages["es"] == triages["en"]
+    if path == "/screening/phq9":
+        assert triages["en"][0] == sum(SCALE_ANSWERS[path])
