@@ -33,7 +33,7 @@ from tests.browser.test_forms_browser import (  # noqa: F401  (fixtures used by 
     browser,
     live_app,
 )
-from tests.browser.test_patient_pages_browser import SCREENSHOTS
+from tests.browser.test_patient_pages_browser import PUBLIC_PAGES, SCREENSHOTS, SIZES, check_axe
 
 pytestmark = pytest.mark.browser
 
@@ -315,3 +315,35 @@ def test_every_public_page_reflows_without_sideways_scrolling_or_clipping(
             problems[name] = (scroll, found[:5])
         shot(page, f"{page.zoom_name}-{name}-{lang}")  # type: ignore[attr-defined]
     assert problems == {}
+
+
+# --- axe-core on the pages the other module does not reach -----------------------------------
+
+
+@pytest.fixture(params=sorted(SIZES))
+def sized(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Iterator[Page]:  # noqa: F811
+    context = browser.new_context(base_url=base_url, **SIZES[request.param])
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    tab.size_name = request.param  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_other_public_pages_pass_axe_in_both_languages(
+    sized: Page,
+    live_app: Flask,  # noqa: F811
+    lang: str,
+) -> None:
+    # The forms and the privacy notice are checked in test_patient_pages_browser; these are
+    # the rest: the embedded forms, the 404, the forms with every error, the thank-you and
+    # unsubscribe pages.
+    page = sized
+    checked = []
+    for name in every_public_page(page, live_app, lang):
+        if name not in PUBLIC_PAGES:
+            check_axe(page, f"{name} ({lang}, {page.size_name})")  # type: ignore[attr-defined]
+            shot(page, f"axe-{name}-{lang}-{page.size_name}")  # type: ignore[attr-defined]
+            checked.append(name)
+    assert len(checked) == 8, checked
