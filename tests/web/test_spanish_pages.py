@@ -184,3 +184,40 @@ def test_the_same_answers_in_spanish_and_english_score_and_triage_the_same(
     assert triages["es"] == triages["en"]
     if path == "/screening/phq9":
         assert triages["en"][0] == sum(SCALE_ANSWERS[path])
+
+
+# --- pages outside the forms: the unsubscribe link, the 404 ------------------------------------
+
+
+def test_the_unsubscribe_page_speaks_the_language_the_lead_chose(app: Flask, db: Any) -> None:
+    from sqlalchemy import select
+
+    from intake_service.domain.compliance import unsubscribe
+    from intake_service.models import Lead
+
+    post(app.test_client(), "/screening/tms?lang=es", tms_data(first_name="Lucía"))
+    with db.session() as session:
+        lead_id = session.scalars(select(Lead.id)).one()
+    link = f"/unsubscribe/{unsubscribe.token_for(lead_id, app.extensions['intake.settings'])}"
+    # Opened later from the email, in a browser that asks for English and remembers nothing.
+    english_browser = {"Accept-Language": "en-US,en"}
+    fresh = app.test_client()
+
+    page = fresh.get(link, headers=english_browser)
+    assert html_lang(page.text) == "es"
+    assert "Darme de baja de los correos electrónicos" in page.text
+    assert html_lang(fresh.get(f"{link}?lang=en", headers=english_browser).text) == "en"
+    done = app.test_client().post(link, headers=english_browser)
+    assert html_lang(done.text) == "es" and "Baja confirmada" in done.text
+
+
+def test_a_404_follows_the_visitors_language_except_under_the_staffs_addresses(
+    client: Any,
+) -> None:
+    spanish = {"Accept-Language": "es"}
+    public = client.get("/no-such-page", headers=spanish)
+    staff = client.get("/admin/no-such-page", headers=spanish)
+
+    assert public.status_code == staff.status_code == 404
+    assert html_lang(public.text) == "es" and "No hay nada en esta dirección." in public.text
+    assert html_lang(staff.text) == "en" and "There is nothing at this address." in staff.text
