@@ -103,12 +103,30 @@ def test_compiled_catalogue_matches_its_source() -> None:
     assert not [m.id for m in source if m.id and not m.string]
 
 
-def test_english_only_consent_wording_is_marked_as_english_on_spanish_pages(client: Any) -> None:
+def test_a_spanish_page_shows_the_spanish_consent_wordings_and_records_their_versions(
+    client: Any, db: Any
+) -> None:
+    from sqlalchemy import select
+
+    from intake_service.domain.compliance import consent
+    from intake_service.models import ConsentEvent
+
     spanish = Page(client.get("/contact?lang=es").text)
     english = Page(client.get("/contact?lang=en").text)
 
-    assert spanish.find_all("label", **{"for": "sms_consent", "lang": "en"})
-    assert not english.find_all("label", **{"for": "sms_consent", "lang": "en"})
+    label = spanish.find_all("label", **{"for": "sms_consent"})[0]
+    assert " ".join(label.text.split()) == consent.SMS_WORDINGS["sms-2026-12-es"]
+    assert label.attr("lang") is None  # in the page's own language: nothing to mark
+    assert spanish.value("sms_wording_version") == "sms-2026-12-es"
+    assert consent.EMAIL_WORDINGS["email-2026-12-es"] in spanish.text()
+    assert english.value("sms_wording_version") == consent.CURRENT_SMS_WORDING
+    assert consent.EMAIL_WORDINGS[consent.CURRENT_EMAIL_WORDING] in english.text()
+
+    data = tms_data(sms_wording_version=spanish.value("sms_wording_version"))
+    assert post(client, "/screening/tms?lang=es", data).status_code == 303
+    with db.session() as session:
+        events = session.execute(select(ConsentEvent.channel, ConsentEvent.wording_version)).all()
+    assert dict(events) == {"sms": "sms-2026-12-es", "email": "email-2026-12-es"}
 
 
 def test_the_lead_records_the_language_of_the_page(client: Any, db: Any) -> None:
