@@ -13,11 +13,20 @@ from intake_service.models import ConsentEvent, Lead
 
 # Each wording ever shown keeps its version forever: the ledger refers to it as proof.
 # Change the words by adding a new version and pointing CURRENT_* at it.
+# A translation is a wording of its own, with its own version, written here rather than in the
+# pages' catalogue: a catalogue entry can be reworded, a version's words never change.
 SMS_WORDINGS = {
     "sms-2026-11": (
         "Yes, text me at this number about my inquiry, including a callback request and "
         "information about treatment. Message frequency varies; message and data rates may "
         "apply. Reply STOP to opt out, HELP for help. Consent is not a condition of treatment."
+    ),
+    "sms-2026-12-es": (
+        "Sí, envíenme mensajes de texto a este número sobre mi consulta, incluidas una solicitud "
+        "de llamada e información sobre el tratamiento. La frecuencia de los mensajes varía; "
+        "pueden aplicarse tarifas de mensajes y datos. Responda STOP o PARAR para cancelarlos, "
+        "HELP o AYUDA para recibir ayuda. El consentimiento no es una condición para recibir "
+        "tratamiento."
     ),
 }
 # Opt-outs need no wording of ours: they record what the person (or the provider) told us.
@@ -29,10 +38,33 @@ EMAIL_WORDINGS = {
         "By sending this form I agree to be emailed about my inquiry. "
         "I can unsubscribe at any time."
     ),
+    "email-2026-12-es": (
+        "Al enviar este formulario, acepto recibir correos electrónicos sobre mi consulta. "
+        "Puedo darme de baja en cualquier momento."
+    ),
 }
 CURRENT_SMS_WORDING = "sms-2026-11"
 CURRENT_EMAIL_WORDING = "email-2026-11"
+# The wording a page in each language shows (English for any other); the English ones above
+# stay the default for the API and the form builders, which show their own page's words.
+CURRENT_SMS_WORDINGS = {"en": CURRENT_SMS_WORDING, "es": "sms-2026-12-es"}
+CURRENT_EMAIL_WORDINGS = {"en": CURRENT_EMAIL_WORDING, "es": "email-2026-12-es"}
 WORDINGS = {"sms": SMS_WORDINGS, "email": EMAIL_WORDINGS}
+
+
+def current_sms_wording(locale: str) -> str:
+    """The version of the SMS consent wording a page in `locale` shows."""
+    return CURRENT_SMS_WORDINGS.get(locale, CURRENT_SMS_WORDING)
+
+
+def current_email_wording(locale: str) -> str:
+    """The version of the email consent wording a page in `locale` shows."""
+    return CURRENT_EMAIL_WORDINGS.get(locale, CURRENT_EMAIL_WORDING)
+
+
+def wording_locale(version: str) -> str:
+    """The language a wording version is written in ("en" unless it says otherwise)."""
+    return "es" if version.endswith("-es") else "en"
 
 
 class UnknownWording(ValueError):

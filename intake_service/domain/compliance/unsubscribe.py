@@ -36,6 +36,7 @@ class Subscription:
     address: str | None
     subscribed: bool
     clinic_name: str
+    locale: str = "en"  # the language the lead chose on the form, for the page
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
@@ -66,7 +67,7 @@ def look_up(db: Database, settings: Settings, token: str) -> Subscription:
         if lead is None:
             raise InvalidToken("this unsubscribe link is for a record that no longer exists")
         subscribed = has_consent(session, lead.id, "email")
-        return Subscription(lead.id, lead.email, subscribed, settings.clinic_name)
+        return Subscription(lead.id, lead.email, subscribed, settings.clinic_name, lead.locale)
 
 
 def confirm(
@@ -85,4 +86,4 @@ def confirm(
         if lead.email and has_consent(session, lead.id, "email"):
             cancelled = opt_outs.opt_out_email(session, lead.email, how, evidence, utcnow())
             log.info("lead %s unsubscribed from email (%s); %d cancelled", lead.id, how, cancelled)
-        return Subscription(lead.id, lead.email, False, settings.clinic_name)
+        return Subscription(lead.id, lead.email, False, settings.clinic_name, lead.locale)

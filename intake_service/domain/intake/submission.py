@@ -224,7 +224,14 @@ def accept(
     if data.sms_consent:
         consent.record_opt_in(session, lead.id, "sms", data.sms_wording_version, evidence)
     if data.email_consent and contact.email:
-        consent.record_opt_in(session, lead.id, "email", consent.CURRENT_EMAIL_WORDING, evidence)
+        # The words our page showed beside the Send button, in its language; another door
+        # (the API, a form builder) shows words of its own, recorded as the default version.
+        email_version = (
+            consent.current_email_wording(data.locale)
+            if data.via == "web"
+            else consent.CURRENT_EMAIL_WORDING
+        )
+        consent.record_opt_in(session, lead.id, "email", email_version, evidence)
     event = OutboxEvent(kind=outbox.LEAD_SUBMITTED, lead_id=lead.id, created_at=now)
     session.add(event)
     session.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -287,15 +287,25 @@ class Gad7Form(_ScaleForm):
 
 SCALE_CHOICES = [(str(value), label) for value, label in scales.ANSWERS]
 _SCALE_VALUES = frozenset(value for value, _ in SCALE_CHOICES)
-# One required 0-3 radio group per item, item_1 ... item_n, labelled with the standard wording.
-for _form in (Phq9Form, Gad7Form):
+
+
+def _scale_choices(scale: str) -> list[SelectChoice]:
+    # Each scale's answers in the catalogue under its own context: the published Spanish
+    # versions word "Not at all" differently (PHQ-9 "Ningún día", GAD-7 "Nunca").
+    return [SelectChoice(value, lazy_pgettext(scale, label)) for value, label in SCALE_CHOICES]
+
+
+# One required 0-3 radio group per item, item_1 ... item_n, labelled with the standard wording
+# (the published translation in the catalogue); the values, and so the scores, are the same in
+# every language.
+for _scale, _form in (("phq9", Phq9Form), ("gad7", Gad7Form)):
     for _number, _text in enumerate(_form.scale_items, start=1):
         setattr(
             _form,
             f"item_{_number}",
             RadioField(
-                _text,
-                choices=_choices(SCALE_CHOICES),
+                lazy_gettext(_text),
+                choices=_scale_choices(_scale),
                 validate_choice=False,
                 validators=[
                     InputRequired("Choose how often."),

@@ -349,8 +349,10 @@ def _source(form: ContactForm) -> dict[str, str]:
 
 def prepare(form: ContactForm) -> None:
     """Fill the hidden fields a page sends back: wording version, submission token, start time."""
-    # The page always shows the current wording, so it always sends the current version.
-    form.sms_wording_version.data = consent.CURRENT_SMS_WORDING
+    # The page always shows the current wording in its language, so it sends that version.
+    version = consent.current_sms_wording(current_locale())
+    form.sms_wording_version.data = version
+    form.sms_consent.label.text = consent.SMS_WORDINGS[version]
     if form.token() is None:
         form.submission_token.data = str(uuid.uuid4())
     if not form.form_started.data:
@@ -365,6 +367,8 @@ def render_form(page: FormPage, form: ContactForm) -> str:
         page.template,
         form=form,
         # Shown by the send button: an email address given is recorded as consent to this text.
-        email_wording=consent.EMAIL_WORDINGS[consent.CURRENT_EMAIL_WORDING],
+        email_wording=consent.EMAIL_WORDINGS[consent.current_email_wording(current_locale())],
+        # A wording not in the page's language (one with no translation yet) is marked as such.
+        wording_lang=consent.wording_locale(consent.current_sms_wording(current_locale())),
         scale=SCALE_PAGES.get(page.form_name),
     )

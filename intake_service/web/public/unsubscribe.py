@@ -12,8 +12,10 @@ from intake_service.db import get_db
 from intake_service.domain.compliance import opt_outs, unsubscribe
 from intake_service.domain.intake import rules
 from intake_service.extensions import client_address
+from intake_service.web.public import UNSUBSCRIBE_BLUEPRINT
+from intake_service.web.public.locale import lead_locale
 
-bp = Blueprint("unsubscribe", __name__)
+bp = Blueprint(UNSUBSCRIBE_BLUEPRINT, __name__)
 
 
 def _settings() -> Settings:
@@ -47,12 +49,13 @@ def confirm_page(token: str) -> ResponseReturnValue:
         found = unsubscribe.look_up(get_db(), _settings(), token)
     except unsubscribe.InvalidToken:
         return _invalid()
-    return render_template(
-        "public/unsubscribe.html",
-        token=token,
-        address=_masked(found.address),
-        subscribed=found.subscribed,
-    )
+    with lead_locale(found.locale):
+        return render_template(
+            "public/unsubscribe.html",
+            token=token,
+            address=_masked(found.address),
+            subscribed=found.subscribed,
+        )
 
 
 @bp.post("/unsubscribe/<token>")
@@ -71,4 +74,5 @@ def confirm(token: str) -> ResponseReturnValue:
     if one_click:
         # A mail provider, not a person, made this request: a plain answer is all it reads.
         return Response("Unsubscribed.\n", mimetype="text/plain")
-    return render_template("public/unsubscribed.html", address=_masked(found.address))
+    with lead_locale(found.locale):
+        return render_template("public/unsubscribed.html", address=_masked(found.address))
