@@ -134,6 +134,7 @@ def _keep_heartbeats(app: Flask, celery: Celery, settings: Settings) -> None:
     a prefork pool's children each their own, from their start; any other pool's worker itself.
     """
     from celery import signals
+    from celery.apps.worker import Worker
     from celery.concurrency import get_implementation
 
     from intake_service.domain.outreach import liveness
@@ -144,8 +145,10 @@ def _keep_heartbeats(app: Flask, celery: Celery, settings: Settings) -> None:
         liveness.start(app.extensions["intake.db"], dead_after)
 
     def in_worker(sender: Any = None, **_: Any) -> None:
-        if getattr(sender, "app", None) is not celery:
-            return  # another Celery app's worker in this process
+        # Only the `celery worker` program: a worker embedded in another process (a test's)
+        # would make that whole process look like a worker.
+        if not isinstance(sender, Worker) or sender.app is not celery:
+            return
         pool = get_implementation(sender.pool_cls)
         # The prefork parent runs no task; its children start after it forks them.
         if pool.__module__ != "celery.concurrency.prefork":
