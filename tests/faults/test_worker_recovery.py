@@ -119,12 +119,21 @@ def test_worker_killed_three_times_mid_flow_recovers_within_30s(
     time.sleep(2)  # a late duplicate still counts
     report = check("worker_recovery", stack, client.posted, engine)
     report.outcomes = attempt_outcomes(engine)
+    with engine.connect() as conn:
+        # Why tries were transient, and when each channel's last message went out.
+        transient = conn.execute(
+            sa.text(
+                "SELECT detail, count(*) FROM delivery_attempts WHERE outcome = 'transient' "
+                "GROUP BY detail"
+            )
+        ).all()
     engine.dispose()
 
     recovery = out_at - ready_at
     print(
         f"\n{report.line()}\n{report.detail()}\n"
         f"  held at each kill: {at_kills}\n"
+        f"  transient tries: {[tuple(row) for row in transient]}\n"
         f"  last restart ready {ready_at - started:.1f}s into the run, last post at "
         f"{posted_by - started:.1f}s; every message out {recovery:.1f}s after the last restart"
         f"{' (baseline: no heartbeat takeover)' if BASELINE else ''}"
