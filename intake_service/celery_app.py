@@ -112,6 +112,7 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
     tasks.register(celery)
     _close_connections_on_shutdown()
     _mark_metrics_dead_on_exit(settings)
+    _keep_heartbeats(app, celery, settings)
     app.extensions["celery"] = celery
     return celery
 
@@ -142,3 +143,42 @@ def _mark_metrics_dead_on_exit(settings: Settings) -> None:
         metrics.mark_process_dead(pid or os.getpid(), directory)
 
     signals.worker_process_shutdown.connect(mark, weak=False, dispatch_uid="intake-metrics-dead")
+
+
+def _keep_heartbeats(app: Flask, celery: Celery, settings: Settings) -> None:
+    """Every process that runs this app's tasks keeps a heartbeat (domain/outreach/liveness.py):
+    a prefork pool's children each their own, from their start; any other pool's worker itself.
+    """
+    from celery import signals
+    from celery.apps.worker import Worker
+    from celery.concurrency import get_implementation
+
+    from intake_service.domain.outreach import liveness
+
+    dead_after = settings.delivery.worker_dead_after
+
+    def begin() -> None:
+        liveness.start(app.extensions["intake.db"], dead_after)
+
+    def in_worker(sender: Any = None, **_: Any) -> None:
+        # Only the `celery worker` program: a worker embedded in another process (a test's)
+        # would make that whole process look like a worker.
+        if not isinstance(sender, Worker) or sender.app is not celery:
+            return
+        pool = get_implementation(sender.pool_cls)
+        # The prefork parent runs no task; its children start after it forks them.
+        if pool.__module__ != "celery.concurrency.prefork":
+            begin()
+
+    def in_child(**_: Any) -> None:
+        begin()
+
+    def end(**_: Any) -> None:
+        liveness.stop(app.extensions["intake.db"])
+
+    uid = f"intake-heartbeat-{id(celery)}"
+    signals.worker_init.connect(in_worker, weak=False, dispatch_uid=f"{uid}-init")
+    # A forked pool child belongs to the app whose worker forked it: the process's only one.
+    signals.worker_process_init.connect(in_child, weak=False, dispatch_uid="intake-heartbeat-child")
+    for signal in (signals.worker_process_shutdown, signals.worker_shutdown):
+        signal.connect(end, weak=False, dispatch_uid=f"{uid}-{signal.name}")

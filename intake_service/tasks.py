@@ -54,8 +54,13 @@ def deliver(message_id: int) -> None:
 
 
 def dispatch_due() -> None:
-    due = scheduler.claim_due_routed(get_db(), _settings().delivery)
-    scheduler.hand_to_workers(broker.current_broker(), due)
+    db, policy, door = get_db(), _settings().delivery, broker.current_broker()
+    # First what workers that stopped beating may have taken from the broker (liveness.py).
+    orphans = scheduler.claim_orphans(db, policy)
+    if orphans is not None:
+        scheduler.hand_to_workers(door, orphans.messages)
+        outbox.republish_taken_before(db, orphans.taken_by, door)
+    scheduler.hand_to_workers(door, scheduler.claim_due_routed(db, policy))
 
 
 def sweep_outbox() -> None:

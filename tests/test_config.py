@@ -367,6 +367,7 @@ DELIVERY_SECONDS = (
     "DELIVERY_BACKOFF_CAP",
     "DELIVERY_STALE_AFTER",
     "DELIVERY_REQUEUE_AFTER",
+    "DELIVERY_WORKER_DEAD_AFTER",
 )
 TWILIO_ENV = {
     "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
@@ -385,6 +386,7 @@ def test_delivery_knobs_are_read_from_the_environment(tmp_path: Path) -> None:
             DELIVERY_BACKOFF_CAP="600",
             DELIVERY_STALE_AFTER="90",
             DELIVERY_REQUEUE_AFTER="45",
+            DELIVERY_WORKER_DEAD_AFTER="25",
         )
     )
 
@@ -395,6 +397,7 @@ def test_delivery_knobs_are_read_from_the_environment(tmp_path: Path) -> None:
         backoff_cap=600,
         stale_after=90,
         requeue_after=45,
+        worker_dead_after=25,
     )
 
 
@@ -429,6 +432,20 @@ def test_stale_after_below_twice_the_slowest_channel_timeout_is_refused_with_a_s
     )
     settings = Settings.from_env({**env, "DELIVERY_STALE_AFTER": str(minimum)})
     assert settings.delivery.stale_after == minimum
+
+
+def test_worker_dead_after_below_twice_the_slowest_channel_timeout_is_refused(
+    tmp_path: Path,
+) -> None:
+    # A live worker mid-send must never look dead, or its text could go out twice.
+    env = production_env(tmp_path, **TWILIO_ENV, TWILIO_TIMEOUT="15")
+
+    assert config_error({**env, "DELIVERY_WORKER_DEAD_AFTER": "29"}) == (
+        "DELIVERY_WORKER_DEAD_AFTER must be at least twice the slowest channel timeout "
+        "(30 seconds)."
+    )
+    settings = Settings.from_env({**env, "DELIVERY_WORKER_DEAD_AFTER": "30"})
+    assert settings.delivery.worker_dead_after == 30
 
 
 def test_default_stale_after_is_refused_too_when_a_channel_is_slower(tmp_path: Path) -> None:

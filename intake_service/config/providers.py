@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,6 +44,9 @@ class DeliverySettings:
     # provider, then sent or adopted. Must outlast the slowest send (channel timeouts).
     stale_after: float
     requeue_after: float  # a `queued` id older than this lost its broker copy; queue it again
+    # A worker process whose heartbeat is older than this is dead: what it held is handed on at
+    # once (domain/outreach/liveness.py). At least twice the slowest channel timeout too.
+    worker_dead_after: float = 20.0
 
 
 def delivery_settings(
@@ -64,9 +67,19 @@ def delivery_settings(
     )
     # A send still in progress must never look abandoned, or it could be sent twice.
     slowest = max([1.0] + [s.timeout for s in (smtp, twilio) if s is not None])
+    # Unset, it follows slow channels up, so that raising a timeout alone never refuses to start.
+    delivery = replace(
+        delivery,
+        worker_dead_after=read_seconds(env, "DELIVERY_WORKER_DEAD_AFTER", max(20.0, 2 * slowest)),
+    )
     if delivery.stale_after < 2 * slowest:
         raise ConfigError(
             f"DELIVERY_STALE_AFTER must be at least twice the slowest channel timeout "
+            f"({2 * slowest:g} seconds)."
+        )
+    if delivery.worker_dead_after < 2 * slowest:
+        raise ConfigError(
+            f"DELIVERY_WORKER_DEAD_AFTER must be at least twice the slowest channel timeout "
             f"({2 * slowest:g} seconds)."
         )
     return delivery

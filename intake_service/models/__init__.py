@@ -25,6 +25,7 @@ from intake_service.models.template import Template, TemplateVersion
 from intake_service.models.triage import Triage
 from intake_service.models.urgent import UrgentPage
 from intake_service.models.user import LoginAttempt, User
+from intake_service.models.worker import WorkerHeartbeat
 
 __all__ = [
     "AccountLink",
@@ -62,6 +63,7 @@ __all__ = [
     "Triage",
     "UrgentPage",
     "User",
+    "WorkerHeartbeat",
     "leads_with_email",
     "leads_with_phone",
 ]

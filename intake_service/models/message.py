@@ -102,6 +102,9 @@ class Message(Base):
     # Set when a worker died while this message was `sending`: before any resend, ask the
     # provider whether it already has it.
     needs_reconcile: Mapped[bool] = mapped_column(default=False)
+    # The worker process (worker_heartbeats.id) that claimed it for sending, if it keeps a
+    # heartbeat: a `sending` message whose holder stopped beating is taken over at once.
+    held_by: Mapped[str | None] = mapped_column(String(32))
     dismissed_at: Mapped[dt.datetime | None]  # a dead letter an operator has looked at and closed
     # What the provider last reported (Twilio: queued, sent, delivered, undelivered, failed...)
     # and its error code: `status` says "sent" on acceptance, only a report says "delivered".

@@ -53,6 +53,16 @@ FAULT_KNOBS = {
     "TWILIO_TIMEOUT": "2",
 }
 
+# The worker's options as docker-compose.yml starts it (prefork, one process per core; mingle,
+# gossip and Celery's heartbeats left on), for scenarios about the deployed shape.
+COMPOSE_WORKER = ("--loglevel=INFO", "--pool=prefork", "--concurrency=2")
+# The scenarios' usual worker: four threads, back in about a second after a kill.
+THREADS_WORKER = (
+    "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+    # No mingle/gossip/heartbeat: a restarted worker is back in about a second, not three.
+    "--without-mingle", "--without-gossip", "--without-heartbeat",
+)  # fmt: skip
+
 NOT_FINAL = ("planned", "queued", "sending")
 SENT_STATES = ("sent", "delivered")
 _MESSAGE_ID = re.compile(r"<intake-message-(\d+)@")
@@ -161,6 +171,7 @@ class Stack:
         *,
         workers: int = 2,
         env: dict[str, str] | None = None,
+        worker_options: tuple[str, ...] = THREADS_WORKER,
     ) -> None:
         self.name = name
         self.workdir = workdir
@@ -170,6 +181,7 @@ class Stack:
         self.twilio = FaultyTwilio()
         self.web_port = free_port()
         self.worker_count = workers
+        self.worker_options = worker_options
         self._broker_url = broker_url
         self._extra_env = env or {}
         self.web: Process | None = None
@@ -237,10 +249,8 @@ class Stack:
         self._incarnations[slot] += 1
         incarnation = self._incarnations[slot]
         argv = [
-            str(BIN / "celery"), "-A", "worker", "worker", "--pool", "threads",
-            "--concurrency", "4", "--loglevel", "INFO", "-n", f"w{slot}-{incarnation}@%h",
-            # No mingle/gossip/heartbeat: a restarted worker is back in about a second, not three.
-            "--without-mingle", "--without-gossip", "--without-heartbeat",
+            str(BIN / "celery"), "-A", "worker", "worker", *self.worker_options,
+            "-n", f"w{slot}-{incarnation}@%h",
         ]  # fmt: skip
         process = Process(f"worker{slot}-{incarnation}", argv, self._env, self.workdir)
         self.workers[slot] = process

@@ -2,7 +2,10 @@
 
 Kills aim at a worker waiting for Twilio's answer (the stand-in holds each answer 0.3 s after it
 stored the text): the one moment a dead worker leaves a text Twilio has and the ledger does not.
-Every killed worker is started again at once; beat runs on its own and is never killed.
+Every killed worker is started again at once; beat runs on its own and is never killed. A
+killed worker's heartbeat stops, so what it held is taken over after DELIVERY_WORKER_DEAD_AFTER
+(4 s here, twice the channel timeouts), before DELIVERY_STALE_AFTER (6 s) would: the takeover
+by heartbeat is what these kills exercise, against live workers still sending.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ KILL_WINDOW = 45.0  # seconds to land all kills; the stream ends at 20 s, retrie
 
 def test_kill_workers_mid_delivery(make_stack: Callable[..., Stack]) -> None:
     timer = Timer()
-    stack = make_stack("worker_kills", workers=3)
+    stack = make_stack("worker_kills", workers=3, env={"DELIVERY_WORKER_DEAD_AFTER": "4"})
     stack.twilio.delay = 0.3
     stack.smtp.delay = 0.05
     timer.mark("startup")

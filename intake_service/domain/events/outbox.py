@@ -119,6 +119,25 @@ def sweep(db: Database, republish_after: dt.timedelta, broker: Broker | None = N
     return publish(db, ids, force=True, broker=broker) if ids else 0
 
 
+def republish_taken_before(
+    db: Database, taken_by: dt.datetime, broker: Broker | None = None
+) -> int:
+    """Publish again every event not yet processed that was published before `taken_by` (a
+    worker that died then may have taken it); returns how many went. Processing is idempotent,
+    so an event another worker still has is only processed once more, to no effect."""
+    with db.session() as session:
+        ids = list(
+            session.scalars(
+                select(OutboxEvent.id)
+                .where(OutboxEvent.processed_at.is_(None), OutboxEvent.published_at <= taken_by)
+                .order_by(OutboxEvent.id)
+            )
+        )
+    if ids:
+        log.info("republishing %d events a dead worker may have taken", len(ids))
+    return publish(db, ids, force=True, broker=broker) if ids else 0
+
+
 def mark_processed(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:
     """Record that the lead's submitted events were taken (not committed)."""
     session.execute(

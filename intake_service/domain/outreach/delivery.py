@@ -34,7 +34,7 @@ from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
 from intake_service.domain.compliance.policy import ALLOWED, Decision, can_contact
-from intake_service.domain.outreach import delivery_reports, envelope, failures, sequences
+from intake_service.domain.outreach import delivery_reports, envelope, failures, liveness, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
 from intake_service.domain.templates.versions import (
@@ -95,6 +95,8 @@ def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
             attempts=Message.attempts + 1,
             sending_started_at=now,
             updated_at=now,
+            # Whose it is: if this process stops beating, the scheduler takes it over at once.
+            held_by=liveness.holder(),
         )
     )
     return claimed.rowcount == 1  # type: ignore[attr-defined]
@@ -238,6 +240,7 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
 
     channel = get_channel(outgoing.channel, settings, db)
     try:
+        liveness.check_fresh(settings.delivery.worker_dead_after)
         if lost is not None:
             adopted = _reconcile(channel, lost)
             if adopted is not None:

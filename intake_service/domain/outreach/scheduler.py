@@ -2,7 +2,8 @@
 
 Three kinds of row are due: a planned message whose due_at has come; a queued message whose
 broker copy was evidently lost (queued long ago and never started); and a message left in
-`sending` by a worker that died (to be reconciled with the provider before any resend).
+`sending` by a worker that died (to be reconciled with the provider before any resend): at once
+when that worker's heartbeat stopped (liveness.py), else after `stale_after`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import case, select, update
 from intake_service.broker import Broker
 from intake_service.config import DeliverySettings
 from intake_service.db import Database, utcnow
+from intake_service.domain.outreach import liveness
 from intake_service.domain.outreach.delivery import finish_attempt
 from intake_service.models import Message, MessageStatus
 from intake_service.models.message import can_move_to
@@ -66,7 +68,8 @@ def claim_due_routed(
     """
     now = utcnow()
     stale_sending = (Message.status == MessageStatus.SENDING) & (
-        Message.sending_started_at < now - dt.timedelta(seconds=policy.stale_after)
+        (Message.sending_started_at < now - dt.timedelta(seconds=policy.stale_after))
+        | Message.held_by.in_(liveness.dead_holders(db, policy.worker_dead_after))
     )
     due = (
         ((Message.status == MessageStatus.PLANNED) & (Message.due_at <= now))
@@ -106,6 +109,7 @@ def claim_due_routed(
                     status=MessageStatus.QUEUED,
                     queued_at=now,
                     updated_at=now,
+                    held_by=None,
                 )
                 .returning(Message.id)
             )
@@ -130,6 +134,40 @@ def claim_abandoned(db: Database, policy: DeliverySettings) -> list[Due]:
     else a `sending` row may be a live worker's, and waits out `stale_after`.
     """
     return claim_due_routed(db, dataclasses.replace(policy, stale_after=0.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Orphans:
+    """What workers that died may have taken from the broker: handed on again at once."""
+
+    messages: list[Due]
+    taken_by: dt.datetime  # anything put on the broker before this may have been theirs
+
+
+def claim_orphans(db: Database, policy: DeliverySettings) -> Orphans | None:
+    """When worker processes stopped beating: queue again every message queued before they
+    died, whose broker copy they may have taken and lost with them (None if none died since
+    the last look). Commits.
+
+    A copy another worker still has makes a second task, which the claim in deliver() turns
+    away; their `sending` messages are claim_due's, reconciled before any resend.
+    """
+    now = utcnow()
+    with db.transaction() as session:
+        last_seen = liveness.bury_dead(session, policy.worker_dead_after)
+        if last_seen is None:
+            return None
+        # It died after its last heartbeat, at the latest one beat later.
+        taken_by = last_seen + dt.timedelta(seconds=2 * liveness.interval(policy.worker_dead_after))
+        rows = session.execute(
+            update(Message)
+            .where(Message.status == MessageStatus.QUEUED, Message.queued_at <= taken_by)
+            .values(queued_at=now, updated_at=now)
+            .returning(Message.id, Message.channel, Message.audience)
+        ).all()
+    if rows:
+        log.warning("%d queued messages handed on again after a worker died", len(rows))
+    return Orphans([Due(row.id, row.channel, row.audience) for row in rows], taken_by)
 
 
 def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
