@@ -16,7 +16,7 @@ import logging
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import TOLLED_KINDS, kind
@@ -78,16 +78,17 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
     refused_type = REFUSED_TYPES.get(phonenumbers.number_type(number))
     if refused_type is not None:
         return refused_type
-    if _paused(session, number):
-        return "sms_paused"
     e164 = lead.address(channel) or ""
-    # Both caps in one query: the number's texts are among its prefix's.
-    to_number, to_prefix = session.execute(
+    # The pause and both caps in one query (the number's texts are among its prefix's).
+    paused, to_number, to_prefix = session.execute(
         select(
+            _paused(number).exists(),
             func.count().filter(Message.recipient == e164),
             func.count(),
         ).where(*_texts_to(prefix_of(number), now - DAY))
     ).one()
+    if paused:
+        return "sms_paused"
     if to_number >= limits.sms_daily_cap_per_number:
         return "sms_number_daily_cap"
     if to_prefix >= limits.sms_daily_cap_per_prefix:
@@ -95,17 +96,15 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
     return None
 
 
-def _paused(session: Session, number: phonenumbers.PhoneNumber) -> bool:
-    found = session.scalars(
-        select(SmsPause.id).where(
-            SmsPause.lifted_at.is_(None),
-            or_(
-                and_(SmsPause.scope == "prefix", SmsPause.value == prefix_of(number)),
-                and_(SmsPause.scope == "country", SmsPause.value == country_of(number)),
-            ),
-        )
-    ).first()
-    return found is not None
+def _paused(number: phonenumbers.PhoneNumber) -> Select[int]:
+    """The open pauses of the number's prefix or country."""
+    return select(SmsPause.id).where(
+        SmsPause.lifted_at.is_(None),
+        or_(
+            and_(SmsPause.scope == "prefix", SmsPause.value == prefix_of(number)),
+            and_(SmsPause.scope == "country", SmsPause.value == country_of(number)),
+        ),
+    )
 
 
 def _texts_to(
