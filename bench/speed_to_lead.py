@@ -40,7 +40,10 @@ def watch(stack, posted_count: int, stop: threading.Event, mails: dict, texts: d
             # Only the team's copy: the patient's "Thanks" email carries no marker.
             if TEAM_EMAIL not in mail.rcpt_tos:
                 continue
-            found = MARKER.search(str(mail.message["Subject"]))
+            # The subject names the lead by its reference only (it shows on lock screens):
+            # the name, and so the marker, is in the body.
+            body = mail.message.get_body(("plain",))
+            found = MARKER.search(body.get_content() if body is not None else "")
             if found:
                 mails.setdefault(marker_index(found.group(1)), now)
         seen_mail = len(received)

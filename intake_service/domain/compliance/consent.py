@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from intake_service.models import ConsentEvent, Lead
@@ -109,15 +109,20 @@ def record_opt_in(
     return event
 
 
-def has_consent(session: Session, lead_id: uuid.UUID, channel: str) -> bool:
-    """True when the lead's latest consent event for `channel` is an opt-in."""
-    latest = session.scalars(
+def latest_action(lead_id: uuid.UUID, channel: str) -> Select[str]:
+    """The query of the lead's latest consent action for `channel` ("opt_in" | "opt_out"),
+    also usable as a column of a larger query (delivery reads it with the lead)."""
+    return (
         select(ConsentEvent.action)
         .where(ConsentEvent.lead_id == lead_id, ConsentEvent.channel == channel)
         .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
         .limit(1)
-    ).first()
-    return latest == "opt_in"
+    )
+
+
+def has_consent(session: Session, lead_id: uuid.UUID, channel: str) -> bool:
+    """True when the lead's latest consent event for `channel` is an opt-in."""
+    return session.scalars(latest_action(lead_id, channel)).first() == "opt_in"
 
 
 def record_opt_out(

@@ -63,6 +63,11 @@ class Decision:
 ALLOWED = Decision(True)
 
 
+# What the rules read from the database, kept for the questions of one planning: the ledger's
+# word for a lead and channel does not change with the purpose asked about.
+Facts = dict[tuple[str, str], object]
+
+
 @dataclass(frozen=True)
 class Question:
     """What a rule is asked about."""
@@ -72,6 +77,16 @@ class Question:
     channel: str
     purpose: Purpose
     now: dt.datetime
+    facts: Facts | None = None
+
+    def fact(self, name: str, read: Callable[[], object]) -> object:
+        """What `read` answers for this lead and channel, read once per `facts`."""
+        if self.facts is None:
+            return read()
+        key = (name, self.channel)
+        if key not in self.facts:
+            self.facts[key] = read()
+        return self.facts[key]
 
 
 Check = Callable[[Question], Decision | None]
@@ -111,21 +126,22 @@ def _address_usable(q: Question) -> Decision | None:
 def _not_blocked_by_keyword(q: Question) -> Decision | None:
     # A number that texted STOP (or that Twilio reports opted out) is blocked for every lead
     # that gave it, until it texts START: the opt-out is the person's, not one lead's.
-    if blocked(q.session, q.channel, q.lead.address(q.channel)):
+    if q.fact("blocked", lambda: blocked(q.session, q.channel, q.lead.address(q.channel))):
         return Decision(False, f"{q.channel}_opted_out")
     return None
 
 
 def _consented(q: Question) -> Decision | None:
     # The ledger's latest word for this channel: an opt-out after the opt-in ends it.
-    return None if has_consent(q.session, q.lead.id, q.channel) else Decision(False, "no_consent")
+    consented = q.fact("consent", lambda: has_consent(q.session, q.lead.id, q.channel))
+    return None if consented else Decision(False, "no_consent")
 
 
 def _not_pumped(q: Question) -> Decision | None:
     # SMS pumping (toll fraud): foreign, premium or landline numbers, capped and paused
     # prefixes. The number may be a bot's, the email may still be a person's.
-    reason = pumping.refusal(q.session, q.lead, q.channel, q.now)
-    return None if reason is None else Decision(False, reason, other_channel=True)
+    reason = q.fact("pumping", lambda: pumping.refusal(q.session, q.lead, q.channel, q.now))
+    return None if reason is None else Decision(False, str(reason), other_channel=True)
 
 
 def _quiet(
@@ -171,14 +187,21 @@ RULES: tuple[tuple[Check, frozenset[Purpose]], ...] = (
 
 
 def can_contact(
-    session: Session, lead: Lead, channel: str, purpose: Purpose, now: dt.datetime
+    session: Session,
+    lead: Lead,
+    channel: str,
+    purpose: Purpose,
+    now: dt.datetime,
+    facts: Facts | None = None,
 ) -> Decision:
     """Whether a message for `purpose` may go to `lead` on `channel` now (reads the ledger).
 
-    The one place that decides it. Raises ValueError for an unknown channel kind.
+    The one place that decides it. `facts`, given by a caller asking several questions about
+    one lead at one moment (planning), keeps what the rules read for the next question.
+    Raises ValueError for an unknown channel kind.
     """
     kind(channel)
-    question = Question(session, lead, channel, Purpose(purpose), now)
+    question = Question(session, lead, channel, Purpose(purpose), now, facts)
     for check, purposes in RULES:
         if question.purpose in purposes:
             decision = check(question)

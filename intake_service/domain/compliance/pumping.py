@@ -16,7 +16,7 @@ import logging
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import TOLLED_KINDS, kind
@@ -78,49 +78,67 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
     refused_type = REFUSED_TYPES.get(phonenumbers.number_type(number))
     if refused_type is not None:
         return refused_type
-    if _paused(session, number):
-        return "sms_paused"
     e164 = lead.address(channel) or ""
-    if _texts(session, e164, now - DAY, exact=True) >= limits.sms_daily_cap_per_number:
+    # The pause and both caps in one query (the number's texts are among its prefix's).
+    paused, to_number, to_prefix = session.execute(
+        select(
+            _paused(number).exists(),
+            func.count().filter(Message.recipient == e164),
+            func.count(),
+        ).where(*_texts_to(prefix_of(number), now - DAY))
+    ).one()
+    if paused:
+        return "sms_paused"
+    if to_number >= limits.sms_daily_cap_per_number:
         return "sms_number_daily_cap"
-    if _texts(session, prefix_of(number), now - DAY) >= limits.sms_daily_cap_per_prefix:
+    if to_prefix >= limits.sms_daily_cap_per_prefix:
         return "sms_prefix_daily_cap"
     return None
 
 
-def _paused(session: Session, number: phonenumbers.PhoneNumber) -> bool:
-    found = session.scalars(
-        select(SmsPause.id).where(
-            SmsPause.lifted_at.is_(None),
-            or_(
-                and_(SmsPause.scope == "prefix", SmsPause.value == prefix_of(number)),
-                and_(SmsPause.scope == "country", SmsPause.value == country_of(number)),
-            ),
-        )
-    ).first()
-    return found is not None
+def _paused(number: phonenumbers.PhoneNumber) -> Select[int]:
+    """The open pauses of the number's prefix or country."""
+    return select(SmsPause.id).where(
+        SmsPause.lifted_at.is_(None),
+        or_(
+            and_(SmsPause.scope == "prefix", SmsPause.value == prefix_of(number)),
+            and_(SmsPause.scope == "country", SmsPause.value == country_of(number)),
+        ),
+    )
 
 
-def _texts(
-    session: Session,
-    target: str,
+def _texts_to(
+    prefix: str,
     since: dt.datetime,
-    until: dt.datetime | None = None,
-    *,
-    exact: bool = False,
     statuses: tuple[MessageStatus, ...] = AT_PROVIDER,
-) -> int:
-    """Texts to a number (exact) or to numbers starting with `target`, created in the span."""
-    query = select(func.count()).where(
+) -> tuple[ColumnElement[bool], ...]:
+    """Texts to numbers starting with `prefix` created since `since`, as WHERE clauses."""
+    return (
         Message.channel.in_(TOLLED_KINDS),
         Message.audience == "patient",
         Message.status.in_(statuses),
         Message.created_at >= since,
-        Message.recipient == target if exact else Message.recipient.startswith(target),
+        Message.recipient.startswith(prefix),
     )
-    if until is not None:
-        query = query.where(Message.created_at < until)
-    return int(session.scalar(query) or 0)
+
+
+def _surge_counts(
+    session: Session, prefix: str, country: str, now: dt.datetime
+) -> dict[str, tuple[int, int]]:
+    """Texts planned or sent to the prefix and to the country: (in the last hour, in the week
+    before it), both scopes in one query (a prefix starts with its country's code)."""
+    planned = tuple(s for s in MessageStatus if s not in (MessageStatus.CANCELLED,))
+    recent = Message.created_at >= now - HOUR
+    in_prefix = Message.recipient.startswith(prefix)
+    row = session.execute(
+        select(
+            func.count().filter(in_prefix, recent),
+            func.count().filter(in_prefix, ~recent),
+            func.count().filter(recent),
+            func.count().filter(~recent),
+        ).where(*_texts_to(country, now - HOUR - BASELINE, planned))
+    ).one()
+    return {"prefix": (row[0], row[1]), "country": (row[2], row[3])}
 
 
 def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> list[SmsPause]:
@@ -133,11 +151,10 @@ def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) ->
     if number is None:
         return []
     limits = settings.abuse
-    planned = tuple(s for s in MessageStatus if s not in (MessageStatus.CANCELLED,))
+    counts = _surge_counts(session, prefix_of(number), country_of(number), now)
     made = []
     for scope, value in (("prefix", prefix_of(number)), ("country", country_of(number))):
-        last_hour = _texts(session, value, now - HOUR, statuses=planned)
-        before = _texts(session, value, now - HOUR - BASELINE, now - HOUR, statuses=planned)
+        last_hour, before = counts[scope]
         usual = before / (BASELINE / HOUR)
         if (
             last_hour < limits.sms_surge_min_per_hour

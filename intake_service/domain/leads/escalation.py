@@ -54,9 +54,16 @@ def deadline(lead: Lead, clinic: ClinicProfile, start: dt.datetime | None = None
     return add_business_days(start, clinic.opening_hours, clinic.zone, limits.normal_business_days)
 
 
-def start(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
-    """Start the lead's clock: its first escalation, due at its deadline (not committed)."""
-    clinic = effective_clinic(session, settings)
+def start(
+    session: Session,
+    lead: Lead,
+    settings: Settings,
+    now: dt.datetime,
+    clinic: ClinicProfile | None = None,
+) -> None:
+    """Start the lead's clock: its first escalation, due at its deadline (not committed).
+    `clinic`: the clinic settings, when the caller has read them already."""
+    clinic = clinic or effective_clinic(session, settings)
     _schedule(session, lead.id, 1, deadline(lead, clinic), now)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_service.config import Settings
-from intake_service.domain.clinic_settings import effective_clinic
+from intake_service.domain.clinic_settings import ClinicProfile, effective_clinic
 from intake_service.models import Lead, RoutingQueue, RoutingRule, User
 
 
@@ -44,10 +44,14 @@ def _matches(rule: RoutingRule, lead: Lead, hour: int) -> bool:
     )
 
 
-def pick_queue(session: Session, lead: Lead, settings: Settings) -> RoutingQueue | None:
+def pick_queue(
+    session: Session, lead: Lead, settings: Settings, clinic: ClinicProfile | None = None
+) -> RoutingQueue | None:
     """The queue of the first active rule matching the lead at its arrival hour, in the clinic's
-    time zone as an admin set it (clinic settings, over CLINIC_TIMEZONE)."""
-    hour = lead.created_at.astimezone(effective_clinic(session, settings).zone).hour
+    time zone as an admin set it (clinic settings, over CLINIC_TIMEZONE; `clinic` when the
+    caller has read them already)."""
+    clinic = clinic or effective_clinic(session, settings)
+    hour = lead.created_at.astimezone(clinic.zone).hour
     rules = session.scalars(
         select(RoutingRule)
         .where(RoutingRule.active.is_(True))
@@ -71,13 +75,19 @@ def next_member(session: Session, queue: RoutingQueue) -> User | None:
     return chosen.user
 
 
-def route(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> Route:
+def route(
+    session: Session,
+    lead: Lead,
+    settings: Settings,
+    now: dt.datetime,
+    clinic: ClinicProfile | None = None,
+) -> Route:
     """Give the lead its queue and, unless already assigned, an assignee (not committed).
 
     Idempotent: a lead already routed keeps its queue and assignee (a worker may run twice).
     """
     if lead.queue_id is None and lead.assignee_id is None:
-        queue = pick_queue(session, lead, settings)
+        queue = pick_queue(session, lead, settings, clinic)
         if queue is not None:
             lead.queue_id = queue.id
             member = next_member(session, queue)

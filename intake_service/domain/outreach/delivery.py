@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from intake_service import logs, metrics
 from intake_service.channels import (
@@ -29,11 +29,13 @@ from intake_service.channels import (
     PermanentError,
     TransientError,
     get_channel,
+    kind,
 )
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
-from intake_service.domain.compliance.policy import ALLOWED, Decision, can_contact
+from intake_service.domain.compliance.consent import latest_action
+from intake_service.domain.compliance.policy import ALLOWED, Decision, Facts, can_contact
 from intake_service.domain.outreach import delivery_reports, envelope, failures, liveness, sequences
 from intake_service.domain.templates import message_context
 from intake_service.domain.templates.rendering import RenderError, render
@@ -82,8 +84,12 @@ def backoff(
     return dt.timedelta(seconds=seconds)
 
 
-def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
-    claimed = session.execute(
+def _claim(session: Session, message_id: int, now: dt.datetime) -> Message | None:
+    """The message, claimed for this attempt (compare-and-set), or None if it is not ours.
+
+    RETURNING hands back the claimed row, so the claim is also the read of it.
+    """
+    return session.scalars(
         update(Message)
         .where(
             Message.id == message_id,
@@ -98,8 +104,8 @@ def _claim(session: Session, message_id: int, now: dt.datetime) -> bool:
             # Whose it is: if this process stops beating, the scheduler takes it over at once.
             held_by=liveness.holder(),
         )
-    )
-    return claimed.rowcount == 1  # type: ignore[attr-defined]
+        .returning(Message)
+    ).first()
 
 
 def _held(session: Session, claim: Claim) -> Message | None:
@@ -122,7 +128,31 @@ def _lead_of(session: Session, message: Message) -> Lead | None:
     return session.get_one(Lead, message.lead_id) if message.lead_id is not None else None
 
 
-def _decide(session: Session, message: Message, lead: Lead | None, now: dt.datetime) -> Decision:
+def _lead_for_sending(session: Session, message: Message) -> tuple[Lead | None, Facts]:
+    """The message's lead, read with what sending it needs in the same query: for the team,
+    the triage and the assignee its email names; for the patient, the consent ledger's latest
+    word on the channel, handed to the contact policy as a fact it need not read again."""
+    if message.lead_id is None:
+        return None, {}
+    if message.audience == "team":
+        lead = session.scalars(
+            select(Lead)
+            .where(Lead.id == message.lead_id)
+            .options(joinedload(Lead.triage), joinedload(Lead.assignee))
+        ).one()
+        return lead, {}
+    consent = latest_action(message.lead_id, message.channel).scalar_subquery()
+    lead, action = session.execute(select(Lead, consent).where(Lead.id == message.lead_id)).one()
+    return lead, {("consent", message.channel): action == "opt_in"}
+
+
+def _decide(
+    session: Session,
+    message: Message,
+    lead: Lead | None,
+    now: dt.datetime,
+    facts: Facts | None = None,
+) -> Decision:
     """The contact policy's word on this message, asked at send time: the world may have changed."""
     if lead is None:
         # A page about a text no lead sent: to staff, so no rule about a patient applies.
@@ -130,7 +160,7 @@ def _decide(session: Session, message: Message, lead: Lead | None, now: dt.datet
             return ALLOWED
         return Decision(False, "no_lead")
     purpose = sequences.purpose_of(lead, message.audience, message.step_key)
-    return can_contact(session, lead, message.channel, purpose, now)
+    return can_contact(session, lead, message.channel, purpose, now, facts)
 
 
 def _context(
@@ -211,18 +241,18 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
     """Send one due message if it is still sendable; safe to call any number of times. Commits."""
     now = utcnow()
     with db.transaction() as session:
-        if not _claim(session, message_id, now):
+        message = _claim(session, message_id, now)
+        if message is None:
             return Outcome("skipped", "not due, or not in a sendable state")
-        message = session.get_one(Message, message_id)
         logs.bind_lead(message.lead_id)
         claim = Claim(message_id, message.attempts)
         session.add(DeliveryAttempt(message_id=message_id, number=claim.attempt, started_at=now))
-        lead = _lead_of(session, message)
+        lead, facts = _lead_for_sending(session, message)
         lost = _lost_send(session, message) if message.needs_reconcile else None
         # A lost send is looked for at the provider first: if it went out, it is sent,
         # whatever changed since; only if it did not do the send-time checks apply.
         if lost is None:
-            stopped = _stop_if_unwanted(session, claim, message, lead, settings, now)
+            stopped = _stop_if_unwanted(session, claim, message, lead, settings, now, facts)
             if stopped is not None:
                 return stopped
         try:
@@ -268,9 +298,10 @@ def _stop_if_unwanted(
     lead: Lead | None,
     settings: Settings,
     now: dt.datetime,
+    facts: Facts | None = None,
 ) -> Outcome | None:
     """Defer, cancel or suppress a message that must not go out now (not committed)."""
-    decision = _decide(session, message, lead, now)
+    decision = _decide(session, message, lead, now, facts)
     if decision.allowed:
         return None
     if decision.not_before is not None:
@@ -328,24 +359,48 @@ def _record_sent(
     db: Database, settings: Settings, claim: Claim, provider_id: str, lost: Lost | None = None
 ) -> Outcome:
     adopted = lost is not None
+    now = utcnow()
+    # Keep what actually went out, not this attempt's fresh rendering.
+    went_out = (
+        {
+            "subject": lost.message.subject,
+            "body_text": lost.message.body_text,
+            "template_version_id": lost.template_version_id,
+        }
+        if lost is not None
+        else {}
+    )
     with db.transaction() as session:
-        message = _held(session, claim)
+        # Conditional on still holding the claim (the compare-and-set of _held, in the UPDATE
+        # itself): sending -> sent, recorded in one statement without reading the row first.
+        message = session.scalars(
+            update(Message)
+            .where(
+                Message.id == claim.message_id,
+                Message.status == MessageStatus.SENDING,
+                Message.attempts == claim.attempt,
+            )
+            .values(
+                status=MessageStatus.SENT,
+                provider_id=provider_id,
+                sent_at=now,
+                last_error=None,
+                needs_reconcile=False,
+                updated_at=now,
+                **went_out,
+            )
+            .returning(Message)
+        ).first()
         if message is None:
+            log.warning(
+                "message %s was taken over while attempt %d ran", claim.message_id, claim.attempt
+            )
             return Outcome("skipped", "taken over")
-        if lost is not None:
-            # Keep what actually went out, not this attempt's fresh rendering.
-            message.subject = lost.message.subject
-            message.body_text = lost.message.body_text
-            message.template_version_id = lost.template_version_id
-        message.transition(MessageStatus.SENT)
-        message.provider_id = provider_id
-        message.sent_at = utcnow()
-        message.last_error = None
-        message.needs_reconcile = False
         _finish_attempt(session, claim, "adopted" if adopted else "sent", None, provider_id)
-        metrics.count_sent(session, message, "adopted" if adopted else "sent", utcnow())
-        # Delivery reports that beat this record of the SID wait for it: apply them now.
-        delivery_reports.apply_pending(session, settings, message, utcnow())
+        metrics.count_sent(session, message, "adopted" if adopted else "sent", now)
+        if kind(message.channel).reports_delivery:
+            # Delivery reports that beat this record of the SID wait for it: apply them now.
+            delivery_reports.apply_pending(session, settings, message, now)
     log.info(
         "message %s %s via %s", claim.message_id, "adopted" if adopted else "sent", message.channel
     )

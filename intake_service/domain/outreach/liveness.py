@@ -173,9 +173,10 @@ def _cutoff(session_or_db: Session | Database, dead_after: float) -> Any:
     return database_now(session_or_db) - dt.timedelta(seconds=dead_after)
 
 
-def dead_holders(db: Database, dead_after: float) -> Select[Any]:
+def dead_holders(session_or_db: Session | Database, dead_after: float) -> Select[Any]:
     """The ids of worker processes whose heartbeat stopped: a subquery for held_by."""
-    return select(WorkerHeartbeat.id).where(WorkerHeartbeat.seen_at < _cutoff(db, dead_after))
+    cutoff = _cutoff(session_or_db, dead_after)
+    return select(WorkerHeartbeat.id).where(WorkerHeartbeat.seen_at < cutoff)
 
 
 def bury_dead(session: Session, dead_after: float) -> dt.datetime | None:

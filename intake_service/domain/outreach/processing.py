@@ -6,14 +6,18 @@ import datetime as dt
 import logging
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
 
 from intake_service import metrics
+from intake_service.channels import CHANNEL_KINDS
 from intake_service.config import Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain import triage
+from intake_service.domain.clinic_settings import effective_clinic
 from intake_service.domain.compliance import pumping
+from intake_service.domain.compliance.consent import latest_action
+from intake_service.domain.compliance.policy import Facts
 from intake_service.domain.events import outbox
 from intake_service.domain.leads import escalation, routing
 from intake_service.domain.outreach import scheduler, sequences, urgent
@@ -36,17 +40,37 @@ def process_lead_routed(
     triaged: str | None = None
     with db.transaction() as session:
         # The row lock serialises two workers given the same lead (SQLite has one writer anyway).
-        lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
-        if lead is None:
+        # Read with it: the triage (none yet on a first processing, a lazy load would ask) and
+        # the consent ledger's latest word per channel, for the planning's contact policy.
+        consent = {
+            channel: latest_action(lead_id, channel).scalar_subquery() for channel in CHANNEL_KINDS
+        }
+        row = session.execute(
+            select(Lead, *consent.values())
+            .where(Lead.id == lead_id)
+            .options(joinedload(Lead.triage))
+            .with_for_update(of=Lead)
+        ).first()
+        if row is None:
             log.warning("lead %s not found; nothing to process", lead_id)
             return []
+        lead = row[0]
+        facts: Facts = {
+            ("consent", channel): action == "opt_in"
+            for channel, action in zip(consent, row[1:], strict=True)
+        }
+        # The latest submission, and how many the lead has (a returning lead's team email).
+        found = session.execute(
+            select(Submission, func.count().over())
+            .where(Submission.lead_id == lead.id)
+            .order_by(Submission.created_at.desc())
+            .limit(1)
+        ).first()
+        # None only for a lead whose submissions retention erased: it was triaged long ago.
+        submission, submissions = (found[0], found[1]) if found is not None else (None, 0)
         if lead.triage is None:
-            submission = session.scalars(
-                select(Submission)
-                .where(Submission.lead_id == lead.id)
-                .order_by(Submission.created_at.desc())
-                .limit(1)
-            ).one()
+            if submission is None:
+                raise LookupError(f"lead {lead.id} has no submission to triage")
             result = triage.assess(
                 submission.form, submission.answers, submission.message, lead.treatment_interest
             )
@@ -55,8 +79,10 @@ def process_lead_routed(
             lead.urgent = lead.urgent or result.urgent
             triaged = "urgent" if lead.urgent else result.priority
         if lead.status != "spam":
-            routing.route(session, lead, settings, now)
-            escalation.start(session, lead, settings, now)
+            # The clinic settings once, for the routing hour and the first-contact clock.
+            clinic = effective_clinic(session, settings)
+            routing.route(session, lead, settings, now, clinic)
+            escalation.start(session, lead, settings, now, clinic)
         if lead.status == "spam":
             # Stored so nothing is lost, sent nothing: un-spam queues it here again.
             log.info("lead %s is spam; nothing planned", lead.id)
@@ -66,27 +92,31 @@ def process_lead_routed(
         else:
             _watch_for_pumping(session, lead, settings, now)
             steps = sequences.steps_for(session, lead.treatment_interest)
-            sequences.plan(session, lead, steps, settings, now)
-            _announce_return(session, lead, settings, now)
+            sequences.plan(session, lead, steps, settings, now, facts)
+            if submission is not None:
+                _announce_return(session, lead, submission.id, submissions, settings, now)
         outbox.mark_processed(session, lead.id, now)
+        # Claim what is due now rather than waiting for the next scheduler tick (speed to
+        # lead), in the same transaction: the messages are queued as they commit.
+        ids = scheduler.claim_in(session, settings.delivery, lead_id)
     if triaged is not None:
         metrics.count_triage(triaged)  # the category only, counted once it is committed
-    # Claim what is due now rather than waiting for the next scheduler tick: speed to lead.
-    ids = scheduler.claim_due_routed(db, settings.delivery, lead_id)
     log.info("lead %s processed, %d messages due now", lead_id, len(ids))
     return ids
 
 
-def _announce_return(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> None:
+def _announce_return(
+    session: Session,
+    lead: Lead,
+    latest: uuid.UUID,
+    submissions: int,
+    settings: Settings,
+    now: dt.datetime,
+) -> None:
     """A returning lead's new submission: the team hears of it (once per submission); the
     patient's welcome, planned once per lead, is not sent again."""
-    latest = session.scalars(
-        select(Submission.id)
-        .where(Submission.lead_id == lead.id)
-        .order_by(Submission.created_at.desc())
-    ).all()
-    if len(latest) > 1:
-        step = sequences.Step(f"returning:{latest[0]}", "team", "email", "team_new_lead")
+    if submissions > 1:
+        step = sequences.Step(f"returning:{latest}", "team", "email", "team_new_lead")
         sequences.plan(session, lead, [step], settings, now)
 
 

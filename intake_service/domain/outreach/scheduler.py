@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker
 from intake_service.config import DeliverySettings
@@ -66,10 +67,23 @@ def claim_due_routed(
     SQLite one writer at a time holds the database, and deliver()'s compare-and-set claim
     guards against any overlap either way.
     """
+    with db.transaction() as session:
+        return claim_in(session, policy, lead_id, inbound_message_id)
+
+
+def claim_in(
+    session: Session,
+    policy: DeliverySettings,
+    lead_id: uuid.UUID | None = None,
+    inbound_message_id: int | None = None,
+) -> list[Due]:
+    """claim_due_routed inside the caller's transaction (not committed): the claim commits
+    with what the caller wrote, so a lead's processing and the claim of its first messages are
+    one transaction."""
     now = utcnow()
     stale_sending = (Message.status == MessageStatus.SENDING) & (
         (Message.sending_started_at < now - dt.timedelta(seconds=policy.stale_after))
-        | Message.held_by.in_(liveness.dead_holders(db, policy.worker_dead_after))
+        | Message.held_by.in_(liveness.dead_holders(session, policy.worker_dead_after))
     )
     due = (
         ((Message.status == MessageStatus.PLANNED) & (Message.due_at <= now))
@@ -83,43 +97,40 @@ def claim_due_routed(
         due = due & (Message.lead_id == lead_id)
     if inbound_message_id is not None:
         due = due & (Message.inbound_message_id == inbound_message_id)
-    with db.transaction() as session:
-        rows = session.execute(
-            select(Message.id, Message.status, Message.attempts, Message.channel, Message.audience)
-            .where(due)
-            # Urgent pages and crisis replies go ahead of everything else in the queue.
-            .order_by(
-                case((Message.template_key.in_(URGENT_TEMPLATES), 0), else_=1), Message.due_at
+    rows = session.execute(
+        select(Message.id, Message.status, Message.attempts, Message.channel, Message.audience)
+        .where(due)
+        # Urgent pages and crisis replies go ahead of everything else in the queue.
+        .order_by(case((Message.template_key.in_(URGENT_TEMPLATES), 0), else_=1), Message.due_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    moved = set(
+        session.scalars(
+            update(Message)
+            .where(Message.id.in_([row.id for row in rows]), Message.status.in_(CLAIMABLE))
+            .values(
+                # A dead worker may have reached the provider: look before sending again.
+                needs_reconcile=case(
+                    (Message.status == MessageStatus.SENDING, True),
+                    else_=Message.needs_reconcile,
+                ),
+                status=MessageStatus.QUEUED,
+                queued_at=now,
+                updated_at=now,
+                held_by=None,
             )
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not rows:
-            return []
-        moved = set(
-            session.scalars(
-                update(Message)
-                .where(Message.id.in_([row.id for row in rows]), Message.status.in_(CLAIMABLE))
-                .values(
-                    # A dead worker may have reached the provider: look before sending again.
-                    needs_reconcile=case(
-                        (Message.status == MessageStatus.SENDING, True),
-                        else_=Message.needs_reconcile,
-                    ),
-                    status=MessageStatus.QUEUED,
-                    queued_at=now,
-                    updated_at=now,
-                    held_by=None,
-                )
-                .returning(Message.id)
-            )
+            .returning(Message.id)
         )
-        # In due order, and only what the UPDATE moved: a row whose status changed since the
-        # SELECT is not ours to hand on.
-        claimed = [Due(row.id, row.channel, row.audience) for row in rows if row.id in moved]
-        abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
-        for row in abandoned:
-            finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
+    )
+    # In due order, and only what the UPDATE moved: a row whose status changed since the
+    # SELECT is not ours to hand on.
+    claimed = [Due(row.id, row.channel, row.audience) for row in rows if row.id in moved]
+    abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
+    for row in abandoned:
+        finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
     if abandoned:
         log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
     return claimed

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from intake_service import channels
 from intake_service.config import Settings
-from intake_service.domain.compliance.policy import Purpose, can_contact
+from intake_service.domain.compliance.policy import Facts, Purpose, can_contact
 from intake_service.domain.leads import routing
 from intake_service.domain.templates.versions import TemplateMissing, current_version
 from intake_service.models import Lead, Message, MessageStatus, Sequence, SequenceStep
@@ -159,7 +159,16 @@ def _steps_of(sequence: Sequence) -> list[Step]:
 
 def steps_for(session: Session, treatment: str) -> list[Step]:
     """The sequence in force for a treatment: the database's, or the shipped default."""
-    sequence = session.scalars(select(Sequence).where(Sequence.treatment == treatment)).first()
+    # The steps in the same query (one row per step), not a second one.
+    sequence = (
+        session.scalars(
+            select(Sequence)
+            .where(Sequence.treatment == treatment)
+            .options(joinedload(Sequence.steps))
+        )
+        .unique()
+        .first()
+    )
     if sequence is not None:
         return _steps_of(sequence)
     log.warning("no sequence stored for %s; using the shipped default", treatment)
@@ -181,17 +190,22 @@ def purpose_of(lead: Lead, audience: str, step_key: str) -> Purpose:
 
 
 def recipients(
-    session: Session, lead: Lead, step: Step, settings: Settings, now: dt.datetime
+    session: Session,
+    lead: Lead,
+    step: Step,
+    settings: Settings,
+    now: dt.datetime,
+    facts: Facts | None = None,
 ) -> list[str]:
     """Who a step goes to: the team, or the patient where the contact policy allows it.
 
     A message the policy only defers (allowed later) is planned: delivery waits for its time.
+    `facts` keeps what the policy read for one planning (policy.can_contact).
     """
     if not channels.enabled(step.channel, settings):
         return []
-    decision = can_contact(
-        session, lead, step.channel, purpose_of(lead, step.audience, step.key), now
-    )
+    purpose = purpose_of(lead, step.audience, step.key)
+    decision = can_contact(session, lead, step.channel, purpose, now, facts)
     if not decision.may_still_go:
         return []
     if step.audience == "team":
@@ -202,36 +216,46 @@ def recipients(
 
 
 def plan(
-    session: Session, lead: Lead, steps: list[Step], settings: Settings, now: dt.datetime
+    session: Session,
+    lead: Lead,
+    steps: list[Step],
+    settings: Settings,
+    now: dt.datetime,
+    facts: Facts | None = None,
 ) -> list[Message]:
     """Add the Message rows for `steps` the contact policy allows and not planned yet.
 
     Not committed. The policy gives a lead whose sequence stopped nothing more to the patient,
-    and an urgent lead first contact only: a person calls.
+    and an urgent lead first contact only: a person calls. `facts`: what the caller already
+    read for the policy in this transaction (policy.Facts).
     """
     existing = set(session.scalars(select(Message.plan_key).where(Message.lead_id == lead.id)))
+    facts = {} if facts is None else facts
     planned = []
     for step in steps:
-        for recipient in recipients(session, lead, step, settings, now):
+        for recipient in recipients(session, lead, step, settings, now, facts):
             plan_key = plan_key_for(step.key, step.audience, step.channel, recipient)
             if plan_key in existing:
                 continue
             # Due relative to the lead's arrival, so a late or repeated planning keeps the rhythm.
             due_at = max(now, lead.created_at + step.delay) if step.delay else now
-            message = Message(
-                lead_id=lead.id,
-                plan_key=plan_key,
-                step_key=step.key,
-                audience=step.audience,
-                channel=step.channel,
-                template_key=step.template_key,
-                recipient=recipient,
-                due_at=due_at,
-                created_at=now,
+            planned.append(
+                Message(
+                    lead_id=lead.id,
+                    plan_key=plan_key,
+                    step_key=step.key,
+                    audience=step.audience,
+                    channel=step.channel,
+                    template_key=step.template_key,
+                    recipient=recipient,
+                    due_at=due_at,
+                    created_at=now,
+                )
             )
-            session.add(message)
-            planned.append(message)
             existing.add(plan_key)
+    # Added after every question to the policy, so no query flushes them one at a time: the
+    # flush writes them all in one INSERT.
+    session.add_all(planned)
     session.flush()
     return planned
 

@@ -133,7 +133,8 @@ def team_context(
     """
     triage = lead.triage
     carries = profile.team_email_carries if profile else frozenset()
-    form = latest_form(session, lead) or "contact"
+    latest, returns = latest_form_and_returns(session, lead)
+    form = latest or "contact"
     reachable = []
     if lead.phone:
         reachable.append(f"phone {display_phone(lead.phone)}")
@@ -163,7 +164,7 @@ def team_context(
             + make_token(settings.secret_key, lead.id, recipient or "team", now),
             "problems": delivery_problems(session, lead),
             # How often this person came back within DUPLICATE_WINDOW_DAYS (0: first time).
-            "returning_count": returning_count(session, lead),
+            "returning_count": returns,
             # Who routing gave it to (round-robin in its queue), or None.
             "assignee": (lead.assignee.display_name or lead.assignee.email)
             if lead.assignee
@@ -210,10 +211,7 @@ def text_reference(inbound_id: int) -> str:
 
 def returning_count(session: Session, lead: Lead) -> int:
     """How many submissions joined the lead after the first (returning leads)."""
-    total = session.scalar(
-        select(func.count()).select_from(Submission).where(Submission.lead_id == lead.id)
-    )
-    return max(0, int(total or 0) - 1)
+    return latest_form_and_returns(session, lead)[1]
 
 
 def sms_pauses(session: Session, zone: str) -> list[dict[str, str]]:
@@ -234,13 +232,20 @@ def sms_pauses(session: Session, zone: str) -> list[dict[str, str]]:
 
 def latest_form(session: Session, lead: Lead) -> str | None:
     """The form of the lead's latest submission, read alone: its answers stay encrypted."""
-    form: str | None = session.scalars(
-        select(Submission.form)
+    return latest_form_and_returns(session, lead)[0]
+
+
+def latest_form_and_returns(session: Session, lead: Lead) -> tuple[str | None, int]:
+    """latest_form and returning_count in one query (the submission count as a window)."""
+    row = session.execute(
+        select(Submission.form, func.count().over())
         .where(Submission.lead_id == lead.id)
         .order_by(Submission.created_at.desc())
         .limit(1)
     ).first()
-    return form
+    if row is None:
+        return None, 0
+    return row[0], max(0, int(row[1]) - 1)
 
 
 def reference(lead_id: uuid.UUID) -> str:

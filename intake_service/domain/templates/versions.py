@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from intake_service.channels import kind
 from intake_service.domain.intake.rules import DEFAULT_LOCALE, LOCALES
@@ -208,8 +208,15 @@ def current_version(
     session: Session, key: str, channel: str, locale: str = DEFAULT_LOCALE
 ) -> TemplateVersion:
     """The version in force (the newest) in exactly `locale`; raises TemplateMissing."""
-    template = _template(session, key, channel, locale)
-    latest = _latest(session, template.id) if template is not None else None
+    # One query for the newest version and its template (the caller reads version.template).
+    latest = session.scalars(
+        select(TemplateVersion)
+        .join(TemplateVersion.template)
+        .where(Template.key == key, Template.channel == channel, Template.locale == locale)
+        .options(contains_eager(TemplateVersion.template))
+        .order_by(TemplateVersion.version.desc())
+        .limit(1)
+    ).first()
     if latest is None:
         where = "" if locale == DEFAULT_LOCALE else f" in {locale}"
         raise TemplateMissing(

@@ -1,0 +1,59 @@
+"""Count what one operation asks of the database: statements, transactions, pool checkouts.
+
+Each of these is a round trip to PostgreSQL (a checkout is the pool's pre-ping; a transaction
+is its BEGIN and its COMMIT or ROLLBACK), so their sum is what a budget test pins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@dataclass
+class Counts:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+    checkouts: int = 0
+
+    @property
+    def round_trips(self) -> int:
+        """Statements, plus BEGIN and COMMIT per transaction, plus a pre-ping per checkout."""
+        return len(self.statements) + 2 * self.transactions + self.checkouts
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.statements)} statements, {self.transactions} transactions, "
+            f"{self.checkouts} checkouts ({self.round_trips} round trips)"
+        )
+
+
+@contextmanager
+def counting(engine: sa.Engine) -> Iterator[Counts]:
+    """Count every statement, transaction and pool checkout on `engine` inside the block."""
+    counts = Counts()
+
+    def statement(conn: Any, cursor: Any, text: str, params: Any, context: Any, many: Any) -> None:
+        counts.statements.append(" ".join(text.split()))
+
+    def begin(conn: Any) -> None:
+        # In autocommit the driver sends no BEGIN or COMMIT: not a transaction's round trips.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            counts.transactions += 1
+
+    def checkout(*_: Any) -> None:
+        counts.checkouts += 1
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(engine, "begin", begin)
+    sa.event.listen(engine.pool, "checkout", checkout)
+    try:
+        yield counts
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+        sa.event.remove(engine, "begin", begin)
+        sa.event.remove(engine.pool, "checkout", checkout)
