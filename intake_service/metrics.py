@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake_service.channels import kind as channel_kind
 from intake_service.db import Database, utcnow
 from intake_service.models import Lead, Message, MessageStatus, OutboxEvent
 
@@ -119,7 +120,12 @@ def count_sent(session: Session, message: Message, outcome: str, now: dt.datetim
     for the team's first email about a lead, the time from the lead's creation to now."""
     count_attempt(message.channel, outcome)
     kind = SPEED_TO_LEAD_TEMPLATES.get(message.template_key)
-    if kind is None or message.channel != "email" or message.step_key != "first":
+    # The team's email (TEAM_EMAILS), not the on-call phone's text of the same page.
+    if (
+        kind is None
+        or not channel_kind(message.channel).reaches_team
+        or message.step_key != "first"
+    ):
         return
     if message.lead_id is None:
         return
