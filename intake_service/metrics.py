@@ -28,7 +28,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake_service.channels import kind as channel_kind
 from intake_service.db import Database, utcnow
 from intake_service.models import Lead, Message, MessageStatus, OutboxEvent
 
@@ -115,17 +114,16 @@ def observe_speed_to_lead(kind: str, seconds: float) -> None:
 SPEED_TO_LEAD_TEMPLATES = {"team_new_lead": "new_lead", "team_urgent_page": "urgent"}
 
 
-def count_sent(session: Session, message: Message, outcome: str, now: dt.datetime) -> None:
+def count_sent(
+    session: Session, message: Message, outcome: str, now: dt.datetime, *, team_inbox: bool
+) -> None:
     """A provider accepted `message` (sent, or adopted after a lost send): count the attempt, and
-    for the team's first email about a lead, the time from the lead's creation to now."""
+    for the team's first email about a lead, the time from the lead's creation to now.
+    `team_inbox`: its kind reaches the team's addresses (the email, not the on-call text)."""
     count_attempt(message.channel, outcome)
     kind = SPEED_TO_LEAD_TEMPLATES.get(message.template_key)
     # The team's email (TEAM_EMAILS), not the on-call phone's text of the same page.
-    if (
-        kind is None
-        or not channel_kind(message.channel).reaches_team
-        or message.step_key != "first"
-    ):
+    if kind is None or not team_inbox or message.step_key != "first":
         return
     if message.lead_id is None:
         return

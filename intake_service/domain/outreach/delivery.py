@@ -397,8 +397,15 @@ def _record_sent(
             )
             return Outcome("skipped", "taken over")
         _finish_attempt(session, claim, "adopted" if adopted else "sent", None, provider_id)
-        metrics.count_sent(session, message, "adopted" if adopted else "sent", now)
-        if kind(message.channel).reports_delivery:
+        sent_kind = kind(message.channel)
+        metrics.count_sent(
+            session,
+            message,
+            "adopted" if adopted else "sent",
+            now,
+            team_inbox=sent_kind.reaches_team,
+        )
+        if sent_kind.reports_delivery:
             # Delivery reports that beat this record of the SID wait for it: apply them now.
             delivery_reports.apply_pending(session, settings, message, now)
     log.info(
