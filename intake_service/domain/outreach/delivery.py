@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,9 @@ from intake_service.channels import (
     PermanentError,
     TransientError,
     get_channel,
+    pacing,
 )
+from intake_service.channels.pacing import pacer_for
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
@@ -243,6 +246,10 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
                 stopped = _stop_if_unwanted(session, claim, held, lead, settings, utcnow())
                 if stopped is not None:
                     return stopped
+        if outgoing.channel == "sms":
+            paced = _wait_for_pace(db, settings, claim)
+            if paced is not None:
+                return paced
         provider_id = channel.send(outgoing)
     except TransientError as error:
         return _record_transient(db, settings, claim, error)
@@ -276,6 +283,33 @@ def _stop_if_unwanted(
     _finish_attempt(session, claim, status.value, decision.reason)
     failures.after_suppression(session, message, lead, settings, now, decision)
     return Outcome(status, decision.reason)
+
+
+def _wait_for_pace(db: Database, settings: Settings, claim: Claim) -> Outcome | None:
+    """None once the sender's rate lets this text go now; else it is re-planned (committed).
+
+    A gate shut for less than one slot (the text before ran a little late) is waited out here;
+    a longer wait goes back to the database, due when the gate opens, and the claim above stays
+    the only way to the provider, so a paced text is never sent twice.
+    """
+    pacer = pacer_for(settings.delivery.sms_pace)
+    if pacer is None:
+        return None
+    wait = pacer.acquire()
+    if 0 < wait <= pacing.spacing(pacer.rate):
+        time.sleep(wait)
+        wait = pacer.acquire()
+    if not wait:
+        return None
+    with db.transaction() as session:
+        message = _held(session, claim)
+        if message is None:
+            return Outcome("skipped", "taken over")
+        message.transition(MessageStatus.PLANNED)
+        message.due_at = utcnow() + dt.timedelta(seconds=wait)
+        _finish_attempt(session, claim, DEFERRED, "paced")
+    log.info("message %s paced for %.2f s", claim.message_id, wait)
+    return Outcome(MessageStatus.PLANNED, "paced")
 
 
 def _reconcile(channel: Channel, lost: Lost) -> str | None:
