@@ -98,6 +98,8 @@ class Broker:
 
 # The delivery queues beside the default one: "<default queue>.<lane>".
 DELIVERY_LANES = ("team", "email", "sms")
+# The scheduler's tick ("<default queue>.dispatch"), apart from the leads waiting to be processed.
+DISPATCH_LANE = "dispatch"
 
 
 def lane_queue(celery: Celery, lane: str | None) -> str | None:
