@@ -1,7 +1,7 @@
 """The whole benchmark suite, short by default: every figure beside its floor or target.
 
     python bench/run_all.py            # about eight minutes on a quiet 2-core machine
-    python bench/run_all.py --long     # the durations of issue 15 (50/s for 60 s, 10,000 leads at once, ...)
+    python bench/run_all.py --long     # longer: 50/s for 60 s, a burst of 10,000 leads, ...
     python bench/run_all.py --embedded # also issue 16's table on `intake-service run`, short rows
 
 Each bench starts its own production-shaped stack (bench/stack.py) and prints its own lines;
