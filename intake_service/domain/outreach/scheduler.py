@@ -51,7 +51,10 @@ def claim_due(
     lead_id: uuid.UUID | None = None,
     inbound_message_id: int | None = None,
 ) -> list[int]:
-    """Mark due messages (of one lead, one inbound text, or all) queued; their ids. Commits."""
+    """Mark due messages (of one lead, one inbound text, or all) queued; their ids. Commits.
+
+    Ids alone lose a paced text's ETA: what is handed to workers comes from claim_due_routed.
+    """
     return [due.id for due in claim_due_routed(db, policy, lead_id, inbound_message_id)]
 
 
@@ -222,4 +225,4 @@ def hand_on_due(
     """
     if broker is None or (lead_id is None and inbound_message_id is None):
         return 0
-    return hand_to_workers(broker, claim_due(db, policy, lead_id, inbound_message_id))
+    return hand_to_workers(broker, claim_due_routed(db, policy, lead_id, inbound_message_id))
