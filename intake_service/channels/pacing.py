@@ -20,59 +20,71 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from intake_service.config import SmsPace
 
-# Between the gate and the provider's clock: the request still has to be built, sent and read.
-JITTER_MARGIN = 0.015
-# How late a text may start after its slot (a busy worker process) before its gate can refuse
-# it: slots are spaced this much wider than the gate's window needs.
-LATE_MARGIN = 0.015
-WINDOW = 1.0 + JITTER_MARGIN
+# A send counts from its answer, not from the gate: the provider has read a request before it
+# answers, so however long the request took to get there, no second holds more than the rate.
+WINDOW = 1.0
+# How much a send may take, or start late after its slot (a busy worker process), before the
+# gate holds the next one: slots are spaced this much wider than the window needs.
+LATE_MARGIN = 0.03
+# A send still unanswered after this long (its worker died) stops counting.
+HOLD = 60.0
 
 
 def spacing(rate: int) -> float:
-    """Seconds between two reserved slots: the rate, slowed by both margins (about 97% of it)."""
+    """Seconds between two reserved slots: the rate, slowed by the margin (about 97% of it)."""
     return (WINDOW + LATE_MARGIN) / rate
 
 
 class Pacer(Protocol):
     rate: int
 
-    def acquire(self) -> float:
-        """0 if a text may be sent now (and counts it), else the seconds until one may."""
+    def acquire(self) -> tuple[float, str]:
+        """(0, token) if a text may be sent now: it counts as sending until `answered(token)`;
+        else (the seconds to wait, "")."""
+
+    def answered(self, token: str) -> None:
+        """The provider answered the send `token` (or it failed): it counts from now."""
 
     def reserve(self) -> float:
         """Take the next free slot; the seconds from now until it (0: now)."""
 
 
-# KEYS: the send log (sorted set of send times), its sequence, the next free slot; all in µs.
-# ARGV: "acquire" or "reserve", the rate, the window, the spacing.
+# KEYS: the send log (sorted set: a send's answer time, or its gate time + HOLD while it is
+# unanswered), its sequence, the next free slot; all in µs.
+# ARGV: "acquire", "answered" or "reserve", the rate, the window, the spacing, hold, the token.
 _SCRIPT = """
 local function int(x) return string.format('%.0f', x) end  -- numbers pass as 14 digits only
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local rate, window, step = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local hold = tonumber(ARGV[5])
+local keep = int(math.ceil((window + hold) / 1000) + 1000)
+if ARGV[1] == 'answered' then
+  redis.call('ZADD', KEYS[1], 'XX', int(now), ARGV[6])
+  return 0
+end
 if ARGV[1] == 'acquire' then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now - window))
   if redis.call('ZCARD', KEYS[1]) < rate then
-    local seq = redis.call('INCR', KEYS[2])
-    redis.call('ZADD', KEYS[1], int(now), int(now) .. ':' .. seq)
-    local keep = int(math.ceil(window / 1000) + 1000)
+    local token = int(now) .. ':' .. redis.call('INCR', KEYS[2])
+    redis.call('ZADD', KEYS[1], int(now + hold), token)
     redis.call('PEXPIRE', KEYS[1], keep)
     redis.call('PEXPIRE', KEYS[2], keep)
-    return 0
+    return {0, token}
   end
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return math.max(1, tonumber(oldest[2]) + window - now)
+  -- An unanswered send ahead is answered in moments: look again within one slot.
+  return {int(math.max(1, math.min(tonumber(oldest[2]) + window - now, step))), ''}
 end
 local slot = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
-local keep = int(math.ceil((slot + step - now) / 1000) + 60000)
-redis.call('SET', KEYS[3], int(slot + step), 'PX', keep)
-return slot - now
+local expiry = int(math.ceil((slot + step - now) / 1000) + 60000)
+redis.call('SET', KEYS[3], int(slot + step), 'PX', expiry)
+return int(slot - now)
 """
 
 
@@ -91,16 +103,20 @@ class RedisPacer:
         self._script = client.register_script(_SCRIPT)
         self._keys = [f"{self.key}:sent", f"{self.key}:seq", f"{self.key}:next"]
 
-    def _call(self, operation: str) -> float:
+    def _call(self, operation: str, token: str = "") -> Any:
         window, step = round(WINDOW * 1e6), round(spacing(self.rate) * 1e6)
-        micros = self._script(keys=self._keys, args=[operation, self.rate, window, step])
-        return int(micros) / 1e6
+        args: list[str | int] = [operation, self.rate, window, step, round(HOLD * 1e6), token]
+        return self._script(keys=self._keys, args=args)
 
-    def acquire(self) -> float:
-        return self._call("acquire")
+    def acquire(self) -> tuple[float, str]:
+        micros, token = self._call("acquire")
+        return int(micros) / 1e6, token.decode() if isinstance(token, bytes) else str(token)
+
+    def answered(self, token: str) -> None:
+        self._call("answered", token)
 
     def reserve(self) -> float:
-        return self._call("reserve")
+        return int(self._call("reserve")) / 1e6
 
 
 class LocalPacer:
@@ -108,19 +124,27 @@ class LocalPacer:
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self._sent: deque[float] = deque()
+        self._sends: dict[str, float] = {}  # token -> answer time (or gate time + HOLD)
+        self._seq = 0
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
+    def acquire(self) -> tuple[float, str]:
         with self._lock:
             now = time.monotonic()
-            while self._sent and self._sent[0] <= now - WINDOW:
-                self._sent.popleft()
-            if len(self._sent) < self.rate:
-                self._sent.append(now)
-                return 0.0
-            return max(1e-6, self._sent[0] + WINDOW - now)
+            self._sends = {k: at for k, at in self._sends.items() if at > now - WINDOW}
+            if len(self._sends) < self.rate:
+                self._seq += 1
+                token = str(self._seq)
+                self._sends[token] = now + HOLD
+                return 0.0, token
+            oldest = min(self._sends.values())
+            return max(1e-6, min(oldest + WINDOW - now, spacing(self.rate))), ""
+
+    def answered(self, token: str) -> None:
+        with self._lock:
+            if token in self._sends:
+                self._sends[token] = time.monotonic()
 
     def reserve(self) -> float:
         with self._lock:

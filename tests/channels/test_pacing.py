@@ -14,14 +14,18 @@ from intake_service.channels.pacing import LocalPacer, Pacer, RedisPacer
 
 RATE = 5
 RUN_SECONDS = 2.5
-Grant = tuple[float, float]  # wall-clock time just before the call that granted, and just after
+# Wall-clock time just before the gate's call, and when the send was answered.
+Grant = tuple[float, float]
 
 
 def _hammer(pacer: Pacer, until: float, grants: list[Grant]) -> None:
     while time.time() < until:
         before = time.time()
-        if pacer.acquire() == 0:
+        _, token = pacer.acquire()
+        if token:
+            # The answer: from here the send counts; what the receiver saw came before it.
             grants.append((before, time.time()))
+            pacer.answered(token)
 
 
 def _process(url: str, key: str, until: float, queue: multiprocessing.Queue[list[Grant]]) -> None:

@@ -246,11 +246,17 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
                 stopped = _stop_if_unwanted(session, claim, held, lead, settings, utcnow())
                 if stopped is not None:
                     return stopped
-        if outgoing.channel == "sms":
-            paced = _wait_for_pace(db, settings, claim)
-            if paced is not None:
-                return paced
-        provider_id = channel.send(outgoing)
+        pacer = pacer_for(settings.delivery.sms_pace) if outgoing.channel == "sms" else None
+        token = ""
+        if pacer is not None:
+            token = _wait_for_pace(db, claim, pacer)
+            if not token:
+                return Outcome(MessageStatus.PLANNED, "paced")
+        try:
+            provider_id = channel.send(outgoing)
+        finally:
+            if pacer is not None:
+                pacer.answered(token)
     except TransientError as error:
         return _record_transient(db, settings, claim, error)
     except PermanentError as error:
@@ -285,31 +291,28 @@ def _stop_if_unwanted(
     return Outcome(status, decision.reason)
 
 
-def _wait_for_pace(db: Database, settings: Settings, claim: Claim) -> Outcome | None:
-    """None once the sender's rate lets this text go now; else it is re-planned (committed).
+def _wait_for_pace(db: Database, claim: Claim, pacer: pacing.Pacer) -> str:
+    """The gate's token once the sender's rate lets this text go now; else "" and the text is
+    re-planned (committed).
 
     A gate shut for less than one slot (the text before ran a little late) is waited out here;
     a longer wait goes back to the database, due when the gate opens, and the claim above stays
     the only way to the provider, so a paced text is never sent twice.
     """
-    pacer = pacer_for(settings.delivery.sms_pace)
-    if pacer is None:
-        return None
-    wait = pacer.acquire()
+    wait, token = pacer.acquire()
     if 0 < wait <= pacing.spacing(pacer.rate):
         time.sleep(wait)
-        wait = pacer.acquire()
-    if not wait:
-        return None
+        wait, token = pacer.acquire()
+    if token:
+        return token
     with db.transaction() as session:
         message = _held(session, claim)
-        if message is None:
-            return Outcome("skipped", "taken over")
-        message.transition(MessageStatus.PLANNED)
-        message.due_at = utcnow() + dt.timedelta(seconds=wait)
-        _finish_attempt(session, claim, DEFERRED, "paced")
+        if message is not None:
+            message.transition(MessageStatus.PLANNED)
+            message.due_at = utcnow() + dt.timedelta(seconds=wait)
+            _finish_attempt(session, claim, DEFERRED, "paced")
     log.info("message %s paced for %.2f s", claim.message_id, wait)
-    return Outcome(MessageStatus.PLANNED, "paced")
+    return ""
 
 
 def _reconcile(channel: Channel, lost: Lost) -> str | None:
