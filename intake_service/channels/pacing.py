@@ -7,8 +7,9 @@ service paces itself. Two operations, each atomic in one shared store:
   slots spaced a little wider than the rate. The scheduler moves the text's due time to its
   slot, so a backlog of texts waits in the database, in order, and not on the broker.
 - `acquire()`: the strict gate right before the provider is called: never more than `rate`
-  sends in any window of one second (plus a margin for the network's jitter between this call
-  and the provider reading the request). A text the gate refuses is re-planned, not sent.
+  sends in any second, each counted from the provider's answer (`answered()`), so the delay of
+  a request on its way cannot squeeze more than `rate` into one of the provider's seconds. A
+  text the gate refuses is re-planned, not sent.
 
 Redis when the deployment has one, in a Lua script on Redis's own clock, so hosts need not agree
 on the time (the `limits` library Flask-Limiter uses counts whole-second windows on the caller's

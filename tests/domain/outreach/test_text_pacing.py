@@ -27,7 +27,7 @@ from tests.domain.builders import (
 )
 from tests.support.twilio_standin import TwilioStandin
 
-RATE = 2  # a gate shut for about a second after two texts: longer than a slot (0.52 s)
+RATE = 2  # a gate shut for a second after two texts: longer than the slot (0.52 s) it waits
 
 
 @pytest.fixture
