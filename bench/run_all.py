@@ -1,7 +1,7 @@
 """The whole benchmark suite, short by default: every figure beside its floor or target.
 
-    python bench/run_all.py            # about five minutes on a quiet 2-core machine
-    python bench/run_all.py --long     # the durations of issue 15 (50/s for 60 s, ...)
+    python bench/run_all.py            # about eight minutes on a quiet 2-core machine
+    python bench/run_all.py --long     # longer: 50/s for 60 s, a burst of 10,000 leads, ...
     python bench/run_all.py --embedded # also issue 16's table on `intake-service run`, short rows
 
 Each bench starts its own production-shaped stack (bench/stack.py) and prints its own lines;
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import burst
 import embedded_speed
 import intake_throughput
 import speed_to_lead
@@ -38,6 +39,8 @@ def main() -> None:
     intake = intake_throughput.run(seconds, 16)
     speed = speed_to_lead.run(leads, 50.0, "prefork", 2, 0)
     worker = worker_throughput.run(drain, 4 * drain, "prefork", 2)
+    flood = burst.run(10_000 if args.long else 500, 0, 32, 1800.0 if args.long else 300.0)
+    paced = burst.run(1500 if args.long else 200, 10, 32, 600.0 if args.long else 300.0)
 
     print("\nsummary (ratios: service / floor measured in the same run, or figure / target)")
     rows = [
@@ -48,6 +51,24 @@ def main() -> None:
         ("patient text p50 / 250 ms", speed["text_p50"] / 0.25, "<= 1x"),
         ("patient text p99 / 1 s", speed["text_p99"] / 1.0, "<= 1x"),
         ("worker messages/s vs no-op floor", worker["ratio"], ">= 0.4x"),
+        (
+            "burst lost, doubled or refused",
+            flood["errors"] + flood["missing"] + flood["doubled"],
+            "0",
+        ),
+        ("paced texts in any 1 s / rate 10", paced["max_per_second"] / 10, "<= 1x"),
+        ("paced drain rate / rate 10", paced["drain_ratio"], ">= 0.95x"),
+        ("team email p99 behind texts / 1 s", paced["team_p99_backlog"] / 1.0, "<= 1x"),
+        (
+            "peak RSS web worker / 150 MB",
+            max(flood["web_rss_mb"], paced["web_rss_mb"]) / 150,
+            "<= 1x",
+        ),
+        (
+            "peak RSS celery process / 150 MB",
+            max(flood["worker_rss_mb"], paced["worker_rss_mb"]) / 150,
+            "<= 1x",
+        ),
     ]
     if args.embedded:
         for rate, leads in ((1.0, 30), (5.0, 100), (10.0, 600 if args.long else 300)):

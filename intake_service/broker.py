@@ -10,6 +10,7 @@ Only ids cross this door: each method takes the id of a row, never a name, phone
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
@@ -57,14 +58,17 @@ class Broker:
         """Ask a worker to triage and plan a lead; raises whatever the broker client raises."""
         self._send(PROCESS_LEAD, str(lead_id))
 
-    def deliver(self, message_id: int, lane: str | None = None) -> None:
+    def deliver(
+        self, message_id: int, lane: str | None = None, eta: dt.datetime | None = None
+    ) -> None:
         """Ask a worker to send one message; raises whatever the broker client raises.
 
         `lane` is one of DELIVERY_LANES: team alerts ("team") and patient messages by channel
         ("email", "sms") each wait on a queue of their own, so a slow provider or a backlog of
         patient messages holds up only its own lane; without a lane, the default queue.
+        `eta`: not before then (a paced text's slot, seconds ahead; the database holds it too).
         """
-        self._send(DELIVER, message_id, queue=lane_queue(self.celery, lane))
+        self._send(DELIVER, message_id, queue=lane_queue(self.celery, lane), eta=eta)
 
     def backing_off(self) -> bool:
         """True for a few seconds after a publish failed: callers that may wait skip the broker."""
@@ -73,7 +77,13 @@ class Broker:
     def record_failure(self) -> None:
         self._down_until = self._clock() + self.backoff
 
-    def _send(self, task_name: str, *ids: str | int, queue: str | None = None) -> None:
+    def _send(
+        self,
+        task_name: str,
+        *ids: str | int,
+        queue: str | None = None,
+        eta: dt.datetime | None = None,
+    ) -> None:
         # send_task publishes with this Celery app's own connection, queue and retry policy,
         # whichever Celery app happens to be "current" in the process. Unlike a task's
         # apply_async it does not read task_ignore_result, so it is passed on here.
@@ -82,11 +92,14 @@ class Broker:
             args=list(ids),
             ignore_result=self.celery.conf.task_ignore_result,
             queue=queue,
+            eta=eta,
         )
 
 
 # The delivery queues beside the default one: "<default queue>.<lane>".
 DELIVERY_LANES = ("team", "email", "sms")
+# The scheduler's tick ("<default queue>.dispatch"), apart from the leads waiting to be processed.
+DISPATCH_LANE = "dispatch"
 
 
 def lane_queue(celery: Celery, lane: str | None) -> str | None:

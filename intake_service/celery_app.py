@@ -56,6 +56,7 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
         task_queues=[
             Queue(settings.task_queue),
             *(Queue(f"{settings.task_queue}.{lane}") for lane in broker.DELIVERY_LANES),
+            Queue(f"{settings.task_queue}.{broker.DISPATCH_LANE}"),
         ],
         task_time_limit=120,
         task_soft_time_limit=90,
@@ -71,6 +72,9 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
             "dispatch-due-messages": {
                 "task": broker.DISPATCH_DUE,
                 "schedule": settings.dispatch_interval,
+                # A queue of its own: a tick must keep time behind a flood of leads to process,
+                # or paced texts' slots pass with nobody handing them on.
+                "options": {"queue": f"{settings.task_queue}.{broker.DISPATCH_LANE}"},
             },
             "apply-pending-status": {
                 # Status callbacks that beat their SID and missed delivery's hook (a race).

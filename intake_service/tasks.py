@@ -72,14 +72,14 @@ def escalate_unclaimed() -> None:
     db, settings = get_db(), _settings()
     if escalation.sweep(db, settings):
         scheduler.hand_to_workers(
-            broker.current_broker(), scheduler.claim_due(db, settings.delivery)
+            broker.current_broker(), scheduler.claim_due_routed(db, settings.delivery)
         )
 
 
 def repage_urgent() -> None:
     db, settings = get_db(), _settings()
     if urgent.sweep(db, settings):
-        due = scheduler.claim_due(db, settings.delivery)
+        due = scheduler.claim_due_routed(db, settings.delivery)
         scheduler.hand_to_workers(broker.current_broker(), due)
 
 

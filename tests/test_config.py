@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
 
-from intake_service.config import ConfigError, DeliverySettings, Settings
+from intake_service.config import ConfigError, DeliverySettings, Settings, SmsPace
 from intake_service.domain import intake
 from intake_service.models import Submission
 from intake_service.security.encryption import FieldCipher
@@ -606,3 +606,38 @@ def test_dot_env_file_is_read_and_the_environment_wins_over_it(
 
     assert settings.clinic_name == "Clinic From Dotenv"
     assert settings.clinic_phone == "(310) 555-0100"
+
+
+def test_texts_are_paced_per_sender_in_the_brokers_redis(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        production_env(tmp_path, SMS_ENABLED="true", SMS_RATE_PER_SECOND="10", **TWILIO_ENV)
+    )
+    assert settings.delivery.sms_pace == SmsPace(10, "+13105550100", "redis://redis:6379/0")
+    # Unset or 0: no pacing at all.
+    assert Settings.from_env(production_env(tmp_path)).delivery.sms_pace is None
+    assert (
+        Settings.from_env(production_env(tmp_path, SMS_RATE_PER_SECOND="0")).delivery.sms_pace
+        is None
+    )
+
+
+def test_a_text_rate_needs_a_count_every_worker_shares(tmp_path: Path) -> None:
+    message = config_error(
+        production_env(
+            tmp_path,
+            SMS_RATE_PER_SECOND="10",
+            CELERY_BROKER_URL="amqp://rabbit:5672//",
+            RATELIMIT_STORAGE_URI="memory://",
+            RATELIMIT_ENABLED="false",
+        )
+    )
+    assert "SMS_RATE_PER_SECOND" in message
+    assert "SMS_RATE_PER_SECOND" in config_error(
+        production_env(tmp_path, SMS_RATE_PER_SECOND="ten")
+    )
+
+
+def test_the_embedded_default_paces_texts_in_its_one_process(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "SMS_RATE_PER_SECOND": "3"}
+    pace = Settings.from_env(env).delivery.sms_pace
+    assert pace == SmsPace(3, "dev-outbox", "memory://")

@@ -51,6 +51,9 @@ class Kind:
     # Reaches a phone in the person's hand: held to the recipient's local hours (TCPA, state
     # laws); an email waits in the inbox and needs no window.
     quiet_hours: bool = False
+    # Carriers throttle each sending number (a long code takes about one a second), so sends
+    # are paced to SMS_RATE_PER_SECOND (channels/pacing.py).
+    paced_per_sender: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -73,6 +76,7 @@ KINDS: dict[str, Kind] = {
         shown_on_lock_screen=True,
         tolled=True,
         quiet_hours=True,
+        paced_per_sender=True,
         billed_by_segments=True,
         reports_delivery=True,
         keyword_opt_outs=True,
@@ -80,6 +84,7 @@ KINDS: dict[str, Kind] = {
 }
 CHANNEL_KINDS = tuple(KINDS)
 TOLLED_KINDS = tuple(name for name, k in KINDS.items() if k.tolled)
+PACED_KINDS = tuple(name for name, k in KINDS.items() if k.paced_per_sender)
 
 
 def kind(name: str) -> Kind:

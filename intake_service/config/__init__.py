@@ -4,8 +4,20 @@
 settings of SMTP, Twilio and delivery; `readers` the parsers of single values.
 """
 
-from intake_service.config.providers import DeliverySettings, SmtpSettings, TwilioSettings
+from intake_service.config.providers import (
+    DeliverySettings,
+    SmsPace,
+    SmtpSettings,
+    TwilioSettings,
+)
 from intake_service.config.readers import ConfigError
 from intake_service.config.settings import Settings
 
-__all__ = ["ConfigError", "DeliverySettings", "Settings", "SmtpSettings", "TwilioSettings"]
+__all__ = [
+    "ConfigError",
+    "DeliverySettings",
+    "Settings",
+    "SmsPace",
+    "SmtpSettings",
+    "TwilioSettings",
+]

@@ -7,7 +7,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from intake_service.config.readers import ConfigError, check_url, read_seconds
+from intake_service.config.readers import ConfigError, check_url, read_count, read_seconds
+
+
+@dataclass(frozen=True)
+class SmsPace:
+    """At most `rate` texts a second from one sender, counted in storage every worker shares."""
+
+    rate: int
+    sender: str  # the from number or Messaging Service SID: the carrier throttles each one
+    storage_uri: str  # redis:// (shared) or memory:// (the embedded default's one process)
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,39 @@ class DeliverySettings:
     # A worker process whose heartbeat is older than this is dead: what it held is handed on at
     # once (domain/outreach/liveness.py). At least twice the slowest channel timeout too.
     worker_dead_after: float = 20.0
+    # The per-sender text rate (SMS_RATE_PER_SECOND); None: texts are not paced.
+    sms_pace: SmsPace | None = None
+    # How far ahead the scheduler hands paced texts on, to wait for their slots on a worker:
+    # more than one scheduler tick, so no slot passes unclaimed.
+    pace_lookahead: float = 10.0
+
+
+def sms_pace(
+    env: Mapping[str, str], twilio: TwilioSettings | None, storage_uri: str, embedded: bool
+) -> SmsPace | None:
+    """SMS_RATE_PER_SECOND (0 or unset: no pacing), kept where every worker sees the same count."""
+    rate = read_count(env, "SMS_RATE_PER_SECOND")
+    if rate == 0:
+        return None
+    if not storage_uri.startswith(("redis://", "rediss://")) and not (
+        embedded and storage_uri.startswith("memory://")
+    ):
+        raise ConfigError(
+            "SMS_RATE_PER_SECOND needs Redis every worker shares: a redis:// CELERY_BROKER_URL "
+            "or RATELIMIT_STORAGE_URI (only the embedded default may count in memory)."
+        )
+    sender = "dev-outbox"
+    if twilio is not None:
+        sender = twilio.messaging_service_sid or twilio.from_number or twilio.account_sid
+    return SmsPace(rate, sender, storage_uri)
 
 
 def delivery_settings(
-    env: Mapping[str, str], smtp: SmtpSettings | None, twilio: TwilioSettings | None
+    env: Mapping[str, str],
+    smtp: SmtpSettings | None,
+    twilio: TwilioSettings | None,
+    pace: SmsPace | None = None,
+    dispatch_interval: float = 5.0,
 ) -> DeliverySettings:
     raw_attempts = env.get("DELIVERY_MAX_ATTEMPTS", "").strip() or "8"
     if not raw_attempts.isdigit() or int(raw_attempts) < 1:
@@ -64,6 +102,8 @@ def delivery_settings(
         backoff_cap=read_seconds(env, "DELIVERY_BACKOFF_CAP", 1800.0),
         stale_after=read_seconds(env, "DELIVERY_STALE_AFTER", 180.0),
         requeue_after=read_seconds(env, "DELIVERY_REQUEUE_AFTER", 120.0),
+        sms_pace=pace,
+        pace_lookahead=max(2.0, 2 * dispatch_interval),
     )
     # A send still in progress must never look abandoned, or it could be sent twice.
     slowest = max([1.0] + [s.timeout for s in (smtp, twilio) if s is not None])

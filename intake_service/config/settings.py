@@ -25,6 +25,7 @@ from intake_service.config.providers import (
     SmtpSettings,
     TwilioSettings,
     delivery_settings,
+    sms_pace,
     smtp_settings,
     twilio_settings,
 )
@@ -206,6 +207,9 @@ class Settings:
             )
         ratelimit_enabled = read_flag(env, "RATELIMIT_ENABLED", default=app_env != "test")
         ratelimit_storage_uri = ratelimit_storage(env, broker_url, production and ratelimit_enabled)
+        dispatch_interval = read_seconds(env, "DISPATCH_INTERVAL", 5.0)
+        embedded = database_url.startswith("sqlite") or broker_url.startswith("sqla+")
+        pace = sms_pace(env, twilio, ratelimit_storage_uri, embedded)
         return cls(
             app_env=app_env,
             secret_key=secret_key,
@@ -240,8 +244,8 @@ class Settings:
             ratelimit_storage_uri=ratelimit_storage_uri,
             task_queue=env.get("CELERY_QUEUE", "intake"),
             outbox_republish_after=read_seconds(env, "OUTBOX_REPUBLISH_AFTER", 30.0),
-            dispatch_interval=read_seconds(env, "DISPATCH_INTERVAL", 5.0),
-            delivery=delivery_settings(env, smtp, twilio),
+            dispatch_interval=dispatch_interval,
+            delivery=delivery_settings(env, smtp, twilio, pace, dispatch_interval),
             # Tests switch the limiter on where they test it; everywhere else it is on.
             ratelimit_enabled=ratelimit_enabled,
             trusted_proxies=read_count(env, "TRUSTED_PROXIES"),

@@ -92,6 +92,12 @@ def needs_rehash(password_hash: str) -> bool:
         return True
 
 
-# A hash to verify against when no account matches, so a wrong address takes as long as a
-# wrong password and timing does not reveal which addresses have accounts.
-DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against when no account matches, so a wrong address takes as long as a
+    wrong password and timing does not reveal which addresses have accounts.
+
+    Made at the first sign-in, not at import: one Argon2 hash takes its full memory cost
+    (64 MiB), which every web and worker process would otherwise pay at start (peak RSS).
+    """
+    return _hasher.hash("not-a-real-password-for-timing")

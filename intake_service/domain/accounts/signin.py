@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from intake_service.domain.compliance import audit
 from intake_service.models import LoginAttempt, User
 from intake_service.security.passwords import (
-    DUMMY_HASH,
+    dummy_hash,
     hash_password,
     needs_rehash,
     verify_password,
@@ -89,7 +89,7 @@ def check_password(
         audit.record(session, actor, "auth.locked_out", detail={"scope": lockout.scope}, at=now)
         raise LockedOut(lockout.scope, lockout.until - now)
     user = session.scalars(select(User).where(User.email == email)).first()
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else dummy_hash(), password)
     if user is None or not ok or not user.active:
         record_failure(session, actor, "auth.login_failed", now)
         raise BadCredentials()

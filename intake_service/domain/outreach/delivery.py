@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,9 @@ from intake_service.channels import (
     TransientError,
     get_channel,
     kind,
+    pacing,
 )
+from intake_service.channels.pacing import pacer_for
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
@@ -283,7 +286,18 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
                 stopped = _stop_if_unwanted(session, claim, held, lead, settings, utcnow())
                 if stopped is not None:
                     return stopped
-        provider_id = channel.send(outgoing)
+        paced = kind(outgoing.channel).paced_per_sender
+        pacer = pacer_for(settings.delivery.sms_pace) if paced else None
+        token = ""
+        if pacer is not None:
+            token = _wait_for_pace(db, claim, pacer)
+            if not token:
+                return Outcome(MessageStatus.PLANNED, "paced")
+        try:
+            provider_id = channel.send(outgoing)
+        finally:
+            if pacer is not None:
+                pacer.answered(token)
     except TransientError as error:
         return _record_transient(db, settings, claim, error)
     except PermanentError as error:
@@ -319,6 +333,30 @@ def _stop_if_unwanted(
     metrics.count_attempt(message.channel, status.value)
     failures.after_suppression(session, message, lead, settings, now, decision)
     return Outcome(status, decision.reason)
+
+
+def _wait_for_pace(db: Database, claim: Claim, pacer: pacing.Pacer) -> str:
+    """The gate's token once the sender's rate lets this text go now; else "" and the text is
+    re-planned (committed).
+
+    A gate shut for less than one slot (the text before ran a little late) is waited out here;
+    a longer wait goes back to the database, due when the gate opens, and the claim above stays
+    the only way to the provider, so a paced text is never sent twice.
+    """
+    wait, token = pacer.acquire()
+    if 0 < wait <= pacing.spacing(pacer.rate):
+        time.sleep(wait)
+        wait, token = pacer.acquire()
+    if token:
+        return token
+    with db.transaction() as session:
+        message = _held(session, claim)
+        if message is not None:
+            message.transition(MessageStatus.PLANNED)
+            message.due_at = utcnow() + dt.timedelta(seconds=wait)
+            _finish_attempt(session, claim, DEFERRED, "paced")
+    log.info("message %s paced for %.2f s", claim.message_id, wait)
+    return ""
 
 
 def _reconcile(channel: Channel, lost: Lost) -> str | None:

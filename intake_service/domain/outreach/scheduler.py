@@ -13,15 +13,17 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker
+from intake_service.channels import PACED_KINDS
+from intake_service.channels.pacing import Pacer, pacer_for
 from intake_service.config import DeliverySettings
 from intake_service.db import Database, utcnow
-from intake_service.domain.outreach import liveness
+from intake_service.domain.outreach import liveness, text_pacing
 from intake_service.domain.outreach.delivery import finish_attempt
 from intake_service.models import Message, MessageStatus
 from intake_service.models.message import can_move_to
@@ -42,6 +44,7 @@ class Due(NamedTuple):
     id: int
     channel: str
     audience: str = "patient"
+    eta: dt.datetime | None = None  # a paced text's slot, when it is still ahead
 
 
 def claim_due(
@@ -50,7 +53,10 @@ def claim_due(
     lead_id: uuid.UUID | None = None,
     inbound_message_id: int | None = None,
 ) -> list[int]:
-    """Mark due messages (of one lead, one inbound text, or all) queued; their ids. Commits."""
+    """Mark due messages (of one lead, one inbound text, or all) queued; their ids. Commits.
+
+    Ids alone lose a paced text's ETA: what is handed to workers comes from claim_due_routed.
+    """
     return [due.id for due in claim_due_routed(db, policy, lead_id, inbound_message_id)]
 
 
@@ -93,12 +99,29 @@ def claim_in(
         )
         | stale_sending
     )
+    pacer = pacer_for(policy.sms_pace)
+    if pacer is not None:
+        # Paced texts are handed on a little ahead of their slots, to wait on a worker's timer.
+        ahead = now + dt.timedelta(seconds=policy.pace_lookahead)
+        due = due | (
+            (Message.status == MessageStatus.PLANNED)
+            & Message.channel.in_(PACED_KINDS)
+            & (Message.due_at <= ahead)
+        )
     if lead_id is not None:
         due = due & (Message.lead_id == lead_id)
     if inbound_message_id is not None:
         due = due & (Message.inbound_message_id == inbound_message_id)
     rows = session.execute(
-        select(Message.id, Message.status, Message.attempts, Message.channel, Message.audience)
+        select(
+            Message.id,
+            Message.status,
+            Message.attempts,
+            Message.channel,
+            Message.audience,
+            Message.due_at,
+            Message.template_key,
+        )
         .where(due)
         # Urgent pages and crisis replies go ahead of everything else in the queue.
         .order_by(case((Message.template_key.in_(URGENT_TEMPLATES), 0), else_=1), Message.due_at)
@@ -107,10 +130,14 @@ def claim_in(
     ).all()
     if not rows:
         return []
+    paced = text_pacing.Plan({}, {})
+    if pacer is not None:
+        paced = _pace(session, pacer, rows, now, policy.pace_lookahead)
+    claiming = [row.id for row in rows if row.id not in paced.wait]
     moved = set(
         session.scalars(
             update(Message)
-            .where(Message.id.in_([row.id for row in rows]), Message.status.in_(CLAIMABLE))
+            .where(Message.id.in_(claiming), Message.status.in_(CLAIMABLE))
             .values(
                 # A dead worker may have reached the provider: look before sending again.
                 needs_reconcile=case(
@@ -127,13 +154,43 @@ def claim_in(
     )
     # In due order, and only what the UPDATE moved: a row whose status changed since the
     # SELECT is not ours to hand on.
-    claimed = [Due(row.id, row.channel, row.audience) for row in rows if row.id in moved]
+    claimed = [
+        Due(row.id, row.channel, row.audience, _ahead(paced.hand.get(row.id), now))
+        for row in rows
+        if row.id in moved
+    ]
     abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
     for row in abandoned:
         finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
     if abandoned:
         log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
     return claimed
+
+
+def _pace(
+    session: Session, pacer: Pacer, rows: Sequence[Any], now: dt.datetime, lookahead: float
+) -> text_pacing.Plan:
+    """Give each claimed text its slot: its due time becomes the slot, in the database."""
+    plan = text_pacing.plan(
+        pacer,
+        (
+            text_pacing.Row(row.id, row.channel, row.due_at, row.template_key in URGENT_TEMPLATES)
+            for row in rows
+        ),
+        now,
+        lookahead,
+    )
+    moved = {**plan.hand, **plan.wait}
+    if moved:
+        # One executemany by primary key; the rows are ours (locked, or SQLite's one writer).
+        session.execute(
+            update(Message), [{"id": id_, "due_at": slot} for id_, slot in moved.items()]
+        )
+    return plan
+
+
+def _ahead(slot: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    return slot if slot is not None and slot > now else None
 
 
 def claim_abandoned(db: Database, policy: DeliverySettings) -> list[Due]:
@@ -193,7 +250,7 @@ def hand_to_workers(broker: Broker, messages: Sequence[Due | int]) -> int:
         else:
             message_id, queue = item, None
         try:
-            broker.deliver(message_id, queue)
+            broker.deliver(message_id, queue, eta=item.eta if isinstance(item, Due) else None)
         except Exception as error:  # broker down: the requeue sweep will try again
             log.warning("message %s not handed to a worker (%s)", message_id, type(error).__name__)
             continue
@@ -216,4 +273,4 @@ def hand_on_due(
     """
     if broker is None or (lead_id is None and inbound_message_id is None):
         return 0
-    return hand_to_workers(broker, claim_due(db, policy, lead_id, inbound_message_id))
+    return hand_to_workers(broker, claim_due_routed(db, policy, lead_id, inbound_message_id))

@@ -89,6 +89,8 @@ def send_message(lead_id: uuid.UUID) -> ResponseReturnValue:
         # and the requeue sweep hands it on.
         broker = current_broker()
         if not broker.backing_off():
-            scheduler.hand_to_workers(broker, scheduler.claim_due(db, settings.delivery, lead_id))
+            scheduler.hand_to_workers(
+                broker, scheduler.claim_due_routed(db, settings.delivery, lead_id)
+            )
         flash(f"The {label} is on its way; its status shows on the timeline.")
     return redirect(url_for("staff.lead_page", lead_id=lead_id), code=303)
