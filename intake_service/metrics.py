@@ -26,7 +26,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, multiproces
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from intake_service.db import Database, utcnow
 from intake_service.models import Lead, Message, MessageStatus, OutboxEvent
@@ -115,21 +114,21 @@ SPEED_TO_LEAD_TEMPLATES = {"team_new_lead": "new_lead", "team_urgent_page": "urg
 
 
 def count_sent(
-    session: Session, message: Message, outcome: str, now: dt.datetime, *, team_inbox: bool
+    message: Message,
+    outcome: str,
+    now: dt.datetime,
+    *,
+    lead_created_at: dt.datetime | None,
+    team_inbox: bool,
 ) -> None:
     """A provider accepted `message` (sent, or adopted after a lost send): count the attempt, and
     for the team's first email about a lead, the time from the lead's creation to now.
     `team_inbox`: its kind reaches the team's addresses (the email, not the on-call text)."""
     count_attempt(message.channel, outcome)
     kind = SPEED_TO_LEAD_TEMPLATES.get(message.template_key)
-    # The team's email (TEAM_EMAILS), not the on-call phone's text of the same page.
-    if kind is None or not team_inbox or message.step_key != "first":
+    if kind is None or not team_inbox or message.step_key != "first" or lead_created_at is None:
         return
-    if message.lead_id is None:
-        return
-    created = session.scalar(select(Lead.created_at).where(Lead.id == message.lead_id))
-    if created is not None:
-        observe_speed_to_lead(kind, (now - created).total_seconds())
+    observe_speed_to_lead(kind, (now - lead_created_at).total_seconds())
 
 
 def count_webhook(source: str, verdict: str) -> None:

@@ -73,6 +73,8 @@ class Claim:
 
     message_id: int
     attempt: int
+    # When the lead was created, for the speed-to-lead metric (read with the lead, not again).
+    lead_created_at: dt.datetime | None = None
 
 
 def backoff(
@@ -248,9 +250,9 @@ def deliver(db: Database, settings: Settings, message_id: int) -> Outcome:
         if message is None:
             return Outcome("skipped", "not due, or not in a sendable state")
         logs.bind_lead(message.lead_id)
-        claim = Claim(message_id, message.attempts)
-        session.add(DeliveryAttempt(message_id=message_id, number=claim.attempt, started_at=now))
+        session.add(DeliveryAttempt(message_id=message_id, number=message.attempts, started_at=now))
         lead, facts = _lead_for_sending(session, message)
+        claim = Claim(message_id, message.attempts, lead.created_at if lead is not None else None)
         lost = _lost_send(session, message) if message.needs_reconcile else None
         # A lost send is looked for at the provider first: if it went out, it is sent,
         # whatever changed since; only if it did not do the send-time checks apply.
@@ -437,10 +439,10 @@ def _record_sent(
         _finish_attempt(session, claim, "adopted" if adopted else "sent", None, provider_id)
         sent_kind = kind(message.channel)
         metrics.count_sent(
-            session,
             message,
             "adopted" if adopted else "sent",
             now,
+            lead_created_at=claim.lead_created_at,
             team_inbox=sent_kind.reaches_team,
         )
         if sent_kind.reports_delivery:
