@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from intake_service.domain.clinic_settings import InvalidSetting
 from intake_service.domain.compliance import audit
 from intake_service.domain.compliance.quiet_hours import (
     DATA,
@@ -45,12 +46,8 @@ CLOSED = "closed"
 StateWeek = dict[str, str]  # day name -> "HH:MM-HH:MM" or "closed"
 
 
-class InvalidQuietHours(ValueError):
-    """An edit that cannot be used; `field` names the form field, the message says why."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InvalidQuietHours(InvalidSetting):
+    """An edit of a state's window that cannot be used (`field` names the form field)."""
 
 
 @dataclass(frozen=True)
