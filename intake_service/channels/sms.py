@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -55,6 +56,11 @@ def delivery_error(code: int | None) -> tuple[str, Unusable | None]:
     return (f"twilio_{code}" if code else "undelivered"), None
 
 
+# Our own logger for the SDK's HTTP client, above INFO: its request lines carry query strings.
+_SDK_LOG = logging.getLogger("intake_service.channels.twilio_http")
+_SDK_LOG.setLevel(logging.WARNING)
+
+
 class BaseUrlHttpClient(TwilioHttpClient):
     """The SDK's HTTP client, pointed at `base_url` and remembering each thread's last response.
 
@@ -63,7 +69,8 @@ class BaseUrlHttpClient(TwilioHttpClient):
     """
 
     def __init__(self, base_url: str, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+        # The SDK logs every request at INFO, a look-up's query (the patient's number) with it.
+        super().__init__(timeout=timeout, logger=_SDK_LOG)
         self._base = urlsplit(base_url)
         self._local = threading.local()
 

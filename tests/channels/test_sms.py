@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import re
 import threading
 import time
@@ -312,3 +313,21 @@ def test_each_worker_thread_keeps_one_twilio_client_per_account(
     assert channel_for(twilio) is mine
     assert theirs[0] is not mine  # the SDK's requests.Session is not shared between threads
     assert mine.send(outgoing()).startswith("SM")
+
+
+def test_no_log_line_carries_the_recipients_number(
+    make_channel: Callable[..., TwilioChannel],
+    twilio_standin: TwilioStandin,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The SDK logs each request at INFO (the service's level); a look-up's query string is the
+    # patient's number.
+    channel = make_channel()
+    since = dt.datetime.now(dt.UTC)
+    with caplog.at_level(logging.INFO):
+        sid = channel.send(outgoing())
+        assert channel.find_existing(outgoing(), since) == sid
+
+    national = RECIPIENT.removeprefix("+1")
+    assert [r.method for r in twilio_standin.requests] == ["POST", "GET"]
+    assert not [r.getMessage() for r in caplog.records if national in r.getMessage()]
