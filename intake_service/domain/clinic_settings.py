@@ -330,6 +330,22 @@ def _check_together(cleaned: Mapping[str, Any], before: ClinicProfile) -> None:
         )
 
 
+def store_override(
+    session: Session, key: str, value: Any, default: Any, actor: audit.Actor
+) -> None:
+    """Keep `value` as the clinic's own setting `key`, or drop the row when it equals the
+    default, so a changed default (environment, shipped file) applies again. Not committed."""
+    row = session.get(ClinicSetting, key)
+    if value == default:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(ClinicSetting(key=key, value=value, updated_by_id=actor.id))
+    else:
+        row.value = value
+        row.updated_by_id = actor.id
+
+
 def update(
     session: Session,
     settings: Settings,
@@ -353,16 +369,7 @@ def update(
         if value == old:
             continue
         changes[field] = {"before": old, "after": value}
-        row = session.get(ClinicSetting, field)
-        if value == env[field]:
-            # Back to the environment's value: no override, so the environment rules again.
-            if row is not None:
-                session.delete(row)
-        elif row is None:
-            session.add(ClinicSetting(key=field, value=value, updated_by_id=actor.id))
-        else:
-            row.value = value
-            row.updated_by_id = actor.id
+        store_override(session, field, value, env[field], actor)
     if changes:
         session.flush()
         audit.record(session, actor, "settings.changed", detail={"changes": changes})

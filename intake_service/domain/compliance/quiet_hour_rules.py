@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intake_service.domain.clinic_settings import InvalidSetting
+from intake_service.domain.clinic_settings import InvalidSetting, store_override
 from intake_service.domain.compliance import audit
 from intake_service.domain.compliance.quiet_hours import (
     DATA,
@@ -233,16 +233,7 @@ def _store(
     if after is not None:
         updated[state] = after
     parse_rules({**_default_data(), "state": updated})  # the whole set must still work
-    row = session.get(ClinicSetting, SETTING_KEY)
-    if updated == default_states():
-        # Back to the shipped rules: no override, so a newer default file applies again.
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(ClinicSetting(key=SETTING_KEY, value=updated, updated_by_id=actor.id))
-    else:
-        row.value = updated
-        row.updated_by_id = actor.id
+    store_override(session, SETTING_KEY, updated, default_states(), actor)
     change = {"before": before, "after": after}
     session.flush()
     audit.record(
