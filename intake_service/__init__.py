@@ -56,6 +56,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Staff sessions are permanent cookies that lapse after the idle time; the server also
         # checks the last activity it saw (web/staff/session.py), so a copied cookie ages too.
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=settings.staff_idle_minutes),
+        # The cookie is sent back only when the session changed. Otherwise every response
+        # carries one, and a live preview answered after a save would put back the cookie
+        # from before it, flash message and all lost.
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.public_base_url.startswith("https://"),

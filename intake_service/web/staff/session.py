@@ -26,6 +26,9 @@ MAX_SESSION = dt.timedelta(hours=12)
 # Requests the page makes on its own (the inbox's live poll) say so, and do not count as
 # activity: otherwise an open tab would keep a session alive for ever.
 BACKGROUND_HEADER = "X-Background"
+# Activity is noted at most this often, so a burst of requests (typing in the template editor,
+# each keystroke a preview) does not rewrite the cookie each time; the idle limit is minutes.
+SEEN_EVERY = dt.timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,8 @@ def _idle_check() -> Response | None:
         session.clear()
         session["staff.expired"] = True
         return _unauthorized()
-    if request.headers.get(BACKGROUND_HEADER) != "1":
+    stale = not isinstance(seen, (int, float)) or now.timestamp() - seen >= SEEN_EVERY.seconds
+    if stale and request.headers.get(BACKGROUND_HEADER) != "1":
         session[SEEN_KEY] = now.timestamp()
     return None
 

@@ -155,7 +155,7 @@ def test_idle_session_signs_itself_out(sign_in: Callable[..., Any], db: Database
 def test_background_polls_do_not_keep_a_session_alive(sign_in: Callable[..., Any]) -> None:
     client = sign_in("coordinator")
     with client.session_transaction() as session:
-        before = session["staff.seen"]
+        session["staff.seen"] = before = session["staff.seen"] - 5 * 60
     since = dt.datetime.now(dt.UTC).isoformat()
     client.get(
         "/staff/leads/new-rows",
@@ -164,6 +164,23 @@ def test_background_polls_do_not_keep_a_session_alive(sign_in: Callable[..., Any
     )
     with client.session_transaction() as session:
         assert session["staff.seen"] == before
+
+
+def test_requests_close_together_leave_the_cookie_alone(sign_in: Callable[..., Any]) -> None:
+    """Only a changed session is sent back: a preview answered after a save cannot put back
+    the cookie from before it (and lose the save's flash message)."""
+    client = sign_in("coordinator")
+    client.get("/staff/leads")  # the CSRF token, made on the first page, is in the session
+    quiet = client.get("/staff/leads")
+    assert quiet.status_code == 200
+    assert "Set-Cookie" not in quiet.headers
+
+    with client.session_transaction() as session:
+        session["staff.seen"] = stale = session["staff.seen"] - 31
+    noted = client.get("/staff/leads")
+    assert "session=" in noted.headers.get("Set-Cookie", "")
+    with client.session_transaction() as session:
+        assert session["staff.seen"] > stale + 30
 
 
 def test_expired_htmx_poll_is_told_to_redirect(client: Any) -> None:
