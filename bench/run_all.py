@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--embedded", action="store_true",
                         help="also issue 16's table (bench/embedded_speed.py)")  # fmt: skip
     args = parser.parse_args()
-    seconds, leads, drain = (30.0, 3000, 500) if args.long else (8.0, 250, 100)
+    seconds, leads, drain = (30.0, 3000, 500) if args.long else (8.0, 250, 200)
 
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
