@@ -1,0 +1,112 @@
+"""Where one lead's CPU goes, in one process: the submission, process_lead and each delivery.
+
+Runs the service's own functions (no gunicorn, no Celery) on a throwaway PostgreSQL database,
+with the local SMTP server and the Twilio stand-in, and prints the CPU time per operation and
+cProfile's top functions by their own time. The CPU time is this thread's (the SMTP server and the
+stand-in run in threads of their own); unlike wall time it hardly moves with the load of a
+shared machine, so two runs minutes apart compare.
+
+    python bench/profile_lead.py [--leads 200] [--top 25] [--sort tottime|cumulative]
+    python bench/profile_lead.py --top 0     # the times without cProfile's own overhead
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stack import service_env, submission_body
+
+from intake_service import create_app
+from intake_service.config import Settings
+from intake_service.db import Database
+from intake_service.domain.outreach import delivery, processing
+from intake_service.domain.templates.versions import load_defaults
+from intake_service.migrate import upgrade
+from intake_service.models import Message
+from tests.support.services import PG_ADMIN_URL, PostgresServer, free_port, unique_name
+from tests.support.smtp_server import SmtpServer
+from tests.support.twilio_standin import TwilioStandin
+
+
+def timed(spent: dict[str, list[tuple[float, float]]], what: str, call: Callable[[], Any]) -> Any:
+    # This thread's CPU only: the SMTP server and the stand-in answer from threads of their own.
+    began, cpu = time.perf_counter(), time.thread_time()
+    result = call()
+    spent[what].append((time.thread_time() - cpu, time.perf_counter() - began))
+    return result
+
+
+def kinds_of(db: Database, message_ids: list[int]) -> dict[int, str]:
+    with db.session() as session:
+        rows = session.query(Message).filter(Message.id.in_(message_ids))
+        return {row.id: f"deliver {row.audience} {row.channel}" for row in rows}
+
+
+def run(leads: int, top: int, sort: str) -> None:
+    postgres = PostgresServer(PG_ADMIN_URL)
+    name = unique_name("intake_profile")
+    pg_url = postgres.create_database(name)
+    try:
+        upgrade(pg_url)
+        with tempfile.TemporaryDirectory() as tmp, SmtpServer() as smtp, TwilioStandin() as twilio:
+            env = service_env(pg_url, free_port(), Path(tmp), smtp, twilio, unique_name("profile"))
+            settings = Settings.from_env(env)
+            app = create_app(settings)
+            db: Database = app.extensions["intake.db"]
+            with db.transaction() as session:
+                load_defaults(session)
+            client = app.test_client()
+            spent: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            profiler = cProfile.Profile()
+            for index in range(leads):
+                if index == leads // 10 and top:
+                    profiler.enable()  # after warming up: caches filled, connections open
+                answer = timed(spent, "submission (the API request)",
+                               partial(client.post, "/api/v1/submissions",
+                                       json=submission_body(index)))  # fmt: skip
+                lead_id = uuid.UUID(answer.get_json()["lead_id"])
+                due = timed(spent, "process_lead",
+                            partial(processing.process_lead, db, settings, lead_id))  # fmt: skip
+                for message_id, what in kinds_of(db, due).items():
+                    timed(spent, what, partial(delivery.deliver, db, settings, message_id))
+            profiler.disable()
+            print(f"per operation, median over {leads} leads: CPU of this thread, wall time")
+            for what, values in spent.items():
+                cpu = sorted(value[0] for value in values)[len(values) // 2]
+                wall = sorted(value[1] for value in values)[len(values) // 2]
+                print(f"  {what:32} {1000 * cpu:6.1f} ms  {1000 * wall:6.1f} ms")
+            if top:
+                out = io.StringIO()
+                stats = pstats.Stats(profiler, stream=out)
+                stats.sort_stats(sort).print_stats(top)
+                print(out.getvalue())
+            print(f"messages at the SMTP server {len(smtp.messages)}, texts {len(twilio.messages)}")
+    finally:
+        postgres.drop_database(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=200)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    args = parser.parse_args()
+    run(args.leads, args.top, args.sort)
+
+
+if __name__ == "__main__":
+    main()
