@@ -44,10 +44,12 @@ class Lead(Base):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     # Keyed hashes of phone and email (security/blind_index.py, set in models/lead_index.py):
-    # duplicate checks, STOP replies and staff search look these up, never the columns above.
+    # duplicate checks, caps, STOP replies, delivery reports and staff search find a phone
+    # through these, never through the column above.
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    # The email as returning submissions are matched (domain.intake.duplicates.email_key).
+    # The email as returning submissions and the per-contact cap match it, Gmail's dots and
+    # +tags folded away (domain.intake.duplicates.email_key): a form no hash of the address has.
     email_key: Mapped[str | None] = mapped_column(String(320), index=True)
     callback_window: Mapped[str] = mapped_column(String(20), default="any")
     # The language of the pages the person used ("en", "es"): later messages to them use it.

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 from alembic import command
 from flask import Flask
 
-from intake_service.db import Database, make_engine
+from intake_service.db import Database, make_engine, utcnow
+from intake_service.domain.compliance import opt_outs
+from intake_service.domain.intake import contact_limit, duplicates
 from intake_service.migrate import alembic_config
 from intake_service.models import Lead, leads_with_email, leads_with_phone
 from intake_service.security.blind_index import (
@@ -165,3 +167,30 @@ def test_migration_backfills_existing_leads(backend_url: str) -> None:
     assert rows[0] == ("P0", index.phone("+13105550120"), index.email("p0@patients.example"))
     assert rows[1][1] == index.phone("+13105550121")
     assert rows[2][1] is None and rows[2][2] == index.email("p2@patients.example")
+
+
+def test_the_service_s_own_phone_lookups_ask_for_the_hash(db: Database) -> None:
+    """A STOP reply's leads, the returning-lead check and the per-contact cap find a number
+    through its hash: the number itself never goes to the database as a search term."""
+    with db.transaction() as session:
+        lead_id = factories.lead(session, phone="+13105550123").id
+        factories.submission(session, lead_id)
+    sent: list[object] = []
+
+    def record(_conn: object, _cursor: object, _sql: str, params: object, *_: object) -> None:
+        sent.append(params)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.session() as session:
+            now = utcnow()
+            assert [lead.id for lead in opt_outs.leads_with_phone(session, "+13105550123")] == [
+                lead_id
+            ]
+            returning = duplicates.find_returning(session, "+13105550123", None, now, 30)
+            assert returning is not None and returning.id == lead_id
+            contact_limit.check(session, "+13105550123", None, now, 5)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(sent) == 3
+    assert "3105550123" not in repr(sent), "a number went to the database in the clear"

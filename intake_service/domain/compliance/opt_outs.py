@@ -12,11 +12,18 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
-from intake_service.models import ConsentEvent, Lead, Message, MessageStatus, PhoneOptOut
+from intake_service.models import (
+    ConsentEvent,
+    Lead,
+    Message,
+    MessageStatus,
+    PhoneOptOut,
+    lead_index,
+)
 from intake_service.models.message import can_move_to
 
 log = logging.getLogger(__name__)
@@ -48,23 +55,13 @@ class RequestEvidence:
 
 
 def leads_with_phone(session: Session, phone: str) -> list[Lead]:
-    """Every lead that gave this number, newest first."""
-    return list(
-        session.scalars(
-            select(Lead).where(Lead.phone == phone).order_by(Lead.created_at.desc(), Lead.id)
-        )
-    )
+    """Every lead that gave this number, newest first (found through the blind index)."""
+    return list(session.scalars(lead_index.leads_with_phone(phone)))
 
 
 def leads_with_email(session: Session, address: str) -> list[Lead]:
     """Every lead that gave this address (compared without case), newest first."""
-    return list(
-        session.scalars(
-            select(Lead)
-            .where(func.lower(Lead.email) == address.lower())
-            .order_by(Lead.created_at.desc(), Lead.id)
-        )
-    )
+    return list(session.scalars(lead_index.leads_with_email(address)))
 
 
 def number_opted_out(session: Session, phone: str | None) -> bool:

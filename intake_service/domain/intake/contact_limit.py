@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from intake_service.domain.intake import duplicates
 from intake_service.models import Lead, Submission
+from intake_service.models.lead_index import has_phone
 
 WINDOW = dt.timedelta(hours=1)
 LIMITED = (
@@ -48,7 +49,7 @@ def check(
     key = duplicates.email_key(email)
     matches = []
     if phone:
-        matches.append(Lead.phone == phone)
+        matches.append(has_phone(phone))
     if key:
         matches.append(Lead.email_key == key)
     if limit <= 0 or not matches:

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.models import Lead, Submission
+from intake_service.models.lead_index import has_phone
 
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
@@ -36,7 +37,7 @@ def find_returning(
     key = email_key(email)
     matches = []
     if phone:
-        matches.append(Lead.phone == phone)
+        matches.append(has_phone(phone))
     if key:
         matches.append(Lead.email_key == key)
     if not matches:

@@ -20,6 +20,7 @@ from intake_service.channels.sms import delivery_error
 from intake_service.config import Settings
 from intake_service.domain.outreach import failures
 from intake_service.models import Lead, Message, MessageStatus, PendingStatus
+from intake_service.models.lead_index import has_phone
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _mark_number(
     # A landline or a dead number is that for every lead who gave it.
     session.execute(
         update(Lead)
-        .where(Lead.phone == message.recipient, Lead.phone_status.is_(None))
+        .where(has_phone(message.recipient), Lead.phone_status.is_(None))
         .values(phone_status=unusable.status)
         .execution_options(synchronize_session=False)
     )
