@@ -68,7 +68,10 @@ class Broker:
         patient messages holds up only its own lane; without a lane, the default queue.
         `eta`: not before then (a paced text's slot, seconds ahead; the database holds it too).
         """
-        self._send(DELIVER, message_id, queue=lane_queue(self.celery, lane), eta=eta)
+        priority = LANE_PRIORITY.get(lane or "", 0)
+        self._send(
+            DELIVER, message_id, queue=lane_queue(self.celery, lane), eta=eta, priority=priority
+        )
 
     def backing_off(self) -> bool:
         """True for a few seconds after a publish failed: callers that may wait skip the broker."""
@@ -83,6 +86,7 @@ class Broker:
         *ids: str | int,
         queue: str | None = None,
         eta: dt.datetime | None = None,
+        priority: int = 0,
     ) -> None:
         # send_task publishes with this Celery app's own connection, queue and retry policy,
         # whichever Celery app happens to be "current" in the process. Unlike a task's
@@ -93,6 +97,7 @@ class Broker:
             ignore_result=self.celery.conf.task_ignore_result,
             queue=queue,
             eta=eta,
+            priority=priority,
         )
 
 
@@ -100,6 +105,11 @@ class Broker:
 DELIVERY_LANES = ("team", "email", "sms")
 # The scheduler's tick ("<default queue>.dispatch"), apart from the leads waiting to be processed.
 DISPATCH_LANE = "dispatch"
+# Under a flood a worker reads every queue's priority-0 tasks before any of the others (kombu's
+# Redis transport reads "<queue>", then "<queue>\x06\x163", ...): the ticks, lead processing and
+# team alerts, then patient texts, then patient email. Speed to lead is the team hearing of
+# every lead in seconds; a patient's message waits out the flood rather than the team.
+LANE_PRIORITY = {"team": 0, "sms": 3, "email": 6}
 
 
 def lane_queue(celery: Celery, lane: str | None) -> str | None:

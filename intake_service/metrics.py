@@ -228,8 +228,14 @@ class DatabaseCollector(Collector):
         yield from (messages, due, oldest_due, backlog, oldest, leads)
 
 
-# kombu's Redis transport keeps a queue's messages of priority p > 0 under "<queue>\x06\x16<p>".
+# kombu's Redis transport keeps a queue's tasks of priority p > 0 under "<queue>\x06\x16<p>"
+# (its default steps 0, 3, 6, 9).
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def redis_keys(queue: str) -> tuple[str, ...]:
+    """The Redis lists holding `queue`'s waiting tasks, in the order a worker reads them."""
+    return tuple(queue + suffix for suffix in _PRIORITY_SUFFIXES)
 
 
 class BrokerCollector(Collector):
@@ -252,17 +258,16 @@ class BrokerCollector(Collector):
         up = GaugeMetricFamily("intake_broker_up", "1 when the broker answered this scrape")
         try:
             pipeline = self.client.pipeline(transaction=False)
-            for queue in self.queues:
-                for suffix in _PRIORITY_SUFFIXES:
-                    pipeline.llen(queue + suffix)
-            counts = pipeline.execute()
+            keys = [redis_keys(queue) for queue in self.queues]
+            for key in (key for per_queue in keys for key in per_queue):
+                pipeline.llen(key)
+            counts = iter(pipeline.execute())
         except Exception:  # any failure: say the broker is away, never fail the scrape
             up.add_metric([], 0)
             yield up
             return
-        per = len(_PRIORITY_SUFFIXES)
-        for index, queue in enumerate(self.queues):
-            lengths.add_metric([label(queue)], sum(counts[index * per : (index + 1) * per]))
+        for queue, per_queue in zip(self.queues, keys, strict=True):
+            lengths.add_metric([label(queue)], sum(next(counts) for _ in per_queue))
         up.add_metric([], 1)
         yield from (lengths, up)
 

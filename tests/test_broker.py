@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 import redis
 import sqlalchemy as sa
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
 from flask import Flask
 
-from intake_service import broker
+from intake_service import broker, metrics
 from intake_service.broker import Broker
 from intake_service.domain import intake
 from intake_service.models import OutboxEvent
@@ -36,7 +39,8 @@ def queue(redis_url: str) -> Iterator[str]:
 def redis_tasks(redis_url: str, queue: str) -> list[tuple[str, list[Any]]]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     found = []
-    for raw in client.lrange(queue, 0, -1):
+    # Every priority's list of the queue ("<queue>", "<queue>\x06\x163", ...), first read first.
+    for raw in (raw for key in metrics.redis_keys(queue) for raw in client.lrange(key, 0, -1)):
         assert isinstance(raw, str)
         envelope = json.loads(raw)
         args = json.loads(base64.b64decode(envelope["body"]))[0]
@@ -165,3 +169,42 @@ def test_a_delivery_waits_on_its_lanes_queue_and_names_only_its_id(
     assert redis_tasks(redis_url, queue) == [(broker.DELIVER, [9])]
     with pytest.raises(ValueError):
         door.deliver(10, "fax")
+
+
+def test_under_a_backlog_a_worker_takes_team_alerts_and_processing_before_patient_messages(
+    make_app: Callable[..., Flask], redis_url: str, queue: str
+) -> None:
+    """Speed to lead: the team hears of each lead first; patient texts, then email, wait."""
+    service = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue)
+    door: Broker = service.extensions[broker.EXTENSION_KEY]
+    for index in range(3):  # a backlog in every queue, patient messages published first
+        door.deliver(300 + index, "email")
+        door.deliver(200 + index, "sms")
+        door.deliver(100 + index, "team")
+        door.deliver(index)  # the default queue, as lead processing
+
+    # A worker reading the service's queues, as production's does, that records what it takes.
+    probe = Celery("probe", broker=redis_url, set_as_current=False)
+    probe.conf.update(
+        {
+            key: service.extensions["celery"].conf[key]
+            for key in ("task_queues", "task_default_queue", "broker_transport_options")
+        },
+        worker_prefetch_multiplier=1,
+        task_acks_late=True,
+    )
+    taken: list[int] = []
+
+    @probe.task(name=broker.DELIVER)
+    def record(message_id: int) -> None:
+        taken.append(message_id)
+
+    with start_worker(probe, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        deadline = time.monotonic() + 20
+        while len(taken) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    assert len(taken) == 12, taken
+    assert set(taken[:6]) == {0, 1, 2, 100, 101, 102}, taken
+    assert taken[6:9] == [200, 201, 202], taken
+    assert taken[9:] == [300, 301, 302], taken

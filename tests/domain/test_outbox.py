@@ -15,7 +15,7 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from intake_service import broker
+from intake_service import broker, metrics
 from intake_service.broker import Broker
 from intake_service.db import Database
 from intake_service.domain import intake
@@ -47,7 +47,8 @@ def tasks_in(redis_url: str, queue: str) -> list[dict[str, Any]]:
     """The Celery task messages waiting in `queue`: task name, args and the raw message."""
     found = []
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    for raw in client.lrange(queue, 0, -1):
+    # Every priority's list of the queue ("<queue>", "<queue>\x06\x163", ...), first read first.
+    for raw in (raw for key in metrics.redis_keys(queue) for raw in client.lrange(key, 0, -1)):
         assert isinstance(raw, str)
         envelope = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
