@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,21 @@ from intake_service.security.blind_index import (
 from tests.support import factories
 
 KEY = b"k" * 32
+
+
+@contextmanager
+def parameters_sent(engine: sa.Engine) -> Iterator[list[object]]:
+    """The parameters of every statement `engine` sends inside the block."""
+    sent: list[object] = []
+
+    def record(_conn: object, _cursor: object, _sql: str, params: object, *_: object) -> None:
+        sent.append(params)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_hashes_are_keyed_separated_by_kind_and_normalised() -> None:
@@ -68,17 +84,8 @@ def test_leads_are_indexed_when_written_and_when_their_contact_changes(db: Datab
 def test_the_database_holds_hashes_and_is_asked_for_hashes(db: Database) -> None:
     with db.transaction() as session:
         factories.lead(session, phone="+13105550123", email="pat@patients.example")
-    sent: list[object] = []
-
-    def record(_conn: object, _cursor: object, _sql: str, params: object, *_: object) -> None:
-        sent.append(params)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with db.session() as session:
-            assert len(session.scalars(leads_with_phone("+13105550123")).all()) == 1
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with parameters_sent(db.engine) as sent, db.session() as session:
+        assert len(session.scalars(leads_with_phone("+13105550123")).all()) == 1
     with db.engine.connect() as connection:
         hashes = connection.execute(sa.text("SELECT phone_hash, email_hash FROM leads")).one()
     assert all(len(value) == 64 and "3105550123" not in value for value in hashes)
@@ -175,22 +182,12 @@ def test_the_service_s_own_phone_lookups_ask_for_the_hash(db: Database) -> None:
     with db.transaction() as session:
         lead_id = factories.lead(session, phone="+13105550123").id
         factories.submission(session, lead_id)
-    sent: list[object] = []
-
-    def record(_conn: object, _cursor: object, _sql: str, params: object, *_: object) -> None:
-        sent.append(params)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with db.session() as session:
-            now = utcnow()
-            assert [lead.id for lead in opt_outs.leads_with_phone(session, "+13105550123")] == [
-                lead_id
-            ]
-            returning = duplicates.find_returning(session, "+13105550123", None, now, 30)
-            assert returning is not None and returning.id == lead_id
-            contact_limit.check(session, "+13105550123", None, now, 5)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with parameters_sent(db.engine) as sent, db.session() as session:
+        now = utcnow()
+        found = opt_outs.leads_with_phone(session, "+13105550123")
+        assert [lead.id for lead in found] == [lead_id]
+        returning = duplicates.find_returning(session, "+13105550123", None, now, 30)
+        assert returning is not None and returning.id == lead_id
+        contact_limit.check(session, "+13105550123", None, now, 5)
     assert len(sent) == 3
     assert "3105550123" not in repr(sent), "a number went to the database in the clear"
