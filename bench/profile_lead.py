@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sqlalchemy import select
 from stack import service_env, submission_body
 
 from intake_service import create_app
@@ -52,7 +53,9 @@ def timed(spent: dict[str, list[tuple[float, float]]], what: str, call: Callable
 
 def kinds_of(db: Database, message_ids: list[int]) -> dict[int, str]:
     with db.session() as session:
-        rows = session.query(Message).filter(Message.id.in_(message_ids))
+        rows = session.execute(
+            select(Message.id, Message.audience, Message.channel).where(Message.id.in_(message_ids))
+        )
         return {row.id: f"deliver {row.audience} {row.channel}" for row in rows}
 
 

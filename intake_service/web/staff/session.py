@@ -143,26 +143,23 @@ def admin_required(view: F) -> F:
 def _idle_check() -> Response | None:
     if not current_user.is_authenticated:
         return None
-    now = utcnow()
+    now = utcnow().timestamp()
     idle = dt.timedelta(minutes=current_app.extensions["intake.settings"].staff_idle_minutes)
-    seen = session.get(SEEN_KEY)
-    since = session.get(SINCE_KEY)
-    too_old = (
-        isinstance(since, (int, float)) and now.timestamp() - since > MAX_SESSION.total_seconds()
-    )
-    if too_old or (
-        isinstance(seen, (int, float)) and now.timestamp() - seen > idle.total_seconds()
-    ):
+    seen, since = session.get(SEEN_KEY), session.get(SINCE_KEY)
+    # Seconds since the activity last noted, None in a session that noted none.
+    quiet = now - seen if isinstance(seen, (int, float)) else None
+    too_old = isinstance(since, (int, float)) and now - since > MAX_SESSION.total_seconds()
+    if too_old or (quiet is not None and quiet > idle.total_seconds()):
         who = actor()
         with get_db().transaction() as db_session:
-            audit.record(db_session, who, "auth.session_expired", at=now)
+            audit.record(db_session, who, "auth.session_expired", at=utcnow())
         logout_user()
         session.clear()
         session["staff.expired"] = True
         return _unauthorized()
-    stale = not isinstance(seen, (int, float)) or now.timestamp() - seen >= SEEN_EVERY.seconds
-    if stale and request.headers.get(BACKGROUND_HEADER) != "1":
-        session[SEEN_KEY] = now.timestamp()
+    noted_lately = quiet is not None and quiet < SEEN_EVERY.total_seconds()
+    if not noted_lately and request.headers.get(BACKGROUND_HEADER) != "1":
+        session[SEEN_KEY] = now
     return None
 
 
