@@ -8,6 +8,7 @@ shared machine, so two runs minutes apart compare.
 
     python bench/profile_lead.py [--leads 200] [--top 25] [--sort tottime|cumulative]
     python bench/profile_lead.py --top 0     # the times without cProfile's own overhead
+    python bench/profile_lead.py --only submission --sort cumulative   # one operation's profile
 """
 
 from __future__ import annotations
@@ -43,12 +44,25 @@ from tests.support.smtp_server import SmtpServer
 from tests.support.twilio_standin import TwilioStandin
 
 
-def timed(spent: dict[str, list[tuple[float, float]]], what: str, call: Callable[[], Any]) -> Any:
-    # This thread's CPU only: the SMTP server and the stand-in answer from threads of their own.
-    began, cpu = time.perf_counter(), time.thread_time()
-    result = call()
-    spent[what].append((time.thread_time() - cpu, time.perf_counter() - began))
-    return result
+class Timer:
+    """CPU and wall time per operation; cProfile around the operations named by `only`."""
+
+    def __init__(self, profiler: cProfile.Profile | None, only: str | None) -> None:
+        self.spent: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self.profiler = profiler
+        self.only = only
+
+    def __call__(self, what: str, call: Callable[[], Any]) -> Any:
+        profiling = self.profiler is not None and (self.only is None or what.startswith(self.only))
+        if profiling:
+            self.profiler.enable()  # type: ignore[union-attr]
+        # This thread's CPU only: the SMTP server and the stand-in answer from threads of their own.
+        began, cpu = time.perf_counter(), time.thread_time()
+        result = call()
+        self.spent[what].append((time.thread_time() - cpu, time.perf_counter() - began))
+        if profiling:
+            self.profiler.disable()  # type: ignore[union-attr]
+        return result
 
 
 def kinds_of(db: Database, message_ids: list[int]) -> dict[int, str]:
@@ -59,7 +73,7 @@ def kinds_of(db: Database, message_ids: list[int]) -> dict[int, str]:
         return {row.id: f"deliver {row.audience} {row.channel}" for row in rows}
 
 
-def run(leads: int, top: int, sort: str) -> None:
+def run(leads: int, top: int, sort: str, only: str | None) -> None:
     postgres = PostgresServer(PG_ADMIN_URL)
     name = unique_name("intake_profile")
     pg_url = postgres.create_database(name)
@@ -73,20 +87,20 @@ def run(leads: int, top: int, sort: str) -> None:
             with db.transaction() as session:
                 load_defaults(session)
             client = app.test_client()
-            spent: dict[str, list[tuple[float, float]]] = defaultdict(list)
             profiler = cProfile.Profile()
+            timed = Timer(None, only)
             for index in range(leads):
                 if index == leads // 10 and top:
-                    profiler.enable()  # after warming up: caches filled, connections open
-                answer = timed(spent, "submission (the API request)",
+                    timed.profiler = profiler  # after warming up: caches filled, connections open
+                answer = timed("submission (the API request)",
                                partial(client.post, "/api/v1/submissions",
                                        json=submission_body(index)))  # fmt: skip
                 lead_id = uuid.UUID(answer.get_json()["lead_id"])
-                due = timed(spent, "process_lead",
+                due = timed("process_lead",
                             partial(processing.process_lead, db, settings, lead_id))  # fmt: skip
                 for message_id, what in kinds_of(db, due).items():
-                    timed(spent, what, partial(delivery.deliver, db, settings, message_id))
-            profiler.disable()
+                    timed(what, partial(delivery.deliver, db, settings, message_id))
+            spent = timed.spent
             print(f"per operation, median over {leads} leads: CPU of this thread, wall time")
             for what, values in spent.items():
                 cpu = sorted(value[0] for value in values)[len(values) // 2]
@@ -107,8 +121,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=200)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    parser.add_argument("--only", help="profile only the operations starting with this")
     args = parser.parse_args()
-    run(args.leads, args.top, args.sort)
+    run(args.leads, args.top, args.sort, args.only)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The persistent model: one module per aggregate. Importing this registers every table."""
 
-from intake_service.models.abuse import BlockedValue, SmsPause
+from intake_service.models.abuse import BlockedValue, SmsPause, TextVolume
 from intake_service.models.account_link import AccountLink
 from intake_service.models.audit import AuditEvent
 from intake_service.models.clinic_setting import ClinicAsset, ClinicSetting
@@ -60,6 +60,7 @@ __all__ = [
     "Submission",
     "Template",
     "TemplateVersion",
+    "TextVolume",
     "Triage",
     "UrgentPage",
     "User",

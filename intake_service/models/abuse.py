@@ -1,10 +1,11 @@
-"""Rows of the abuse defences: the block list an admin edits, and texting paused for a prefix."""
+"""Rows of the abuse defences: the block list an admin edits, texting paused for a prefix, and
+the hourly counts of texts the SMS-pumping checks read."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.db import Base, utcnow
@@ -41,3 +42,19 @@ class SmsPause(Base):
     # Lifting keeps the row (and its history); a later surge pauses it again.
     lifted_at: Mapped[dt.datetime | None]
     lifted_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class TextVolume(Base):
+    """Texts to a phone prefix or to a country in one hour: what the SMS-pumping checks count.
+
+    Written as texts are planned and as the provider takes them (domain/compliance/
+    text_volume.py), so a check reads a few hundred small rows, not the messages table.
+    """
+
+    __tablename__ = "text_volume"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)  # one of PAUSE_SCOPES
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)  # "+1213" or "+1"
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)  # its start, UTC
+    planned: Mapped[int] = mapped_column(Integer, default=0)  # texts planned in the hour
+    at_provider: Mapped[int] = mapped_column(Integer, default=0)  # texts the provider took

@@ -65,6 +65,8 @@ class Message(Base):
         ),
         CheckConstraint(ABOUT, name="about"),
         Index("ix_messages_status_due_at", "status", "due_at"),
+        # The per-number daily cap on texts counts one recipient's recent messages.
+        Index("ix_messages_recipient_created_at", "recipient", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -62,13 +62,16 @@ def submit(app: Flask) -> tuple[uuid.UUID, Counts]:
 #     email                               team); the record of the send without reading the
 #   deliver patient     18, 24 -> 11, 17  row first; the team email's form and count of
 #     text                                submissions in one query
+# Then, for the hourly counts of texts the SMS-pumping checks read instead of the messages
+# table (domain/compliance/text_volume.py): process_lead 17 -> 18 and the text 11 -> 12, one
+# upsert each, in exchange for checks that no longer grow with every text ever sent.
 # A change that needs more raises the budget here, knowingly.
 SUBMISSION = (7, 10)
-PROCESS_LEAD = (17, 20)
+PROCESS_LEAD = (18, 21)
 DELIVER = {
     ("team", "email"): (12, 18),
     ("patient", "email"): (8, 14),
-    ("patient", "sms"): (11, 17),
+    ("patient", "sms"): (12, 18),
 }
 
 

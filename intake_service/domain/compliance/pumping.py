@@ -6,7 +6,8 @@ leaves email open (other_channel). `watch` runs when a lead is processed: a sudd
 texts to one prefix or country pauses texting there (an SmsPause row) and tells the team once.
 
 Caps count texts the provider already took (sent, delivered, undelivered) in the last day;
-two workers sending at the same instant may each pass a cap at its last place, by one.
+two workers sending at the same instant may each pass a cap at its last place, by one. The
+counts per prefix and country are hourly (text_volume), the count per number is its messages.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from sqlalchemy.orm import Session
 from intake_service.channels import TOLLED_KINDS, kind
 from intake_service.config import Settings
 from intake_service.config.abuse import AbuseSettings
-from intake_service.models import Lead, Message, MessageStatus, SmsPause
+from intake_service.domain.compliance import text_volume
+from intake_service.domain.compliance.text_volume import AT_PROVIDER, country_of, prefix_of
+from intake_service.models import Lead, Message, SmsPause, TextVolume
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +36,10 @@ REFUSED_TYPES = {
     PhoneNumberType.SHARED_COST: "sms_premium_rate",
     PhoneNumberType.FIXED_LINE: "sms_not_mobile",
 }
-AT_PROVIDER = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
-DAY = dt.timedelta(days=1)
-HOUR = dt.timedelta(hours=1)
-BASELINE = dt.timedelta(days=7)
+DAY = text_volume.DAY
+HOUR = text_volume.HOUR
+BASELINE = text_volume.BASELINE
 TEMPLATE = "team_sms_paused"
-
-
-def prefix_of(number: phonenumbers.PhoneNumber) -> str:
-    """The country code and the first three national digits (the area code in North America)."""
-    national = phonenumbers.national_significant_number(number)
-    return f"+{number.country_code}{national[:3]}"
-
-
-def country_of(number: phonenumbers.PhoneNumber) -> str:
-    """The country calling code ("+44"); North America shares +1."""
-    return f"+{number.country_code}"
-
-
-def _parse(e164: str | None) -> phonenumbers.PhoneNumber | None:
-    if not e164:
-        return None
-    try:
-        return phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return None
 
 
 def limits_of(session: Session) -> AbuseSettings:
@@ -69,7 +51,7 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
     """Why a text to the lead's number would feed SMS pumping, or None when it would not."""
     if not kind(channel).tolled:
         return None
-    number = _parse(lead.address(channel))
+    number = text_volume.parse(lead.address(channel))
     if number is None:
         return None  # no number, or a malformed one: the address rules answer for it
     limits = limits_of(session)
@@ -79,13 +61,13 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
     if refused_type is not None:
         return refused_type
     e164 = lead.address(channel) or ""
-    # The pause and both caps in one query (the number's texts are among its prefix's).
+    # The pause and both caps in one query.
     paused, to_number, to_prefix = session.execute(
         select(
             _paused(number).exists(),
-            func.count().filter(Message.recipient == e164),
-            func.count(),
-        ).where(*_texts_to(prefix_of(number), now - DAY))
+            _taken_by_number(e164, now - DAY),
+            text_volume.taken_in_day(prefix_of(number), now),
+        )
     ).one()
     if paused:
         return "sms_paused"
@@ -107,38 +89,41 @@ def _paused(number: phonenumbers.PhoneNumber) -> Select[int]:
     )
 
 
-def _texts_to(
-    prefix: str,
-    since: dt.datetime,
-    statuses: tuple[MessageStatus, ...] = AT_PROVIDER,
-) -> tuple[ColumnElement[bool], ...]:
-    """Texts to numbers starting with `prefix` created since `since`, as WHERE clauses."""
+def _taken_by_number(e164: str, since: dt.datetime) -> ColumnElement[int]:
+    """Texts to this number the provider took since `since` (its recipient index)."""
     return (
-        Message.channel.in_(TOLLED_KINDS),
-        Message.audience == "patient",
-        Message.status.in_(statuses),
-        Message.created_at >= since,
-        Message.recipient.startswith(prefix),
+        select(func.count())
+        .where(
+            Message.recipient == e164,
+            Message.created_at >= since,
+            Message.channel.in_(TOLLED_KINDS),
+            Message.audience == "patient",
+            Message.status.in_(AT_PROVIDER),
+        )
+        .scalar_subquery()
     )
 
 
 def _surge_counts(
     session: Session, prefix: str, country: str, now: dt.datetime
-) -> dict[str, tuple[int, int]]:
-    """Texts planned or sent to the prefix and to the country: (in the last hour, in the week
-    before it), both scopes in one query (a prefix starts with its country's code)."""
-    planned = tuple(s for s in MessageStatus if s not in (MessageStatus.CANCELLED,))
-    recent = Message.created_at >= now - HOUR
-    in_prefix = Message.recipient.startswith(prefix)
-    row = session.execute(
-        select(
-            func.count().filter(in_prefix, recent),
-            func.count().filter(in_prefix, ~recent),
-            func.count().filter(recent),
-            func.count().filter(~recent),
-        ).where(*_texts_to(country, now - HOUR - BASELINE, planned))
-    ).one()
-    return {"prefix": (row[0], row[1]), "country": (row[2], row[3])}
+) -> dict[str, tuple[float, float]]:
+    """Texts planned to the prefix and to the country: (in the last hour, in the week before
+    it), from the hourly counts of both scopes in one query."""
+    rows = session.execute(
+        select(TextVolume.scope, TextVolume.hour, TextVolume.planned).where(
+            or_(
+                and_(TextVolume.scope == "prefix", TextVolume.value == prefix),
+                and_(TextVolume.scope == "country", TextVolume.value == country),
+            ),
+            TextVolume.hour >= text_volume.hour_of(now - HOUR - BASELINE),
+        )
+    ).all()
+    counts = {}
+    for scope in ("prefix", "country"):
+        hours = [(hour, planned) for row_scope, hour, planned in rows if row_scope == scope]
+        last_hour = text_volume.in_window(hours, now, HOUR)
+        counts[scope] = (last_hour, text_volume.in_window(hours, now, HOUR + BASELINE) - last_hour)
+    return counts
 
 
 def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> list[SmsPause]:
@@ -147,7 +132,7 @@ def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) ->
     Counts every text planned or sent in the last hour against the hourly average of the week
     before. Returns the pauses made now (none if already paused); the caller tells the team.
     """
-    number = _parse(lead.phone)
+    number = text_volume.parse(lead.phone)
     if number is None:
         return []
     limits = settings.abuse
@@ -166,7 +151,7 @@ def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) ->
         ).first()
         if pause is not None and pause.lifted_at is None:
             continue
-        reason = f"{last_hour} texts in the last hour, usually {usual:.1f}"
+        reason = f"{last_hour:.0f} texts in the last hour, usually {usual:.1f}"
         if pause is None:
             pause = SmsPause(scope=scope, value=value, paused_at=now, reason=reason)
             session.add(pause)

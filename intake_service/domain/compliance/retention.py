@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from intake_service.db import Base, Database, utcnow
-from intake_service.domain.compliance import audit, rights
+from intake_service.domain.compliance import audit, rights, text_volume
 from intake_service.models import InboundMessage, Lead, LeadEvent, Triage
 from intake_service.security.rotation import encrypted_tables
 
@@ -153,6 +153,9 @@ def purge(db: Database, policy: RetentionPolicy, now: dt.datetime | None = None)
             db, "closed", cutoff, lambda session, lead_id: erase_health(session, lead_id, now)
         )
         texts = delete_unknown_texts(db, cutoff)
+    with db.transaction() as session:
+        # Hourly counts of texts (no person in them) are kept only as long as the checks read.
+        text_volume.forget_before(session, now)
     if spam or erased or texts:
         with db.transaction() as session:
             detail = {

@@ -37,6 +37,7 @@ from intake_service.channels.pacing import pacer_for
 from intake_service.config import DeliverySettings, Settings
 from intake_service.db import Database, utcnow
 from intake_service.domain.clinic_settings import effective_clinic
+from intake_service.domain.compliance import text_volume
 from intake_service.domain.compliance.consent import latest_action
 from intake_service.domain.compliance.policy import ALLOWED, Decision, Facts, can_contact
 from intake_service.domain.outreach import delivery_reports, envelope, failures, liveness, sequences
@@ -448,6 +449,9 @@ def _record_sent(
         if sent_kind.reports_delivery:
             # Delivery reports that beat this record of the SID wait for it: apply them now.
             delivery_reports.apply_pending(session, settings, message, now)
+        if text_volume.counted(message):
+            # Last: its row is the hottest lock of this transaction (text_volume's note).
+            text_volume.count_taken(session, message.recipient, now)
     log.info(
         "message %s %s via %s", claim.message_id, "adopted" if adopted else "sent", message.channel
     )
