@@ -40,7 +40,9 @@ from tests.support.twilio_standin import TwilioStandin
 PHONE = "+13105550150"
 
 
-def time_checks(db: Database, settings: Settings, lead_id: uuid.UUID, repeat: int) -> dict[str, float]:  # fmt: skip
+def time_checks(
+    db: Database, settings: Settings, lead_id: uuid.UUID, repeat: int
+) -> dict[str, float]:
     """Median milliseconds of the send-time check (pause and caps) and of the surge watch."""
     spent: dict[str, list[float]] = {"caps (refusal)": [], "surge (watch)": []}
     for _ in range(repeat):
@@ -77,11 +79,8 @@ def fill(db: Database, lead_id: uuid.UUID, texts: int) -> None:
                 )  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=60_000)
-    parser.add_argument("--repeat", type=int, default=300)
-    args = parser.parse_args()
+def run(texts: int, repeat: int) -> dict[str, float]:
+    """Print the checks' medians on an empty and a full table; returns full/empty per check."""
     postgres = PostgresServer(PG_ADMIN_URL)
     name = unique_name("intake_pumping")
     pg_url = postgres.create_database(name)
@@ -93,21 +92,32 @@ def main() -> None:
             db: Database = create_app(settings).extensions["intake.db"]
             who = intake.Contact(first_name="Bench", email="pump@example.com", phone=PHONE)
             lead_id = intake.submit(db, intake.SubmissionInput(form="contact", contact=who)).lead_id
-            empty = time_checks(db, settings, lead_id, args.repeat)
+            empty = time_checks(db, settings, lead_id, repeat)
             began = time.perf_counter()
-            fill(db, lead_id, args.texts)
+            fill(db, lead_id, texts)
             filled_in = time.perf_counter() - began
             with db.session() as session:
                 session.connection().exec_driver_sql("ANALYZE")
-            full = time_checks(db, settings, lead_id, args.repeat)
+            full = time_checks(db, settings, lead_id, repeat)
+            db.dispose()
     finally:
         postgres.drop_database(name)
-    print(f"SMS-pumping checks, median of {args.repeat}, PostgreSQL "
-          f"({args.texts} texts written in {filled_in:.0f} s):")  # fmt: skip
+    print(f"SMS-pumping checks, median of {repeat}, PostgreSQL "
+          f"({texts} texts written in {filled_in:.0f} s):")  # fmt: skip
+    ratios = {}
     for what in empty:
-        ratio = full[what] / empty[what]
-        print(f"  {what:16} empty table {empty[what]:6.2f} ms   {args.texts} texts "
-              f"{full[what]:6.2f} ms   {ratio:.2f}x")  # fmt: skip
+        ratios[what] = full[what] / empty[what]
+        print(f"  {what:16} empty table {empty[what]:6.2f} ms   {texts} texts "
+              f"{full[what]:6.2f} ms   {ratios[what]:.2f}x")  # fmt: skip
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=60_000)
+    parser.add_argument("--repeat", type=int, default=300)
+    args = parser.parse_args()
+    run(args.texts, args.repeat)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import burst
 import embedded_speed
 import intake_throughput
+import pumping_checks
 import speed_to_lead
 import worker_throughput
 
@@ -41,6 +42,7 @@ def main() -> None:
     worker = worker_throughput.run(drain, 4 * drain, "prefork", 2)
     flood = burst.run(10_000 if args.long else 500, 0, 32, 1800.0 if args.long else 300.0)
     paced = burst.run(1500 if args.long else 200, 10, 32, 600.0 if args.long else 300.0)
+    pumping = pumping_checks.run(60_000 if args.long else 20_000, 300)
 
     print("\nsummary (ratios: service / floor measured in the same run, or figure / target)")
     rows = [
@@ -56,6 +58,8 @@ def main() -> None:
             flood["errors"] + flood["missing"] + flood["doubled"],
             "0",
         ),
+        ("pumping caps, full / empty table", pumping["caps (refusal)"], "~1x"),
+        ("pumping surge, full / empty table", pumping["surge (watch)"], "~1x"),
         ("paced texts in any 1 s / rate 10", paced["max_per_second"] / 10, "<= 1x"),
         ("paced drain rate / rate 10", paced["drain_ratio"], ">= 0.95x"),
         ("team email p99 behind texts / 1 s", paced["team_p99_backlog"] / 1.0, "<= 1x"),

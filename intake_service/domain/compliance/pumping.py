@@ -109,20 +109,23 @@ def _surge_counts(
 ) -> dict[str, tuple[float, float]]:
     """Texts planned to the prefix and to the country: (in the last hour, in the week before
     it), from the hourly counts of both scopes in one query."""
-    rows = session.execute(
-        select(TextVolume.scope, TextVolume.hour, TextVolume.planned).where(
-            or_(
-                and_(TextVolume.scope == "prefix", TextVolume.value == prefix),
-                and_(TextVolume.scope == "country", TextVolume.value == country),
-            ),
-            TextVolume.hour >= text_volume.hour_of(now - HOUR - BASELINE),
+    scopes = {
+        "prefix": and_(TextVolume.scope == "prefix", TextVolume.value == prefix),
+        "country": and_(TextVolume.scope == "country", TextVolume.value == country),
+    }
+    last_hour = text_volume.in_window(TextVolume.planned, now, HOUR)
+    with_week = text_volume.in_window(TextVolume.planned, now, HOUR + BASELINE)
+    row = session.execute(
+        select(
+            *(total.filter(scopes[s]) for s in scopes for total in (last_hour, with_week))
+        ).where(
+            or_(*scopes.values()), TextVolume.hour >= text_volume.hour_of(now - HOUR - BASELINE)
         )
-    ).all()
+    ).one()
     counts = {}
-    for scope in ("prefix", "country"):
-        hours = [(hour, planned) for row_scope, hour, planned in rows if row_scope == scope]
-        last_hour = text_volume.in_window(hours, now, HOUR)
-        counts[scope] = (last_hour, text_volume.in_window(hours, now, HOUR + BASELINE) - last_hour)
+    for n, scope in enumerate(scopes):
+        hour, both = (float(value or 0) for value in row[2 * n : 2 * n + 2])
+        counts[scope] = (hour, both - hour)
     return counts
 
 

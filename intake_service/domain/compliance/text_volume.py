@@ -22,10 +22,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from typing import Any
 
 import phonenumbers
-from sqlalchemy import ColumnElement, Connection, case, delete, event, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    SQLColumnExpression,
+    case,
+    delete,
+    event,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -91,27 +101,31 @@ def count_taken(session: Session, recipient: str, at: dt.datetime) -> None:
         _add(session.connection(), Counter(), taken)
 
 
-def in_window(
-    rows: Iterable[tuple[dt.datetime, int]], now: dt.datetime, span: dt.timedelta
-) -> float:
-    """The sliding-window estimate of what the hourly counts `rows` hold over the `span` to now."""
+def in_window(column: SQLColumnExpression[int], now: dt.datetime, span: dt.timedelta) -> Any:
+    """SUM(column) over the hourly rows of the `span` to `now`: the sliding-window estimate, in
+    which the oldest hour counts for the part of it inside the window. Add .filter() for one
+    scope; NULL when no row is in the window."""
     start = now - span
     oldest = hour_of(start)
     share_of_oldest = 1 - (start - oldest) / HOUR
-    return sum(n * share_of_oldest if hour == oldest else n for hour, n in rows if hour >= oldest)
+    weight = case(
+        (TextVolume.hour < oldest, literal(0.0)),
+        (TextVolume.hour == oldest, literal(share_of_oldest)),
+        else_=literal(1.0),
+    )
+    return func.sum(column * weight)
 
 
 def taken_in_day(prefix: str, now: dt.datetime) -> ColumnElement[float]:
-    """Texts to the prefix the provider took in the last day (sliding-window estimate), as a
-    scalar subquery, so the send-time checks stay one query."""
-    start = now - DAY
-    oldest = hour_of(start)
-    share_of_oldest = 1 - (start - oldest) / HOUR
-    weight = case((TextVolume.hour == oldest, literal(share_of_oldest)), else_=literal(1.0))
-    weighted = func.sum(TextVolume.at_provider * weight)
+    """Texts to the prefix the provider took in the last day, as a scalar subquery, so the
+    send-time checks stay one query."""
     return (
-        select(func.coalesce(weighted, 0))
-        .where(TextVolume.scope == "prefix", TextVolume.value == prefix, TextVolume.hour >= oldest)
+        select(func.coalesce(in_window(TextVolume.at_provider, now, DAY), 0))
+        .where(
+            TextVolume.scope == "prefix",
+            TextVolume.value == prefix,
+            TextVolume.hour >= hour_of(now - DAY),
+        )
         .scalar_subquery()
     )
 

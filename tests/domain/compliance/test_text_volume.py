@@ -145,13 +145,23 @@ def test_the_prefix_daily_cap_reads_the_taken_counts_of_the_last_day(
     assert decide().reason == "sms_prefix_daily_cap"
 
 
-def test_the_window_counts_its_oldest_hour_for_the_part_inside_it() -> None:
+def test_the_window_counts_its_oldest_hour_for_the_part_inside_it(
+    make: Callable[..., Flask],
+) -> None:
+    db = database(make())
     hour = text_volume.hour_of(NOW)
-    rows = [(hour, 10), (hour - dt.timedelta(hours=1), 40), (hour - dt.timedelta(hours=2), 99)]
-    # The last hour: all of this hour's 10 and three quarters of the previous hour's 40.
-    assert text_volume.in_window(rows, NOW, dt.timedelta(hours=1)) == pytest.approx(40)
-    assert text_volume.in_window(rows, hour, dt.timedelta(hours=1)) == pytest.approx(50)
-    assert text_volume.in_window([], NOW, dt.timedelta(hours=1)) == 0
+
+    def last_hour(now: dt.datetime) -> float:
+        with db.session() as session:
+            total = text_volume.in_window(TextVolume.planned, now, dt.timedelta(hours=1))
+            return float(session.execute(sa.select(sa.func.coalesce(total, 0))).scalar_one())
+
+    assert last_hour(NOW) == 0
+    for hours_ago, planned in ((0, 10), (1, 40), (2, 99)):
+        put(db, "prefix", "+1213", hour - dt.timedelta(hours=hours_ago), planned=planned)
+    # A quarter past: all of this hour's 10 and three quarters of the previous hour's 40.
+    assert last_hour(NOW) == pytest.approx(40)
+    assert last_hour(hour) == pytest.approx(50)  # on the hour: all of the previous one
 
 
 def test_counts_older_than_the_checks_read_are_forgotten_by_retention(
