@@ -35,7 +35,7 @@ from stack import service_env, submission_body
 from intake_service import create_app
 from intake_service.config import Settings
 from intake_service.db import Database
-from intake_service.domain.outreach import delivery, processing
+from intake_service.domain.outreach import delivery, processing, sequences
 from intake_service.domain.templates.versions import load_defaults
 from intake_service.migrate import upgrade
 from intake_service.models import Message
@@ -85,7 +85,8 @@ def run(leads: int, top: int, sort: str, only: str | None) -> None:
             app = create_app(settings)
             db: Database = app.extensions["intake.db"]
             with db.transaction() as session:
-                load_defaults(session)
+                load_defaults(session)  # as `intake-service templates load` does
+                sequences.load_defaults(session)
             client = app.test_client()
             profiler = cProfile.Profile()
             timed = Timer(None, only)
