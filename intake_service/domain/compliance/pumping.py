@@ -115,18 +115,24 @@ def _surge_counts(
     }
     last_hour = text_volume.in_window(TextVolume.planned, now, HOUR)
     with_week = text_volume.in_window(TextVolume.planned, now, HOUR + BASELINE)
-    row = session.execute(
-        select(
-            *(total.filter(scopes[s]) for s in scopes for total in (last_hour, with_week))
-        ).where(
-            or_(*scopes.values()), TextVolume.hour >= text_volume.hour_of(now - HOUR - BASELINE)
-        )
-    ).one()
-    counts = {}
-    for n, scope in enumerate(scopes):
-        hour, both = (float(value or 0) for value in row[2 * n : 2 * n + 2])
-        counts[scope] = (hour, both - hour)
-    return counts
+    prefix_hour, prefix_all, country_hour, country_all = (
+        float(total or 0)
+        for total in session.execute(
+            select(
+                last_hour.filter(scopes["prefix"]),
+                with_week.filter(scopes["prefix"]),
+                last_hour.filter(scopes["country"]),
+                with_week.filter(scopes["country"]),
+            ).where(
+                or_(*scopes.values()),
+                TextVolume.hour >= text_volume.hour_of(now - HOUR - BASELINE),
+            )
+        ).one()
+    )
+    return {
+        "prefix": (prefix_hour, prefix_all - prefix_hour),
+        "country": (country_hour, country_all - country_hour),
+    }
 
 
 def watch(session: Session, lead: Lead, settings: Settings, now: dt.datetime) -> list[SmsPause]:

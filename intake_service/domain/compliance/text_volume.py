@@ -9,8 +9,8 @@ flush that adds a patient's text, so no code path can skip it) and as the provid
 
 What is counted: a text planned stays counted if it is later cancelled (the surge is about what
 was asked for); a text the provider took counts, for its prefix only (the cap is per prefix), in
-the hour it was taken. A window of hours is
-the sliding-window estimate: its oldest hour counts for the part of it inside the window.
+the hour it was taken. A window of hours is the sliding-window estimate: its oldest hour counts
+for the part of it inside the window.
 
 Every planning of a text updates its prefix's and its country's row for the hour, and that row
 stays locked until the transaction commits: texts to one country are planned one transaction
@@ -130,10 +130,9 @@ def taken_in_day(prefix: str, now: dt.datetime) -> ColumnElement[float]:
     )
 
 
-def forget_before(session: Session, now: dt.datetime) -> int:
-    """Delete counts older than the checks read (not committed); returns how many rows went."""
-    result = session.execute(delete(TextVolume).where(TextVolume.hour < now - KEPT))
-    return int(getattr(result, "rowcount", 0) or 0)
+def forget_before(session: Session, now: dt.datetime) -> None:
+    """Delete counts older than the checks read (not committed)."""
+    session.execute(delete(TextVolume).where(TextVolume.hour < now - KEPT))
 
 
 @event.listens_for(Session, "after_flush")
