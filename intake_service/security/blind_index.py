@@ -104,6 +104,12 @@ def phone_index(e164: str) -> BindParameter[str]:
     return bindparam(None, e164, type_=_Hashed("phone"))
 
 
+def phone_index_param(name: str) -> BindParameter[str]:
+    """A named parameter sent as the hash of the phone number (E.164) given for it: for a
+    statement built once, `Lead.phone_hash == phone_index_param("phone")`."""
+    return bindparam(name, type_=_Hashed("phone"))
+
+
 def email_index(address: str) -> BindParameter[str]:
     """The hash of an email address, for `Lead.email_hash == email_index(address)`."""
     return bindparam(None, address, type_=_Hashed("email"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -94,19 +95,33 @@ def record_opt_in(
 ) -> ConsentEvent:
     """Add an opt-in to the ledger (not committed); raises UnknownWording."""
     event = ConsentEvent(
-        lead_id=lead_id,
-        channel=channel,
-        contact_point=_address(session, lead_id, channel),
-        action="opt_in",
-        occurred_at=evidence.occurred_at,
-        wording_version=version,
-        wording=wording(channel, version),
-        source=evidence.source,
-        ip=evidence.ip,
-        user_agent=evidence.user_agent,
+        **opt_in_row(lead_id, channel, _address(session, lead_id, channel), version, evidence)
     )
     session.add(event)
     return event
+
+
+def opt_in_row(
+    lead_id: uuid.UUID,
+    channel: str,
+    address: str | None,
+    version: str,
+    evidence: ConsentEvidence,
+) -> dict[str, Any]:
+    """The ledger row of an opt-in to `address` (intake inserts it with the lead, without the
+    ORM); raises UnknownWording."""
+    return {
+        "lead_id": lead_id,
+        "channel": channel,
+        "contact_point": address,
+        "action": "opt_in",
+        "occurred_at": evidence.occurred_at,
+        "wording_version": version,
+        "wording": wording(channel, version),
+        "source": evidence.source,
+        "ip": evidence.ip,
+        "user_agent": evidence.user_agent,
+    }
 
 
 def latest_action(lead_id: uuid.UUID, channel: str) -> Select[str]:

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker, broker_in_context
@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 LEAD_SUBMITTED = "lead.submitted"
 # An event younger than this is still being published by the request that wrote it.
 IN_FLIGHT_GRACE = dt.timedelta(seconds=5)
+
+
+# Built once (each request runs it): what the sweep reads to skip the events that went.
+_MARK_PUBLISHED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at"), publish_count=OutboxEvent.publish_count + 1)
+)
 
 
 def publish(
@@ -62,22 +70,18 @@ def publish(
         published.append(event_id)
     if published:
         # One UPDATE for every event that went: the sweep reads it to skip them.
-        mark = (
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(published))
-            .values(published_at=utcnow(), publish_count=OutboxEvent.publish_count + 1)
-        )
+        mark, values = _MARK_PUBLISHED, {"ids": published, "at": utcnow()}
         if connection is not None and connection.dialect.name == "postgresql":
             # One statement is atomic on its own: in autocommit it needs no BEGIN and COMMIT
             # round trips, and is as durable once it returns. (SQLite's writers queue on a lock
             # given back at a transaction's end, sqlite_writes.py: there it keeps its own.)
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(mark)
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(mark, values)
         elif connection is not None:
             with connection.begin():
-                connection.execute(mark)
+                connection.execute(mark, values)
         else:
             with db.transaction() as session:
-                session.execute(mark)
+                session.execute(mark, values)
     return len(published)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from intake_service.domain.intake import duplicates
 from intake_service.models import Lead, Submission
-from intake_service.models.lead_index import has_phone
 
 WINDOW = dt.timedelta(hours=1)
 LIMITED = (
@@ -38,30 +38,38 @@ class SubmissionLimited(Exception):
         return max(1, math.ceil(self.retry_after / 60))
 
 
-def check(
-    session: Session, phone: str | None, email: str | None, now: dt.datetime, limit: int
-) -> None:
-    """Raise SubmissionLimited if `limit` submissions for this contact came in the last hour.
+# This contact's submissions since "limit_since" (duplicates.SAME_CONTACT's parameters): one
+# row, their count and the oldest one's time. Built once; intake adds its other lookups to it.
+RECENT = (
+    select(func.count().label("recent"), func.min(Submission.created_at).label("oldest"))
+    .select_from(Submission)
+    .join(Lead, Lead.id == Submission.lead_id)
+    .where(duplicates.SAME_CONTACT, Submission.created_at >= bindparam("limit_since"))
+)
+
+
+def recent_params(phone: str | None, email: str | None, now: dt.datetime) -> dict[str, Any]:
+    """The values of RECENT's parameters: this contact, the last hour."""
+    return {**duplicates.contact_params(phone, email), "limit_since": now - WINDOW}
+
+
+def verdict(count: int, oldest: dt.datetime | None, now: dt.datetime, limit: int) -> None:
+    """Raise SubmissionLimited if `count` submissions in the last hour reach `limit`.
 
     `limit` 0 turns the check off. Concurrent posts may each pass at the edge: this is a cap
     on floods, not an exact quota.
     """
-    key = duplicates.email_key(email)
-    matches = []
-    if phone:
-        matches.append(has_phone(phone))
-    if key:
-        matches.append(Lead.email_key == key)
-    if limit <= 0 or not matches:
-        return
-    since = now - WINDOW
-    count, oldest = session.execute(
-        select(func.count(), func.min(Submission.created_at))
-        .select_from(Submission)
-        .join(Lead, Lead.id == Submission.lead_id)
-        .where(or_(*matches), Submission.created_at >= since)
-    ).one()
-    if count < limit or oldest is None:
+    if limit <= 0 or count < limit or oldest is None:
         return
     # The window frees a place when its oldest submission turns an hour old.
     raise SubmissionLimited(max(1, math.ceil((oldest + WINDOW - now).total_seconds())))
+
+
+def check(
+    session: Session, phone: str | None, email: str | None, now: dt.datetime, limit: int
+) -> None:
+    """Raise SubmissionLimited if `limit` submissions for this contact came in the last hour."""
+    if limit <= 0 or not (phone or email):
+        return
+    count, oldest = session.execute(RECENT, recent_params(phone, email, now)).one()
+    verdict(count, oldest, now, limit)

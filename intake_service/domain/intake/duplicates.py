@@ -9,12 +9,14 @@ match (a person's request must not hide behind a bot's).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.models import Lead, Submission
-from intake_service.models.lead_index import has_phone
+from intake_service.models.lead_index import has_phone_param
 
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
@@ -30,27 +32,62 @@ def email_key(email: str | None) -> str | None:
     return f"{local}@{domain}"
 
 
+# The leads of one contact: the phone bound as "phone" (E.164, sent as its hash) or the email
+# bound as "email_key" (see email_key); None for either matches nothing. Built once, as the
+# statements below: building a statement costs more CPU than running it (docs/performance.md).
+SAME_CONTACT = or_(has_phone_param("phone"), Lead.email_key == bindparam("email_key"))
+
+# The id of the lead a submission from that contact joins: the newest that is not spam and
+# asked since "returning_since". A column for a larger query (intake reads it with its other
+# lookups), so it never correlates with the query it is part of.
+RETURNING = (
+    select(Lead.id)
+    .where(
+        SAME_CONTACT,
+        Lead.status != "spam",
+        exists()
+        .where(
+            Submission.lead_id == Lead.id,
+            Submission.created_at >= bindparam("returning_since"),
+        )
+        .correlate(Lead),
+    )
+    .order_by(Lead.created_at.desc())
+    .limit(1)
+    .correlate(None)
+    .scalar_subquery()
+)
+
+
+def contact_params(phone: str | None, email: str | None) -> dict[str, str | None]:
+    """The values of SAME_CONTACT's parameters for this phone and email."""
+    return {"phone": phone, "email_key": email_key(email)}
+
+
+def returning_params(
+    phone: str | None, email: str | None, now: dt.datetime, window_days: int
+) -> dict[str, Any]:
+    """The values of RETURNING's parameters."""
+    return {
+        **contact_params(phone, email),
+        "returning_since": now - dt.timedelta(days=window_days),
+    }
+
+
+def lock(session: Session, lead_id: uuid.UUID | None) -> Lead | None:
+    """The lead found by `returning`, locked for update, if it still is not spam."""
+    if lead_id is None:
+        return None
+    lead = session.get(Lead, lead_id, with_for_update=True, populate_existing=True)
+    return lead if lead is not None and lead.status != "spam" else None
+
+
 def find_returning(
     session: Session, phone: str | None, email: str | None, now: dt.datetime, window_days: int
 ) -> Lead | None:
     """The lead this contact belongs to, if it asked within the window (locked for update)."""
-    key = email_key(email)
-    matches = []
-    if phone:
-        matches.append(has_phone(phone))
-    if key:
-        matches.append(Lead.email_key == key)
-    if not matches:
-        return None
-    since = now - dt.timedelta(days=window_days)
-    recent = select(Submission.lead_id).where(Submission.created_at >= since).scalar_subquery()
-    return session.scalars(
-        select(Lead)
-        .where(or_(*matches), Lead.status != "spam", Lead.id.in_(recent))
-        .order_by(Lead.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
+    params = returning_params(phone, email, now, window_days)
+    return lock(session, session.scalar(select(RETURNING), params))
 
 
 def rejoin(lead: Lead, urgent: bool) -> None:

@@ -16,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from intake_service.config.abuse import AbuseSettings
@@ -79,8 +79,17 @@ def form_signals(
     return tuple(signals)
 
 
-def content_reasons(session: Session, data: SubmissionInput, limits: AbuseSettings) -> list[str]:
-    """Why the content looks like spam: link and gibberish heuristics and the block list."""
+def content_reasons(
+    session: Session,
+    data: SubmissionInput,
+    limits: AbuseSettings,
+    blocked: list[str] | None = None,
+) -> list[str]:
+    """Why the content looks like spam: link and gibberish heuristics and the block list.
+
+    `blocked` is what BLOCKED_CHECKS found, when the caller read them with its own lookups;
+    without it the block list is read here.
+    """
     contact = data.contact
     reasons: list[str] = []
     names = (contact.first_name, contact.last_name)
@@ -90,13 +99,21 @@ def content_reasons(session: Session, data: SubmissionInput, limits: AbuseSettin
         reasons.append("links")
     if any(_gibberish(token) for name in names for token in name.split()):
         reasons.append("gibberish_name")
-    reasons.extend(_blocked(session, data))
+    if blocked is None:
+        row = session.execute(select(*BLOCKED_CHECKS), blocked_params(data)).one()
+        blocked = [check.name for check, hit in zip(BLOCKED_CHECKS, row, strict=True) if hit]
+    reasons.extend(sorted(blocked))
     return reasons
 
 
-def reasons_for(session: Session, data: SubmissionInput, limits: AbuseSettings) -> list[str]:
+def reasons_for(
+    session: Session,
+    data: SubmissionInput,
+    limits: AbuseSettings,
+    blocked: list[str] | None = None,
+) -> list[str]:
     """Every reason to store this submission as spam; [] for one that looks like a person's."""
-    return [*data.bot_signals, *content_reasons(session, data, limits)]
+    return [*data.bot_signals, *content_reasons(session, data, limits, blocked)]
 
 
 def limits_of(session: Session) -> AbuseSettings:
@@ -109,10 +126,25 @@ def _gibberish(token: str) -> bool:
     return bool(_CONSONANT_RUN.search(token) or _CASE_FLIPS.search(token))
 
 
-def _blocked(session: Session, data: SubmissionInput) -> list[str]:
-    entries = session.execute(select(BlockedValue.kind, BlockedValue.value)).all()
-    if not entries:
-        return []
+# One column per kind of block-list entry, true when an entry of that kind matches what is
+# bound for it ("blocked_email"..., named by the reason it gives; see blocked_params). Each is
+# an equality on the indexed (kind, value) pair: the domain's suffixes and the phone's prefixes
+# are listed in Python rather than matched in SQL. Built once; intake reads them with its
+# other lookups.
+BLOCKED_CHECKS = [
+    exists()
+    .where(
+        BlockedValue.kind == kind,
+        BlockedValue.value.in_(bindparam(f"blocked_{kind}", expanding=True)),
+    )
+    .correlate(None)
+    .label(f"blocked_{kind}")
+    for kind in BLOCK_KINDS
+]
+
+
+def blocked_params(data: SubmissionInput) -> dict[str, list[str]]:
+    """The values BLOCKED_CHECKS look for in this submission, by parameter."""
     email = (data.contact.email or "").casefold()
     domain = email.rpartition("@")[2]
     phone = data.contact.phone or ""
@@ -121,15 +153,14 @@ def _blocked(session: Session, data: SubmissionInput) -> list[str]:
         for text in (data.contact.first_name, data.contact.last_name, data.message or "")
         for w in _WORD.findall(text)
     }
-    # One test per kind of entry (BLOCK_KINDS); the reason names the kind that matched.
-    matches = {
-        "email": lambda value: bool(email) and email == value,
-        "domain": lambda value: bool(domain) and (domain == value or domain.endswith("." + value)),
-        "phone_prefix": lambda value: bool(phone) and phone.startswith(value),
-        "word": lambda value: value in words,
+    # "mail.example.com" is blocked by an entry for itself, "example.com" or "com".
+    labels = domain.split(".")
+    return {
+        "blocked_email": [email] if email else [],
+        "blocked_domain": [".".join(labels[i:]) for i in range(len(labels))] if domain else [],
+        "blocked_phone_prefix": [phone[:n] for n in range(2, len(phone) + 1)],
+        "blocked_word": sorted(words),
     }
-    hits = {f"blocked_{k}" for k, value in entries if k in matches and matches[k](value)}
-    return sorted(hits)
 
 
 def block_value(kind: str, value: str) -> str:

@@ -32,6 +32,12 @@ def app(ready_app: Callable[..., Flask]) -> Flask:
     return ready_app(TEAM_EMAILS="team@clinic.example")
 
 
+@pytest.fixture
+def either_app(ready_app: Callable[..., Flask], backend_url: str) -> Flask:
+    """The app on SQLite, then on PostgreSQL: intake reads the block list in SQL of its own."""
+    return ready_app(TEAM_EMAILS="team@clinic.example", DATABASE_URL=backend_url)
+
+
 def contact(**changes: Any) -> intake.Contact:
     values: dict[str, Any] = {"first_name": "Jane", "last_name": "Doe"}
     values.update(changes)
@@ -82,7 +88,8 @@ def test_real_names_are_not_gibberish(app: Flask, name: str) -> None:
     assert lead_row(database(app), lead_id).status == "new"
 
 
-def test_the_block_list_catches_email_domain_phone_prefix_and_word(app: Flask) -> None:
+def test_the_block_list_catches_email_domain_phone_prefix_and_word(either_app: Flask) -> None:
+    app = either_app
     db = database(app)
     with db.transaction() as session:
         spam.block(session, "email", "Bot@Example.com", by=STAFF.email)
@@ -101,6 +108,45 @@ def test_the_block_list_catches_email_domain_phone_prefix_and_word(app: Flask) -
     assert lead_row(db, worded).spam_reasons == ["blocked_word"]
     with db.session() as session:
         assert len(spam.blocked_values(session)) == 4
+
+
+def test_block_list_entries_match_whole_labels_prefixes_and_words_only(
+    either_app: Flask,
+) -> None:
+    """The block list is matched by equality on listed candidates (a domain's suffixes at its
+    dots, a phone's prefixes, the form's words): a near miss is a person's submission."""
+    app = either_app
+    db = database(app)
+    with db.transaction() as session:
+        spam.block(session, "email", "bot@example.com")
+        spam.block(session, "domain", "spammy.example")
+        spam.block(session, "phone_prefix", "+4470")
+        spam.block(session, "word", "viagra")
+    near_misses = [
+        contact(
+            email="notspammy.example@elsewhere.example", phone=None
+        ),  # domain in the local part
+        contact(email="jane@notspammy.example", phone=None),  # not at a dot
+        contact(email="robot@example.com", phone=None),
+        contact(email=None, phone="+447111223344"),
+        contact(email=None, phone="+14470112233"),  # the digits, not at the start
+    ]
+    for who in near_misses:
+        lead_id = submit(app, contact=who, sms_consent=False)
+        assert lead_row(db, lead_id).spam_reasons is None, who
+    assert lead_row(db, submit(app, message="no viagras, please")).spam_reasons is None
+    # Every kind at once: each reason once, in order.
+    both = submit(
+        app,
+        contact=contact(email="bot@example.com", phone="+447011223344"),
+        message="viagra",
+        sms_consent=False,
+    )
+    assert lead_row(db, both).spam_reasons == [
+        "blocked_email",
+        "blocked_phone_prefix",
+        "blocked_word",
+    ]
 
 
 def test_a_bad_block_list_entry_is_refused() -> None:
