@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import BindParameter, Select, select
 from sqlalchemy.orm import Session
 
 from intake_service.models import ConsentEvent, Lead
@@ -124,7 +124,7 @@ def opt_in_row(
     }
 
 
-def latest_action(lead_id: uuid.UUID, channel: str) -> Select[str]:
+def latest_action(lead_id: uuid.UUID | BindParameter[Any], channel: str) -> Select[str]:
     """The query of the lead's latest consent action for `channel` ("opt_in" | "opt_out"),
     also usable as a column of a larger query (delivery reads it with the lead)."""
     return (

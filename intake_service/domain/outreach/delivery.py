@@ -20,11 +20,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from intake_service import logs, metrics
 from intake_service.channels import (
+    CHANNEL_KINDS,
     Channel,
     OutgoingMessage,
     PermanentError,
@@ -90,28 +91,64 @@ def backoff(
     return dt.timedelta(seconds=seconds)
 
 
+# The statements every delivery runs, built once with named parameters: building a statement
+# costs more CPU than running it (docs/performance.md).
+_CLAIM = (
+    update(Message)
+    .where(
+        Message.id == bindparam("message_id"),
+        Message.status.in_(can_move_to(MessageStatus.SENDING)),
+        Message.due_at <= bindparam("now"),
+    )
+    .values(
+        status=MessageStatus.SENDING,
+        attempts=Message.attempts + 1,
+        sending_started_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        held_by=bindparam("holder"),
+    )
+    .returning(Message)
+)
+_TEAM_LEAD = (
+    select(Lead)
+    .where(Lead.id == bindparam("lead_id"))
+    .options(joinedload(Lead.triage), joinedload(Lead.assignee))
+)
+_PATIENT_LEAD = {
+    channel: select(Lead, latest_action(bindparam("lead_id"), channel).scalar_subquery()).where(
+        Lead.id == bindparam("lead_id")
+    )
+    for channel in CHANNEL_KINDS
+}
+# Conditional on still holding the claim (the compare-and-set of _held, in the UPDATE itself):
+# sending -> sent, recorded in one statement without reading the row first.
+_RECORD_SENT = (
+    update(Message)
+    .where(
+        Message.id == bindparam("message_id"),
+        Message.status == MessageStatus.SENDING,
+        Message.attempts == bindparam("attempt"),
+    )
+    .values(
+        status=MessageStatus.SENT,
+        provider_id=bindparam("provider_id"),
+        sent_at=bindparam("now"),
+        last_error=None,
+        needs_reconcile=False,
+        updated_at=bindparam("now"),
+    )
+    .returning(Message)
+)
+
+
 def _claim(session: Session, message_id: int, now: dt.datetime) -> Message | None:
     """The message, claimed for this attempt (compare-and-set), or None if it is not ours.
 
-    RETURNING hands back the claimed row, so the claim is also the read of it.
+    RETURNING hands back the claimed row, so the claim is also the read of it. Whose it is
+    goes with it: if this process stops beating, the scheduler takes it over at once.
     """
-    return session.scalars(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.status.in_(can_move_to(MessageStatus.SENDING)),
-            Message.due_at <= now,
-        )
-        .values(
-            status=MessageStatus.SENDING,
-            attempts=Message.attempts + 1,
-            sending_started_at=now,
-            updated_at=now,
-            # Whose it is: if this process stops beating, the scheduler takes it over at once.
-            held_by=liveness.holder(),
-        )
-        .returning(Message)
-    ).first()
+    params = {"message_id": message_id, "now": now, "holder": liveness.holder()}
+    return session.scalars(_CLAIM, params).first()
 
 
 def _held(session: Session, claim: Claim) -> Message | None:
@@ -140,15 +177,10 @@ def _lead_for_sending(session: Session, message: Message) -> tuple[Lead | None, 
     word on the channel, handed to the contact policy as a fact it need not read again."""
     if message.lead_id is None:
         return None, {}
+    params = {"lead_id": message.lead_id}
     if message.audience == "team":
-        lead = session.scalars(
-            select(Lead)
-            .where(Lead.id == message.lead_id)
-            .options(joinedload(Lead.triage), joinedload(Lead.assignee))
-        ).one()
-        return lead, {}
-    consent = latest_action(message.lead_id, message.channel).scalar_subquery()
-    lead, action = session.execute(select(Lead, consent).where(Lead.id == message.lead_id)).one()
+        return session.scalars(_TEAM_LEAD, params).one(), {}
+    lead, action = session.execute(_PATIENT_LEAD[message.channel], params).one()
     return lead, {("consent", message.channel): action == "opt_in"}
 
 
@@ -411,27 +443,15 @@ def _record_sent(
         if lost is not None
         else {}
     )
+    record = _RECORD_SENT.values(**went_out) if went_out else _RECORD_SENT
+    params = {
+        "message_id": claim.message_id,
+        "attempt": claim.attempt,
+        "provider_id": provider_id,
+        "now": now,
+    }
     with db.transaction() as session:
-        # Conditional on still holding the claim (the compare-and-set of _held, in the UPDATE
-        # itself): sending -> sent, recorded in one statement without reading the row first.
-        message = session.scalars(
-            update(Message)
-            .where(
-                Message.id == claim.message_id,
-                Message.status == MessageStatus.SENDING,
-                Message.attempts == claim.attempt,
-            )
-            .values(
-                status=MessageStatus.SENT,
-                provider_id=provider_id,
-                sent_at=now,
-                last_error=None,
-                needs_reconcile=False,
-                updated_at=now,
-                **went_out,
-            )
-            .returning(Message)
-        ).first()
+        message = session.scalars(record, params).first()
         if message is None:
             log.warning(
                 "message %s was taken over while attempt %d ran", claim.message_id, claim.attempt
