@@ -159,9 +159,12 @@ def defaults(settings: Settings) -> dict[str, Any]:
     }
 
 
+# Read for every lead processed and every message sent: built once, and only the two columns.
+_STORED = select(ClinicSetting.key, ClinicSetting.value).where(ClinicSetting.key.in_(FIELDS))
+
+
 def _stored(session: Session) -> dict[str, Any]:
-    rows = session.scalars(select(ClinicSetting).where(ClinicSetting.key.in_(FIELDS)))
-    return {row.key: row.value for row in rows}
+    return {key: value for key, value in session.execute(_STORED)}
 
 
 def _opening_hours(value: Any, settings: Settings) -> OpeningHours:

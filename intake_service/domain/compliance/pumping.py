@@ -17,7 +17,7 @@ import logging
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import TOLLED_KINDS, kind
@@ -62,13 +62,13 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
         return refused_type
     e164 = lead.address(channel) or ""
     # The pause and both caps in one query.
-    paused, to_number, to_prefix = session.execute(
-        select(
-            _paused(number).exists(),
-            _taken_by_number(e164, now - DAY),
-            text_volume.taken_in_day(prefix_of(number), now),
-        )
-    ).one()
+    params = {
+        **_pause_params(number),
+        "number": e164,
+        "number_since": now - DAY,
+        **text_volume.taken_in_day_params(prefix_of(number), now),
+    }
+    paused, to_number, to_prefix = session.execute(_REFUSAL_COUNTS, params).one()
     if paused:
         return "sms_paused"
     if to_number >= limits.sms_daily_cap_per_number:
@@ -78,56 +78,65 @@ def refusal(session: Session, lead: Lead, channel: str, now: dt.datetime) -> str
     return None
 
 
-def _paused(number: phonenumbers.PhoneNumber) -> Select[int]:
-    """The open pauses of the number's prefix or country."""
-    return select(SmsPause.id).where(
-        SmsPause.lifted_at.is_(None),
-        or_(
-            and_(SmsPause.scope == "prefix", SmsPause.value == prefix_of(number)),
-            and_(SmsPause.scope == "country", SmsPause.value == country_of(number)),
-        ),
+# The statements below run for every text planned and sent: built once, with named parameters.
+# The open pauses of the prefix bound as "pause_prefix" or the country bound as "pause_country".
+_PAUSED = select(SmsPause.id).where(
+    SmsPause.lifted_at.is_(None),
+    or_(
+        and_(SmsPause.scope == "prefix", SmsPause.value == bindparam("pause_prefix")),
+        and_(SmsPause.scope == "country", SmsPause.value == bindparam("pause_country")),
+    ),
+)
+# Texts to the number bound as "number" the provider took since "number_since" (its
+# recipient index).
+_TAKEN_BY_NUMBER = (
+    select(func.count())
+    .where(
+        Message.recipient == bindparam("number"),
+        Message.created_at >= bindparam("number_since"),
+        Message.channel.in_(TOLLED_KINDS),
+        Message.audience == "patient",
+        Message.status.in_(AT_PROVIDER),
     )
+    .scalar_subquery()
+)
+_REFUSAL_COUNTS = select(_PAUSED.exists(), _TAKEN_BY_NUMBER, text_volume.TAKEN_IN_DAY)
 
 
-def _taken_by_number(e164: str, since: dt.datetime) -> ColumnElement[int]:
-    """Texts to this number the provider took since `since` (its recipient index)."""
-    return (
-        select(func.count())
-        .where(
-            Message.recipient == e164,
-            Message.created_at >= since,
-            Message.channel.in_(TOLLED_KINDS),
-            Message.audience == "patient",
-            Message.status.in_(AT_PROVIDER),
-        )
-        .scalar_subquery()
-    )
+def _pause_params(number: phonenumbers.PhoneNumber) -> dict[str, str]:
+    return {"pause_prefix": prefix_of(number), "pause_country": country_of(number)}
+
+
+# Texts planned to the prefix and to the country (bound as "prefix" and "country"): in the last
+# hour and in it with the week before, from the hourly counts of both scopes in one query.
+_SCOPES = {
+    "prefix": and_(TextVolume.scope == "prefix", TextVolume.value == bindparam("prefix")),
+    "country": and_(TextVolume.scope == "country", TextVolume.value == bindparam("country")),
+}
+_LAST_HOUR = text_volume.in_window(TextVolume.planned, "hour")
+_WITH_WEEK = text_volume.in_window(TextVolume.planned, "week")
+_SURGE_COUNTS = select(
+    _LAST_HOUR.filter(_SCOPES["prefix"]),
+    _WITH_WEEK.filter(_SCOPES["prefix"]),
+    _LAST_HOUR.filter(_SCOPES["country"]),
+    _WITH_WEEK.filter(_SCOPES["country"]),
+).where(or_(*_SCOPES.values()), TextVolume.hour >= bindparam("since"))
 
 
 def _surge_counts(
     session: Session, prefix: str, country: str, now: dt.datetime
 ) -> dict[str, tuple[float, float]]:
     """Texts planned to the prefix and to the country: (in the last hour, in the week before
-    it), from the hourly counts of both scopes in one query."""
-    scopes = {
-        "prefix": and_(TextVolume.scope == "prefix", TextVolume.value == prefix),
-        "country": and_(TextVolume.scope == "country", TextVolume.value == country),
+    it)."""
+    params = {
+        "prefix": prefix,
+        "country": country,
+        "since": text_volume.hour_of(now - HOUR - BASELINE),
+        **text_volume.window_params("hour", now, HOUR),
+        **text_volume.window_params("week", now, HOUR + BASELINE),
     }
-    last_hour = text_volume.in_window(TextVolume.planned, now, HOUR)
-    with_week = text_volume.in_window(TextVolume.planned, now, HOUR + BASELINE)
     prefix_hour, prefix_all, country_hour, country_all = (
-        float(total or 0)
-        for total in session.execute(
-            select(
-                last_hour.filter(scopes["prefix"]),
-                with_week.filter(scopes["prefix"]),
-                last_hour.filter(scopes["country"]),
-                with_week.filter(scopes["country"]),
-            ).where(
-                or_(*scopes.values()),
-                TextVolume.hour >= text_volume.hour_of(now - HOUR - BASELINE),
-            )
-        ).one()
+        float(total or 0) for total in session.execute(_SURGE_COUNTS, params).one()
     )
     return {
         "prefix": (prefix_hour, prefix_all - prefix_hour),

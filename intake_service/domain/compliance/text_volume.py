@@ -26,9 +26,10 @@ from typing import Any
 
 import phonenumbers
 from sqlalchemy import (
-    ColumnElement,
     Connection,
+    Float,
     SQLColumnExpression,
+    bindparam,
     case,
     delete,
     event,
@@ -101,33 +102,43 @@ def count_taken(session: Session, recipient: str, at: dt.datetime) -> None:
         _add(session.connection(), Counter(), taken)
 
 
-def in_window(column: SQLColumnExpression[int], now: dt.datetime, span: dt.timedelta) -> Any:
-    """SUM(column) over the hourly rows of the `span` to `now`: the sliding-window estimate, in
-    which the oldest hour counts for the part of it inside the window. Add .filter() for one
-    scope; NULL when no row is in the window."""
-    start = now - span
-    oldest = hour_of(start)
-    share_of_oldest = 1 - (start - oldest) / HOUR
+def in_window(column: SQLColumnExpression[int], window: str) -> Any:
+    """SUM(column) over the hourly rows of a window ending now: the sliding-window estimate, in
+    which the oldest hour counts for the part of it inside the window. The window's bounds are
+    parameters named after `window` (see window_params), so a statement using this is built
+    once. Add .filter() for one scope; NULL when no row is in the window."""
+    oldest = bindparam(f"{window}_oldest", type_=TextVolume.hour.type)
     weight = case(
         (TextVolume.hour < oldest, literal(0.0)),
-        (TextVolume.hour == oldest, literal(share_of_oldest)),
+        (TextVolume.hour == oldest, bindparam(f"{window}_share", type_=Float)),
         else_=literal(1.0),
     )
     return func.sum(column * weight)
 
 
-def taken_in_day(prefix: str, now: dt.datetime) -> ColumnElement[float]:
-    """Texts to the prefix the provider took in the last day, as a scalar subquery, so the
-    send-time checks stay one query."""
-    return (
-        select(func.coalesce(in_window(TextVolume.at_provider, now, DAY), 0))
-        .where(
-            TextVolume.scope == "prefix",
-            TextVolume.value == prefix,
-            TextVolume.hour >= hour_of(now - DAY),
-        )
-        .scalar_subquery()
+def window_params(window: str, now: dt.datetime, span: dt.timedelta) -> dict[str, Any]:
+    """The values of in_window's parameters for the `span` to `now`."""
+    start = now - span
+    oldest = hour_of(start)
+    return {f"{window}_oldest": oldest, f"{window}_share": 1 - (start - oldest) / HOUR}
+
+
+# Texts to the prefix bound as "day_prefix" the provider took in the last day, as a scalar
+# subquery, so the send-time checks stay one query (see taken_in_day_params).
+TAKEN_IN_DAY = (
+    select(func.coalesce(in_window(TextVolume.at_provider, "day"), 0))
+    .where(
+        TextVolume.scope == "prefix",
+        TextVolume.value == bindparam("day_prefix"),
+        TextVolume.hour >= bindparam("day_oldest"),
     )
+    .scalar_subquery()
+)
+
+
+def taken_in_day_params(prefix: str, now: dt.datetime) -> dict[str, Any]:
+    """The values of TAKEN_IN_DAY's parameters."""
+    return {"day_prefix": prefix, **window_params("day", now, DAY)}
 
 
 def forget_before(session: Session, now: dt.datetime) -> None:
@@ -151,21 +162,27 @@ def _count_new_texts(session: Session, _flush: UOWTransaction) -> None:
         _add(session.connection(), planned, taken)
 
 
+def _upsert(dialect: Any) -> Any:
+    insert = dialect.insert(TextVolume)
+    return insert.on_conflict_do_update(
+        index_elements=["scope", "value", "hour"],
+        set_={
+            "planned": TextVolume.planned + insert.excluded.planned,
+            "at_provider": TextVolume.at_provider + insert.excluded.at_provider,
+        },
+    )
+
+
+# Adding to a count, creating its row as needed: built once per dialect.
+_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
+
+
 def _add(connection: Connection, planned: Counter[Key], taken: Counter[Key]) -> None:
-    """Add to the hourly counts in one statement, creating rows as needed, in key order."""
+    """Add to the hourly counts, creating rows as needed, in key order."""
     rows = [
         {"scope": s, "value": v, "hour": h, "planned": planned[k], "at_provider": taken[k]}
         for k in sorted(planned.keys() | taken.keys())
         for s, v, h in [k]
     ]
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(TextVolume).values(rows)
-    connection.execute(
-        insert.on_conflict_do_update(
-            index_elements=["scope", "value", "hour"],
-            set_={
-                "planned": TextVolume.planned + insert.excluded.planned,
-                "at_provider": TextVolume.at_provider + insert.excluded.at_provider,
-            },
-        )
-    )
+    upsert = _UPSERT["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    connection.execute(upsert, rows[0] if len(rows) == 1 else rows)

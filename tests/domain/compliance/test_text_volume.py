@@ -153,8 +153,10 @@ def test_the_window_counts_its_oldest_hour_for_the_part_inside_it(
 
     def last_hour(now: dt.datetime) -> float:
         with db.session() as session:
-            total = text_volume.in_window(TextVolume.planned, now, dt.timedelta(hours=1))
-            return float(session.execute(sa.select(sa.func.coalesce(total, 0))).scalar_one())
+            total = text_volume.in_window(TextVolume.planned, "hour")
+            params = text_volume.window_params("hour", now, dt.timedelta(hours=1))
+            query = sa.select(sa.func.coalesce(total, 0))
+            return float(session.execute(query, params).scalar_one())
 
     assert last_hour(NOW) == 0
     for hours_ago, planned in ((0, 10), (1, 40), (2, 99)):
