@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import phonenumbers
@@ -149,10 +150,17 @@ def forget_before(session: Session, now: dt.datetime) -> None:
 @event.listens_for(Session, "after_flush")
 def _count_new_texts(session: Session, _flush: UOWTransaction) -> None:
     """Count the patients' texts this flush inserted, in the flush's own transaction."""
+    count_planned(session, [item for item in session.new if isinstance(item, Message)])
+
+
+def count_planned(session: Session, messages: Iterable[Message]) -> None:
+    """Count the patients' texts among `messages`, just written (not committed): the flush
+    hook above counts what the unit of work inserts, and planning calls it for the rows it
+    inserts itself."""
     planned: Counter[Key] = Counter()
     taken: Counter[Key] = Counter()
-    for message in session.new:
-        if not isinstance(message, Message) or not counted(message):
+    for message in messages:
+        if not counted(message):
             continue
         for scope, value in scopes_of(message.recipient):
             planned[scope, value, hour_of(message.created_at or utcnow())] += 1

@@ -15,11 +15,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from intake_service import channels
 from intake_service.config import Settings
+from intake_service.domain.compliance import text_volume
 from intake_service.domain.compliance.policy import Facts, Purpose, can_contact
 from intake_service.domain.leads import routing
 from intake_service.domain.templates.versions import TemplateMissing, current_version
@@ -229,9 +230,9 @@ def plan(
     and an urgent lead first contact only: a person calls. `facts`: what the caller already
     read for the policy in this transaction (policy.Facts).
     """
-    existing = set(session.scalars(select(Message.plan_key).where(Message.lead_id == lead.id)))
+    existing = set(session.scalars(_PLAN_KEYS, {"lead_id": lead.id}))
     facts = {} if facts is None else facts
-    planned = []
+    rows = []
     for step in steps:
         for recipient in recipients(session, lead, step, settings, now, facts):
             plan_key = plan_key_for(step.key, step.audience, step.channel, recipient)
@@ -239,25 +240,33 @@ def plan(
                 continue
             # Due relative to the lead's arrival, so a late or repeated planning keeps the rhythm.
             due_at = max(now, lead.created_at + step.delay) if step.delay else now
-            planned.append(
-                Message(
-                    lead_id=lead.id,
-                    plan_key=plan_key,
-                    step_key=step.key,
-                    audience=step.audience,
-                    channel=step.channel,
-                    template_key=step.template_key,
-                    recipient=recipient,
-                    due_at=due_at,
-                    created_at=now,
-                )
+            rows.append(
+                {
+                    "lead_id": lead.id,
+                    "plan_key": plan_key,
+                    "step_key": step.key,
+                    "audience": step.audience,
+                    "channel": step.channel,
+                    "template_key": step.template_key,
+                    "recipient": recipient,
+                    "due_at": due_at,
+                    "created_at": now,
+                }
             )
             existing.add(plan_key)
-    # Added after every question to the policy, so no query flushes them one at a time: the
-    # flush writes them all in one INSERT.
-    session.add_all(planned)
-    session.flush()
+    session.flush()  # what the caller changed first, as the unit of work would have
+    if not rows:
+        return []
+    # Written after every question to the policy, in one INSERT that hands the rows back as
+    # Messages: the unit of work's bookkeeping per object was most of a planning's CPU.
+    planned = list(session.scalars(_ADD_MESSAGES, rows))
+    # Not a flush, so the texts' hourly counts are added here, in the same transaction.
+    text_volume.count_planned(session, planned)
     return planned
+
+
+_PLAN_KEYS = select(Message.plan_key).where(Message.lead_id == bindparam("lead_id"))
+_ADD_MESSAGES = insert(Message).returning(Message, sort_by_parameter_order=True)
 
 
 def plan_key_for(step_key: str, audience: str, channel: str, recipient: str) -> str:
