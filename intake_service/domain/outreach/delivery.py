@@ -131,7 +131,7 @@ _RECORD_SENT = (
     )
     .values(
         status=MessageStatus.SENT,
-        provider_id=bindparam("provider_id"),
+        provider_id=bindparam("sid"),
         sent_at=bindparam("now"),
         last_error=None,
         needs_reconcile=False,
@@ -411,15 +411,32 @@ def finish_attempt(
     provider_id: str | None = None,
 ) -> None:
     """Close an open attempt row with its outcome (not committed)."""
-    session.execute(
-        update(DeliveryAttempt)
-        .where(
-            DeliveryAttempt.message_id == message_id,
-            DeliveryAttempt.number == number,
-            DeliveryAttempt.outcome.is_(None),
-        )
-        .values(finished_at=utcnow(), outcome=outcome, detail=detail, provider_id=provider_id)
+    params = {
+        "of_message": message_id,
+        "of_number": number,
+        "finished": utcnow(),
+        "ended_as": outcome,
+        "why": detail,
+        "sid": provider_id,
+    }
+    session.execute(_FINISH_ATTEMPT, params)
+
+
+_FINISH_ATTEMPT = (
+    update(DeliveryAttempt)
+    .where(
+        DeliveryAttempt.message_id == bindparam("of_message"),
+        DeliveryAttempt.number == bindparam("of_number"),
+        DeliveryAttempt.outcome.is_(None),
     )
+    # Parameters named apart from the columns: an UPDATE keeps those names for its SET.
+    .values(
+        finished_at=bindparam("finished"),
+        outcome=bindparam("ended_as"),
+        detail=bindparam("why"),
+        provider_id=bindparam("sid"),
+    )
+)
 
 
 def _finish_attempt(
@@ -447,7 +464,7 @@ def _record_sent(
     params = {
         "message_id": claim.message_id,
         "attempt": claim.attempt,
-        "provider_id": provider_id,
+        "sid": provider_id,
         "now": now,
     }
     with db.transaction() as session:

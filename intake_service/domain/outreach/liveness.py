@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Interval, Select, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.channels import TransientError
@@ -173,10 +173,22 @@ def _cutoff(session_or_db: Session | Database, dead_after: float) -> Any:
     return database_now(session_or_db) - dt.timedelta(seconds=dead_after)
 
 
-def dead_holders(session_or_db: Session | Database, dead_after: float) -> Select[Any]:
-    """The ids of worker processes whose heartbeat stopped: a subquery for held_by."""
-    cutoff = _cutoff(session_or_db, dead_after)
+def dead_holders(dialect: str) -> Select[Any]:
+    """The ids of worker processes whose heartbeat stopped: a subquery for held_by, built once
+    with the cutoff a parameter (see dead_params): on PostgreSQL "dead_after" before the
+    database's now (one clock for every host), elsewhere "dead_before"."""
+    if dialect == "postgresql":
+        cutoff: Any = func.now() - bindparam("dead_after", type_=Interval)
+    else:
+        cutoff = bindparam("dead_before", type_=WorkerHeartbeat.seen_at.type)
     return select(WorkerHeartbeat.id).where(WorkerHeartbeat.seen_at < cutoff)
+
+
+def dead_params(dialect: str, dead_after: float) -> dict[str, Any]:
+    """The values of dead_holders' parameters."""
+    if dialect == "postgresql":
+        return {"dead_after": dt.timedelta(seconds=dead_after)}
+    return {"dead_before": utcnow() - dt.timedelta(seconds=dead_after)}
 
 
 def bury_dead(session: Session, dead_after: float) -> dt.datetime | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Select, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker
@@ -87,32 +88,73 @@ def claim_in(
     with what the caller wrote, so a lead's processing and the claim of its first messages are
     one transaction."""
     now = utcnow()
+    pacer = pacer_for(policy.sms_pace)
+    dialect = session.get_bind().dialect.name
+    query = _due_query(
+        dialect, pacer is not None, lead_id is not None, inbound_message_id is not None
+    )
+    params = {
+        "now": now,
+        "stale_before": now - dt.timedelta(seconds=policy.stale_after),
+        "requeue_before": now - dt.timedelta(seconds=policy.requeue_after),
+        # Paced texts are handed on a little ahead of their slots, to wait on a worker's timer.
+        "ahead": now + dt.timedelta(seconds=policy.pace_lookahead),
+        "lead_id": lead_id,
+        "inbound_message_id": inbound_message_id,
+        **liveness.dead_params(dialect, policy.worker_dead_after),
+    }
+    rows = session.execute(query, params).all()
+    if not rows:
+        return []
+    paced = text_pacing.Plan({}, {})
+    if pacer is not None:
+        paced = _pace(session, pacer, rows, now, policy.pace_lookahead)
+    claiming = [row.id for row in rows if row.id not in paced.wait]
+    moved = set(session.scalars(_QUEUE, {"ids": claiming, "now": now}))
+    # In due order, and only what the UPDATE moved: a row whose status changed since the
+    # SELECT is not ours to hand on.
+    claimed = [
+        Due(row.id, row.channel, row.audience, _ahead(paced.hand.get(row.id), now))
+        for row in rows
+        if row.id in moved
+    ]
+    abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
+    for row in abandoned:
+        finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
+    if abandoned:
+        log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
+    return claimed
+
+
+@functools.cache
+def _due_query(
+    dialect: str, paced: bool, by_lead: bool, by_inbound: bool
+) -> Select[int, str, int, str, str, dt.datetime, str]:
+    """The query of what is due to claim, built once for each shape it takes (named
+    parameters: see claim_in)."""
     stale_sending = (Message.status == MessageStatus.SENDING) & (
-        (Message.sending_started_at < now - dt.timedelta(seconds=policy.stale_after))
-        | Message.held_by.in_(liveness.dead_holders(session, policy.worker_dead_after))
+        (Message.sending_started_at < bindparam("stale_before"))
+        | Message.held_by.in_(liveness.dead_holders(dialect))
     )
     due = (
-        ((Message.status == MessageStatus.PLANNED) & (Message.due_at <= now))
+        ((Message.status == MessageStatus.PLANNED) & (Message.due_at <= bindparam("now")))
         | (
             (Message.status == MessageStatus.QUEUED)
-            & (Message.queued_at < now - dt.timedelta(seconds=policy.requeue_after))
+            & (Message.queued_at < bindparam("requeue_before"))
         )
         | stale_sending
     )
-    pacer = pacer_for(policy.sms_pace)
-    if pacer is not None:
-        # Paced texts are handed on a little ahead of their slots, to wait on a worker's timer.
-        ahead = now + dt.timedelta(seconds=policy.pace_lookahead)
+    if paced:
         due = due | (
             (Message.status == MessageStatus.PLANNED)
             & Message.channel.in_(PACED_KINDS)
-            & (Message.due_at <= ahead)
+            & (Message.due_at <= bindparam("ahead"))
         )
-    if lead_id is not None:
-        due = due & (Message.lead_id == lead_id)
-    if inbound_message_id is not None:
-        due = due & (Message.inbound_message_id == inbound_message_id)
-    rows = session.execute(
+    if by_lead:
+        due = due & (Message.lead_id == bindparam("lead_id"))
+    if by_inbound:
+        due = due & (Message.inbound_message_id == bindparam("inbound_message_id"))
+    return (
         select(
             Message.id,
             Message.status,
@@ -127,44 +169,26 @@ def claim_in(
         .order_by(case((Message.template_key.in_(URGENT_TEMPLATES), 0), else_=1), Message.due_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True)
-    ).all()
-    if not rows:
-        return []
-    paced = text_pacing.Plan({}, {})
-    if pacer is not None:
-        paced = _pace(session, pacer, rows, now, policy.pace_lookahead)
-    claiming = [row.id for row in rows if row.id not in paced.wait]
-    moved = set(
-        session.scalars(
-            update(Message)
-            .where(Message.id.in_(claiming), Message.status.in_(CLAIMABLE))
-            .values(
-                # A dead worker may have reached the provider: look before sending again.
-                needs_reconcile=case(
-                    (Message.status == MessageStatus.SENDING, True),
-                    else_=Message.needs_reconcile,
-                ),
-                status=MessageStatus.QUEUED,
-                queued_at=now,
-                updated_at=now,
-                held_by=None,
-            )
-            .returning(Message.id)
-        )
     )
-    # In due order, and only what the UPDATE moved: a row whose status changed since the
-    # SELECT is not ours to hand on.
-    claimed = [
-        Due(row.id, row.channel, row.audience, _ahead(paced.hand.get(row.id), now))
-        for row in rows
-        if row.id in moved
-    ]
-    abandoned = [row for row in rows if row.id in moved and row.status == MessageStatus.SENDING]
-    for row in abandoned:
-        finish_attempt(session, row.id, row.attempts, "abandoned", "worker lost mid-send")
-    if abandoned:
-        log.warning("%d messages left in sending by a lost worker; reconciling", len(abandoned))
-    return claimed
+
+
+# The claim of what the query found: queued, if it is still claimable.
+_QUEUE = (
+    update(Message)
+    .where(Message.id.in_(bindparam("ids", expanding=True)), Message.status.in_(CLAIMABLE))
+    .values(
+        # A dead worker may have reached the provider: look before sending again.
+        needs_reconcile=case(
+            (Message.status == MessageStatus.SENDING, True),
+            else_=Message.needs_reconcile,
+        ),
+        status=MessageStatus.QUEUED,
+        queued_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        held_by=None,
+    )
+    .returning(Message.id)
+)
 
 
 def _pace(

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, contains_eager
 
 from intake_service.channels import kind
@@ -204,19 +204,28 @@ def load_defaults(session: Session, root: Path | None = None) -> list[TemplateVe
     return saved
 
 
+# One query for the newest version and its template (the caller reads version.template), built
+# once: every message sent asks it.
+_CURRENT_VERSION = (
+    select(TemplateVersion)
+    .join(TemplateVersion.template)
+    .where(
+        Template.key == bindparam("key"),
+        Template.channel == bindparam("channel"),
+        Template.locale == bindparam("locale"),
+    )
+    .options(contains_eager(TemplateVersion.template))
+    .order_by(TemplateVersion.version.desc())
+    .limit(1)
+)
+
+
 def current_version(
     session: Session, key: str, channel: str, locale: str = DEFAULT_LOCALE
 ) -> TemplateVersion:
     """The version in force (the newest) in exactly `locale`; raises TemplateMissing."""
-    # One query for the newest version and its template (the caller reads version.template).
-    latest = session.scalars(
-        select(TemplateVersion)
-        .join(TemplateVersion.template)
-        .where(Template.key == key, Template.channel == channel, Template.locale == locale)
-        .options(contains_eager(TemplateVersion.template))
-        .order_by(TemplateVersion.version.desc())
-        .limit(1)
-    ).first()
+    params = {"key": key, "channel": channel, "locale": locale}
+    latest = session.scalars(_CURRENT_VERSION, params).first()
     if latest is None:
         where = "" if locale == DEFAULT_LOCALE else f" in {locale}"
         raise TemplateMissing(
