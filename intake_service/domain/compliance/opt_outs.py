@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
@@ -68,8 +68,11 @@ def number_opted_out(session: Session, phone: str | None) -> bool:
     """True when `phone` texted STOP (or Twilio said so) and has not texted START since."""
     if not phone:
         return False
-    found = session.scalar(select(PhoneOptOut.id).where(PhoneOptOut.phone == phone))
-    return found is not None
+    return session.scalar(_OPTED_OUT, {"phone": phone}) is not None
+
+
+# Asked for every text planned and sent: built once.
+_OPTED_OUT = select(PhoneOptOut.id).where(PhoneOptOut.phone == bindparam("phone"))
 
 
 def blocked(session: Session, channel: str, address: str | None) -> bool:

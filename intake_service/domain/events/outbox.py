@@ -149,8 +149,12 @@ def republish_taken_before(
 
 def mark_processed(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:
     """Record that the lead's submitted events were taken (not committed)."""
-    session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.lead_id == lead_id, OutboxEvent.processed_at.is_(None))
-        .values(processed_at=now)
-    )
+    session.execute(_MARK_PROCESSED, {"of_lead": lead_id, "at": now})
+
+
+# Run for every lead processed: built once.
+_MARK_PROCESSED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.lead_id == bindparam("of_lead"), OutboxEvent.processed_at.is_(None))
+    .values(processed_at=bindparam("at"))
+)

@@ -8,24 +8,27 @@ import datetime as dt
 import uuid
 import zoneinfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from intake_service.domain.leads.callback_times import CallbackAsk
 from intake_service.models import CallbackRequest, Lead
 
+# Read for every team email: built once, with the lead as a parameter.
+_OPEN_PATIENT_CALLBACK = (
+    select(CallbackRequest)
+    .where(
+        CallbackRequest.lead_id == bindparam("lead_id"),
+        CallbackRequest.origin == "patient",
+        CallbackRequest.completed_at.is_(None),
+    )
+    .order_by(CallbackRequest.created_at.desc())
+    .limit(1)
+)
+
 
 def open_patient_callback(session: Session, lead_id: uuid.UUID) -> CallbackRequest | None:
-    return session.scalars(
-        select(CallbackRequest)
-        .where(
-            CallbackRequest.lead_id == lead_id,
-            CallbackRequest.origin == "patient",
-            CallbackRequest.completed_at.is_(None),
-        )
-        .order_by(CallbackRequest.created_at.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_OPEN_PATIENT_CALLBACK, {"lead_id": lead_id}).first()
 
 
 def request_callback(

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from intake_service import metrics
@@ -32,6 +32,28 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
     return [due.id for due in process_lead_routed(db, settings, lead_id)]
 
 
+# The lead locked for processing, with its triage and the consent ledger's latest word per
+# channel; then its latest submission with the count of them. Built once (docs/performance.md).
+_LEAD_FOR_PROCESSING = (
+    select(
+        Lead,
+        *(
+            latest_action(bindparam("lead_id"), channel).scalar_subquery()
+            for channel in CHANNEL_KINDS
+        ),
+    )
+    .where(Lead.id == bindparam("lead_id"))
+    .options(joinedload(Lead.triage))
+    .with_for_update(of=Lead)
+)
+_LATEST_SUBMISSION = (
+    select(Submission, func.count().over())
+    .where(Submission.lead_id == bindparam("lead_id"))
+    .order_by(Submission.created_at.desc())
+    .limit(1)
+)
+
+
 def process_lead_routed(
     db: Database, settings: Settings, lead_id: uuid.UUID
 ) -> list[scheduler.Due]:
@@ -42,30 +64,17 @@ def process_lead_routed(
         # The row lock serialises two workers given the same lead (SQLite has one writer anyway).
         # Read with it: the triage (none yet on a first processing, a lazy load would ask) and
         # the consent ledger's latest word per channel, for the planning's contact policy.
-        consent = {
-            channel: latest_action(lead_id, channel).scalar_subquery() for channel in CHANNEL_KINDS
-        }
-        row = session.execute(
-            select(Lead, *consent.values())
-            .where(Lead.id == lead_id)
-            .options(joinedload(Lead.triage))
-            .with_for_update(of=Lead)
-        ).first()
+        row = session.execute(_LEAD_FOR_PROCESSING, {"lead_id": lead_id}).first()
         if row is None:
             log.warning("lead %s not found; nothing to process", lead_id)
             return []
         lead = row[0]
         facts: Facts = {
             ("consent", channel): action == "opt_in"
-            for channel, action in zip(consent, row[1:], strict=True)
+            for channel, action in zip(CHANNEL_KINDS, row[1:], strict=True)
         }
         # The latest submission, and how many the lead has (a returning lead's team email).
-        found = session.execute(
-            select(Submission, func.count().over())
-            .where(Submission.lead_id == lead.id)
-            .order_by(Submission.created_at.desc())
-            .limit(1)
-        ).first()
+        found = session.execute(_LATEST_SUBMISSION, {"lead_id": lead.id}).first()
         # None only for a lead whose submissions retention erased: it was triaged long ago.
         submission, submissions = (found[0], found[1]) if found is not None else (None, 0)
         if lead.triage is None:

@@ -9,7 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from intake_service.channels import kind
@@ -101,17 +101,28 @@ def patient_context(
     }
 
 
+# The reads of every team email, built once with named parameters (docs/performance.md).
+_FAILED = (
+    select(Message.channel, Message.last_error)
+    .where(
+        Message.lead_id == bindparam("lead_id"),
+        Message.audience == "patient",
+        Message.status == MessageStatus.FAILED,
+    )
+    .order_by(Message.id)
+)
+_OPEN_PAUSES = select(SmsPause).where(SmsPause.lifted_at.is_(None)).order_by(SmsPause.paused_at)
+_LATEST_FORM = (
+    select(Submission.form, func.count().over())
+    .where(Submission.lead_id == bindparam("lead_id"))
+    .order_by(Submission.created_at.desc())
+    .limit(1)
+)
+
+
 def delivery_problems(session: Session, lead: Lead) -> list[str]:
     """Why the patient's messages failed, one line per channel: reasons, never content."""
-    failed = session.execute(
-        select(Message.channel, Message.last_error)
-        .where(
-            Message.lead_id == lead.id,
-            Message.audience == "patient",
-            Message.status == MessageStatus.FAILED,
-        )
-        .order_by(Message.id)
-    ).all()
+    failed = session.execute(_FAILED, {"lead_id": lead.id}).all()
     problems: dict[str, str] = {}
     for channel, error in failed:
         problems.setdefault(channel, f"{kind(channel).label}: {error or 'failed'}")
@@ -216,9 +227,7 @@ def returning_count(session: Session, lead: Lead) -> int:
 
 def sms_pauses(session: Session, zone: str) -> list[dict[str, str]]:
     """Texting paused against SMS pumping (prefixes and countries, never a person's number)."""
-    rows = session.scalars(
-        select(SmsPause).where(SmsPause.lifted_at.is_(None)).order_by(SmsPause.paused_at)
-    )
+    rows = session.scalars(_OPEN_PAUSES)
     return [
         {
             "scope": p.scope,
@@ -237,12 +246,7 @@ def latest_form(session: Session, lead: Lead) -> str | None:
 
 def latest_form_and_returns(session: Session, lead: Lead) -> tuple[str | None, int]:
     """latest_form and returning_count in one query (the submission count as a window)."""
-    row = session.execute(
-        select(Submission.form, func.count().over())
-        .where(Submission.lead_id == lead.id)
-        .order_by(Submission.created_at.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_LATEST_FORM, {"lead_id": lead.id}).first()
     if row is None:
         return None, 0
     return row[0], max(0, int(row[1]) - 1)
