@@ -108,6 +108,8 @@ _CLAIM = (
         held_by=bindparam("holder"),
     )
     .returning(Message)
+    # The row comes back from RETURNING: nothing in the session to bring up to date.
+    .execution_options(synchronize_session=False)
 )
 _TEAM_LEAD = (
     select(Lead)
@@ -138,6 +140,8 @@ _RECORD_SENT = (
         updated_at=bindparam("now"),
     )
     .returning(Message)
+    # The row comes back from RETURNING: nothing in the session to bring up to date.
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -436,6 +440,8 @@ _FINISH_ATTEMPT = (
         detail=bindparam("why"),
         provider_id=bindparam("sid"),
     )
+    # Nothing reads the attempt's row again in the session that closes it.
+    .execution_options(synchronize_session=False)
 )
 
 
