@@ -39,7 +39,7 @@ def main() -> None:
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     intake = intake_throughput.run(seconds, 16)
     speed = speed_to_lead.run(leads, 50.0, "prefork", 2, 0)
-    worker = worker_throughput.run(drain, 4 * drain, "prefork", 2)
+    worker = worker_throughput.rounds(3, drain, 4 * drain, "prefork", 2)
     flood = burst.run(10_000 if args.long else 500, 0, 32, 1800.0 if args.long else 300.0)
     paced = burst.run(1500 if args.long else 200, 10, 32, 600.0 if args.long else 300.0)
     pumping = pumping_checks.run(60_000 if args.long else 20_000, 300)
