@@ -79,16 +79,9 @@ def form_signals(
     return tuple(signals)
 
 
-def content_reasons(
-    session: Session,
-    data: SubmissionInput,
-    limits: AbuseSettings,
-    blocked: list[str] | None = None,
-) -> list[str]:
-    """Why the content looks like spam: link and gibberish heuristics and the block list.
-
-    `blocked` is what BLOCKED_CHECKS found, when the caller read them with its own lookups;
-    without it the block list is read here.
+def content_reasons(data: SubmissionInput, limits: AbuseSettings, blocked: list[str]) -> list[str]:
+    """Why the content looks like spam: link and gibberish heuristics, and `blocked`, the
+    block list's reasons that BLOCKED_CHECKS found (intake reads them with its other lookups).
     """
     contact = data.contact
     reasons: list[str] = []
@@ -99,21 +92,13 @@ def content_reasons(
         reasons.append("links")
     if any(_gibberish(token) for name in names for token in name.split()):
         reasons.append("gibberish_name")
-    if blocked is None:
-        row = session.execute(select(*BLOCKED_CHECKS), blocked_params(data)).one()
-        blocked = [check.name for check, hit in zip(BLOCKED_CHECKS, row, strict=True) if hit]
     reasons.extend(sorted(blocked))
     return reasons
 
 
-def reasons_for(
-    session: Session,
-    data: SubmissionInput,
-    limits: AbuseSettings,
-    blocked: list[str] | None = None,
-) -> list[str]:
+def reasons_for(data: SubmissionInput, limits: AbuseSettings, blocked: list[str]) -> list[str]:
     """Every reason to store this submission as spam; [] for one that looks like a person's."""
-    return [*data.bot_signals, *content_reasons(session, data, limits, blocked)]
+    return [*data.bot_signals, *content_reasons(data, limits, blocked)]
 
 
 def limits_of(session: Session) -> AbuseSettings:

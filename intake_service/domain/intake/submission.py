@@ -206,21 +206,21 @@ def accept(
     # Evidence must be a real address (a forwarded header can hold anything) and fit its column.
     ip = rules.client_ip(data.ip)
     agent = rules.user_agent(data.user_agent)
-    reasons = spam.reasons_for(session, data, limits, known.blocked)
+    reasons = spam.reasons_for(data, limits, known.blocked)
     # A person asking again joins their lead; a bot's post never joins a person's.
     lead = None if reasons and not urgent else _returning(session, known.returning_id, urgent)
     connection = session.connection()
     if lead is not None:
-        lead_id, lead_urgent, spam_status = lead.id, lead.urgent, False
+        lead_id, lead_urgent = lead.id, lead.urgent
         addresses = {"sms": lead.phone, "email": lead.email}
         outcome = "duplicate"
     else:
         row = _new_lead(data, now, urgent, reasons)
         row.update(contact_hashes(connection.dialect, contact.phone, contact.email))
         connection.execute(_INSERT_LEAD, row)
-        lead_id, lead_urgent, spam_status = row["id"], urgent, row["status"] == spam.SPAM
+        lead_id, lead_urgent = row["id"], urgent
         addresses = {"sms": contact.phone, "email": contact.email}
-        outcome = "spam" if spam_status else "accepted"
+        outcome = "spam" if row["status"] == spam.SPAM else "accepted"
     submission_id = uuid.uuid4()
     connection.execute(
         _INSERT_SUBMISSION,
