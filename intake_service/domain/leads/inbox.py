@@ -187,7 +187,7 @@ def rows(
         .outerjoin(User, User.id == Lead.assignee_id)
         .outerjoin(Escalation, _first_rung())
         .where(Lead.id.in_(ids))
-    ).tuples()
+    )
     position = {lead_id: at for at, lead_id in enumerate(ids)}
     ordered = sorted(details, key=lambda found: position[found[0].id])
     found = []
