@@ -195,7 +195,9 @@ def test_under_a_backlog_a_worker_takes_team_alerts_and_processing_before_patien
     )
     taken: list[int] = []
 
-    @probe.task(name=broker.DELIVER)
+    # shared=False: a shared task would be added to every Celery app this process makes later,
+    # the service's too, in place of its real deliver.
+    @probe.task(name=broker.DELIVER, shared=False)
     def record(message_id: int) -> None:
         taken.append(message_id)
 
