@@ -9,8 +9,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, parseaddr
 
 from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
 from intake_service.config import Settings, SmtpSettings
@@ -26,21 +31,58 @@ def message_id_header(message_id: int, mail_from: str) -> str:
     return f"<intake-message-{message_id}@{domain}>"
 
 
-def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
-    """The MIME message for `message`: plain text, or text and HTML alternatives."""
-    email = EmailMessage()
-    email["From"] = mail_from
+# English in short lines goes as it is (7bit); anything else as UTF-8 in quoted-printable, in
+# bodies and encoded words alike: 7-bit on the wire for any relay, and lines kept short.
+_ASCII = Charset("us-ascii")
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = QP
+_UTF8.body_encoding = QP
+# RFC 5322 asks for lines of at most 78 characters and allows up to 998. A header is left whole
+# up to the limit (a List-Unsubscribe link cut after its name reads back with a leading space);
+# encoded words are folded here, where they are made.
+_LINE = 78
+_POLICY = compat32.clone(max_line_length=998)
+
+
+def _header(name: str, value: str) -> str:
+    if value.isascii() and len(name) + 2 + len(value) <= 998:
+        return value
+    return Header(value, _ASCII if value.isascii() else _UTF8, header_name=name).encode()
+
+
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    if not body.endswith("\n"):
+        body += "\n"
+    plain = body.isascii() and all(len(line) <= _LINE for line in body.splitlines())
+    charset = _ASCII if plain else _UTF8
+    part = MIMENonMultipart("text", subtype, policy=_POLICY, charset=str(charset))
+    part.set_payload(body, charset)
+    return part
+
+
+def build_email(message: OutgoingMessage, mail_from: str) -> Message:
+    """The MIME message for `message`: plain text, or text and HTML alternatives.
+
+    Built with the classic email.mime API: EmailMessage parses every header it is given through
+    the header registry, which made building a message a tenth of an email's delivery.
+    """
+    text = _text_part(message.body_text, "plain")
+    email: Message = text
+    if message.body_html is not None:
+        email = MIMEMultipart("alternative", policy=_POLICY)
+        for part in (text, _text_part(message.body_html, "html")):
+            del part["MIME-Version"]  # said once, at the top
+            email.attach(part)
+    display, address = parseaddr(mail_from)
+    email["From"] = formataddr((display, address), charset=_UTF8)
     email["To"] = message.recipient
-    email["Subject"] = message.subject or ""
+    email["Subject"] = _header("Subject", message.subject or "")
     email["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     email["Message-ID"] = message_id_header(message.message_id, mail_from)
     for name, value in message.headers.items():
         if name.lower() in _OWN_HEADERS:
             raise ValueError(f"header {name} is set by the email channel")
-        email[name] = value
-    email.set_content(message.body_text)
-    if message.body_html is not None:
-        email.add_alternative(message.body_html, subtype="html")
+        email[name] = _header(name, value)
     return email
 
 
@@ -76,7 +118,7 @@ class SmtpChannel:
             raise TransientError("connection", type(error).__name__) from None
         return str(email["Message-ID"])
 
-    def _deliver(self, email: EmailMessage, recipient: str) -> None:
+    def _deliver(self, email: Message, recipient: str) -> None:
         connection = connections.take(self._smtp)
         try:
             # One recipient: a refusal raises SMTPRecipientsRefused, so nothing partial to check.

@@ -82,6 +82,58 @@ def test_text_only_message_is_not_multipart(channel: SmtpChannel, smtp_server: S
     assert email.get_content().strip() == "We will call you back today."
 
 
+def test_spanish_words_and_long_lines_arrive_intact_in_seven_bit_short_lines(
+    make_settings: Callable[..., Settings], smtp_server: SmtpServer
+) -> None:
+    channel = channel_for(
+        make_settings,
+        smtp_server.url,
+        SMTP_TIMEOUT="2",
+        MAIL_FROM="Clínica Sol <intake@sol.example>",
+    )
+    subject = "Gracias por escribir a Clínica Sol: ¿qué sigue? Le llamaremos en un día hábil"
+    body = "Hola Lucía,\n\n" + "Le llamaremos pronto sobre la terapia TMS. " * 40 + "\n"
+    html = '<p class="saludo">Hola Lucía,</p>' + "<p>" + "Le llamaremos pronto. " * 40 + "</p>"
+    unsubscribe = "<https://sol.example/u/" + "a" * 60 + ">, <mailto:baja@sol.example?subject=baja>"
+    channel.send(
+        outgoing(
+            subject=subject,
+            body_text=body,
+            body_html=html,
+            headers={"List-Unsubscribe": unsubscribe},
+        )
+    )
+
+    received = smtp_server.wait_for(1)[0]
+    email = received.message
+    assert str(email["Subject"]) == subject
+    assert str(email["From"]) == "Clínica Sol <intake@sol.example>"
+    assert email["List-Unsubscribe"] == unsubscribe
+    text = email.get_body(preferencelist=("plain",))
+    html_part = email.get_body(preferencelist=("html",))
+    assert text is not None and html_part is not None
+    # Decoded text keeps the wire's CRLF line breaks: compare the lines.
+    assert text.get_content().splitlines() == body.splitlines()
+    assert html_part.get_content().splitlines() == [html]
+    raw = email.as_bytes()
+    assert raw.isascii()
+    assert max(len(line) for line in raw.splitlines()) <= 998
+    assert text["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_english_in_short_lines_goes_as_it_is(
+    channel: SmtpChannel, smtp_server: SmtpServer
+) -> None:
+    channel.send(outgoing(body_html="<p>We will call you back today.</p>"))
+
+    email = smtp_server.wait_for(1)[0].message
+    assert b"We will call you back today." in email.as_bytes()
+    assert email["MIME-Version"] == "1.0"
+    for part in email.iter_parts():
+        assert part["Content-Transfer-Encoding"] == "7bit"
+        assert part["MIME-Version"] is None
+
+
 def test_message_id_depends_only_on_message_and_mail_from_domain() -> None:
     assert message_id_header(7, "Clinic <intake@sunrise.example>") == (
         "<intake-message-7@sunrise.example>"
