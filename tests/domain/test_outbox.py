@@ -17,7 +17,7 @@ from flask import Flask
 
 from intake_service import broker, metrics
 from intake_service.broker import Broker
-from intake_service.db import Database
+from intake_service.db import Database, utcnow
 from intake_service.domain import intake
 from intake_service.domain.events import outbox
 from intake_service.models import Message, MessageStatus, OutboxEvent
@@ -29,6 +29,7 @@ from tests.domain.builders import (
     submission,
 )
 from tests.support.services import unique_name
+from tests.support.statements import counting
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
 REPUBLISH_AFTER = dt.timedelta(seconds=30)
@@ -101,6 +102,54 @@ def test_submit_publishes_a_task_carrying_only_the_lead_id(
     assert task["args"] == [str(lead_id)]
     for personal in ("Jane", "Doe", PATIENT_EMAIL, PATIENT_PHONE, "tried_antidepressants"):
         assert personal not in task["raw"]
+
+
+def test_a_request_records_its_publish_in_its_own_transaction_and_writes_nothing_after(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    db = database(redis_app)
+    with counting(db.engine) as counts:
+        lead_id = submit_in(redis_app).lead_id
+
+    writes = [s for s in counts.statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert writes[-1].startswith("INSERT INTO outbox_events")  # after it the COMMIT, no UPDATE
+    assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]]
+    assert event_of(db, lead_id).publish_count == 1
+
+
+def test_an_event_whose_request_died_before_publishing_goes_with_the_sweep(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    """Committed as published, then the process died before the broker heard of it: the sweep
+    takes it as it takes a task the broker lost, after OUTBOX_REPUBLISH_AFTER."""
+    db = database(redis_app)
+    with redis_app.app_context(), db.transaction() as session:
+        _answer, event_id = intake.accept(session, submission(), utcnow(), publishing=True)
+    assert event_id is not None and tasks_in(redis_url, queue) == []
+    door = broker_of(redis_app)
+
+    age_events(db, outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 0  # it looks published: not yet
+    age_events(db, REPUBLISH_AFTER)
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 1
+
+    assert len(tasks_in(redis_url, queue)) == 1
+
+
+def test_once_the_broker_failed_the_next_requests_leave_their_events_to_the_sweep(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    first = submit_in(app)
+    started = time.monotonic()
+
+    second = submit_in(app)  # the broker is backing off: not tried, not recorded as published
+
+    assert time.monotonic() - started < 1
+    assert second.lead_id == first.lead_id  # the same person: both events are that lead's
+    with database(app).session() as session:
+        events = session.execute(sa.select(OutboxEvent.published_at, OutboxEvent.publish_count))
+        assert [tuple(event) for event in events] == [(None, 0), (None, 0)]
 
 
 def test_process_lead_task_hands_each_due_message_on_as_a_task_carrying_only_its_id(

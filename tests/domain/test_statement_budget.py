@@ -67,8 +67,10 @@ def submit(app: Flask) -> tuple[uuid.UUID, Counts]:
 # upsert each, in exchange for checks that no longer grow with every text ever sent.
 # Then the submission 7, 10 -> 6, 9: the per-contact cap, the returning lead and the block
 # list read in one statement, the rows written with Core statements.
+# Then the submission 6, 9 -> 5, 8: its outbox event written as published in its transaction,
+# not marked by an UPDATE after the broker took it (outbox.new_event).
 # A change that needs more raises the budget here, knowingly.
-SUBMISSION = (6, 9)
+SUBMISSION = (5, 8)
 PROCESS_LEAD = (18, 21)
 DELIVER = {
     ("team", "email"): (12, 18),

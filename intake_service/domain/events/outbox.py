@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -26,12 +27,66 @@ LEAD_SUBMITTED = "lead.submitted"
 IN_FLIGHT_GRACE = dt.timedelta(seconds=5)
 
 
-# Built once (each request runs it): what the sweep reads to skip the events that went.
+# Built once: what the sweep reads to skip the events that went.
 _MARK_PUBLISHED = (
     update(OutboxEvent)
     .where(OutboxEvent.id.in_(bindparam("ids", expanding=True)))
     .values(published_at=bindparam("at"), publish_count=OutboxEvent.publish_count + 1)
 )
+
+
+# A request's own event is written as published (new_event), so the success it hopes for needs
+# no UPDATE; this undoes that record for an event the broker refused.
+_UNMARK_PUBLISHED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.id == bindparam("event_id"))
+    .values(published_at=None, publish_count=OutboxEvent.publish_count - 1)
+)
+
+
+def publishing_now() -> bool:
+    """Whether the request writing an event now is to publish it itself, right after its commit:
+    the app's broker is there and has not failed in the last few seconds."""
+    door = broker_in_context()
+    return door is not None and not door.backing_off()
+
+
+def new_event(lead_id: uuid.UUID, now: dt.datetime, *, publishing: bool) -> dict[str, Any]:
+    """The row of a lead's submitted event, written in the submission's transaction.
+
+    When the request will publish it (`publishing`, from publishing_now), the row records the
+    publish ahead of it: the commit then costs no second write once the broker has the task,
+    only when it refuses (publish_new). Should the process die between its commit and its
+    publish, the event looks published and the sweep sends it after OUTBOX_REPUBLISH_AFTER,
+    as it does for a task the broker lost: a rare delay, never a loss.
+    """
+    return {
+        "kind": LEAD_SUBMITTED,
+        "lead_id": lead_id,
+        "created_at": now,
+        "published_at": now if publishing else None,
+        "publish_count": 1 if publishing else 0,
+    }
+
+
+def publish_new(db: Database, event_id: int, lead_id: uuid.UUID, connection: Connection) -> bool:
+    """Publish the event new_event(publishing=True) recorded as published; True when it went.
+
+    Never raises for the broker: when it refuses, the record is undone on `connection` (outside
+    any transaction on it), so the sweep publishes the event once the broker is back.
+    """
+    door = broker_in_context()
+    try:
+        if door is None:  # the app context publishing_now() saw has gone: the sweep sends it
+            raise LookupError("no broker outside an app context")
+        door.process_lead(lead_id)
+    except Exception as error:  # the broker's client raises many kinds; all mean "later"
+        log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
+        if door is not None:
+            door.record_failure()
+        _write(db, connection, _UNMARK_PUBLISHED, {"event_id": event_id})
+        return False
+    return True
 
 
 def publish(
@@ -70,19 +125,25 @@ def publish(
         published.append(event_id)
     if published:
         # One UPDATE for every event that went: the sweep reads it to skip them.
-        mark, values = _MARK_PUBLISHED, {"ids": published, "at": utcnow()}
-        if connection is not None and connection.dialect.name == "postgresql":
-            # One statement is atomic on its own: in autocommit it needs no BEGIN and COMMIT
-            # round trips, and is as durable once it returns. (SQLite's writers queue on a lock
-            # given back at a transaction's end, sqlite_writes.py: there it keeps its own.)
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(mark, values)
-        elif connection is not None:
-            with connection.begin():
-                connection.execute(mark, values)
-        else:
-            with db.transaction() as session:
-                session.execute(mark, values)
+        _write(db, connection, _MARK_PUBLISHED, {"ids": published, "at": utcnow()})
     return len(published)
+
+
+def _write(
+    db: Database, connection: Connection | None, statement: Any, values: dict[str, Any]
+) -> None:
+    """Run one UPDATE of the outbox in a transaction of its own, on `connection` when given."""
+    if connection is not None and connection.dialect.name == "postgresql":
+        # One statement is atomic on its own: in autocommit it needs no BEGIN and COMMIT round
+        # trips, and is as durable once it returns. (SQLite's writers queue on a lock given
+        # back at a transaction's end, sqlite_writes.py: there it keeps its own.)
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, values)
+    elif connection is not None:
+        with connection.begin():
+            connection.execute(statement, values)
+    else:
+        with db.transaction() as session:
+            session.execute(statement, values)
 
 
 def _with_leads(

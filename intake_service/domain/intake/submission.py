@@ -179,11 +179,12 @@ _INSERT_EVENT = insert(OutboxEvent).returning(OutboxEvent.id)
 
 
 def accept(
-    session: Session, data: SubmissionInput, now: dt.datetime
+    session: Session, data: SubmissionInput, now: dt.datetime, *, publishing: bool = False
 ) -> tuple[Accepted, int | None]:
     """Add the lead, submission, consent and outbox event to `session` (not committed).
 
-    Returns the answer and the id of the outbox event to publish after commit (None on a replay).
+    Returns the answer and the id of the outbox event (None on a replay), which the caller is
+    to publish after commit when `publishing` (outbox.new_event records it as published).
     Raises InvalidSubmission, IdempotencyConflict for a key reused with other content, or
     SubmissionLimited when this phone or email sent too many forms in the last hour.
     """
@@ -262,10 +263,8 @@ def accept(
         )
     if opt_ins:
         connection.execute(_INSERT_CONSENT, opt_ins)
-    event_id = connection.execute(
-        _INSERT_EVENT,
-        {"kind": outbox.LEAD_SUBMITTED, "lead_id": lead_id, "created_at": now},
-    ).scalar_one()
+    event = outbox.new_event(lead_id, now, publishing=publishing)
+    event_id = connection.execute(_INSERT_EVENT, event).scalar_one()
     answer = _answer(lead_id, submission_id, lead_urgent)
     return dataclasses.replace(answer, outcome=outcome), event_id
 
@@ -373,12 +372,13 @@ def submit(db: Database, data: SubmissionInput) -> Accepted:
     Raises InvalidSubmission, IdempotencyConflict, or SQLAlchemy's OperationalError when the
     database cannot be reached (nothing is stored then).
     """
-    # One pooled connection for the request: the submission's transaction commits on it, then
-    # the publish records itself on it, so the pool's liveness ping is paid once, not twice.
+    # One pooled connection for the request: the submission's transaction commits on it, and a
+    # publish the broker refused is recorded on it, with no second checkout of the pool.
+    publishing = outbox.publishing_now()
     with db.engine.connect() as connection:
         try:
             with db.sessions(bind=connection) as session, session.begin():
-                answer, event_id = accept(session, data, utcnow())
+                answer, event_id = accept(session, data, utcnow(), publishing=publishing)
         except IntegrityError:
             # Two requests raced with the same key: the other one won; answer as it did.
             if not data.idempotency_key:
@@ -392,8 +392,9 @@ def submit(db: Database, data: SubmissionInput) -> Accepted:
             return earlier
         logs.bind_lead(answer.lead_id)  # the rest of this request's lines name the lead
         if event_id is not None:
-            # Committed above: the event is durable before the broker hears of it.
-            outbox.publish(db, [(event_id, answer.lead_id)], connection=connection)
+            if publishing:
+                # Committed above: the event is durable before the broker hears of it.
+                outbox.publish_new(db, event_id, answer.lead_id, connection)
             log.info("accepted submission %s for lead %s", answer.submission_id, answer.lead_id)
     metrics.count_submission(data.form, "replayed" if answer.replayed else answer.outcome)
     return answer
