@@ -1,7 +1,8 @@
-"""Count what one operation asks of the database: statements, transactions, pool checkouts.
+"""Count what one operation asks of the database: statements, transactions, pings.
 
-Each of these is a round trip to PostgreSQL (a checkout is the pool's pre-ping; a transaction
-is its BEGIN and its COMMIT or ROLLBACK), so their sum is what a budget test pins.
+Each of these is a round trip to PostgreSQL (a transaction is its BEGIN and its COMMIT or
+ROLLBACK; a ping is the pool's check of a connection that sat idle, db.ping_when_idle), so
+their sum is what a budget test pins. Pool checkouts are counted too; they cost no round trip.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ class Counts:
     statements: list[str] = field(default_factory=list)
     transactions: int = 0
     checkouts: int = 0
+    pings: int = 0
 
     @property
     def round_trips(self) -> int:
-        """Statements, plus BEGIN and COMMIT per transaction, plus a pre-ping per checkout."""
-        return len(self.statements) + 2 * self.transactions + self.checkouts
+        """Statements, plus BEGIN and COMMIT per transaction, plus the pings."""
+        return len(self.statements) + 2 * self.transactions + self.pings
 
     def __str__(self) -> str:
         return (
             f"{len(self.statements)} statements, {self.transactions} transactions, "
-            f"{self.checkouts} checkouts ({self.round_trips} round trips)"
+            f"{self.checkouts} checkouts, {self.pings} pings ({self.round_trips} round trips)"
         )
 
 
@@ -48,12 +50,21 @@ def counting(engine: sa.Engine) -> Iterator[Counts]:
     def checkout(*_: Any) -> None:
         counts.checkouts += 1
 
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        counts.pings += 1
+        return ping(dbapi_connection)
+
     sa.event.listen(engine, "before_cursor_execute", statement)
     sa.event.listen(engine, "begin", begin)
     sa.event.listen(engine.pool, "checkout", checkout)
+    dialect.do_ping = counted_ping  # type: ignore[method-assign]
     try:
         yield counts
     finally:
+        del dialect.do_ping  # the class's own again
         sa.event.remove(engine, "before_cursor_execute", statement)
         sa.event.remove(engine, "begin", begin)
         sa.event.remove(engine.pool, "checkout", checkout)
