@@ -76,15 +76,19 @@ def publish_new(db: Database, event_id: int, lead_id: uuid.UUID, connection: Con
     any transaction on it), so the sweep publishes the event once the broker is back.
     """
     door = broker_in_context()
+    if door is not None and _sent(door, event_id, lead_id):
+        return True
+    _write(db, connection, _UNMARK_PUBLISHED, {"event_id": event_id})
+    return False
+
+
+def _sent(door: Broker, event_id: int, lead_id: uuid.UUID) -> bool:
+    """Hand one event's lead to the broker; False (and a backoff) when the broker refused."""
     try:
-        if door is None:  # the app context publishing_now() saw has gone: the sweep sends it
-            raise LookupError("no broker outside an app context")
         door.process_lead(lead_id)
     except Exception as error:  # the broker's client raises many kinds; all mean "later"
         log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
-        if door is not None:
-            door.record_failure()
-        _write(db, connection, _UNMARK_PUBLISHED, {"event_id": event_id})
+        door.record_failure()
         return False
     return True
 
@@ -116,11 +120,7 @@ def publish(
     pending = _with_leads(db, list(events))
     published: list[int] = []
     for event_id, lead_id in pending:
-        try:
-            door.process_lead(lead_id)
-        except Exception as error:  # the broker's client raises many kinds; all mean "later"
-            log.warning("outbox event %s not published yet (%s)", event_id, type(error).__name__)
-            door.record_failure()
+        if not _sent(door, event_id, lead_id):
             break  # the rest would fail the same way; the sweep has them all
         published.append(event_id)
     if published:
