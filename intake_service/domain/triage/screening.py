@@ -112,6 +112,13 @@ ANTIDEPRESSANTS: dict[str, tuple[str, ...]] = {
     "selegiline": ("emsam",),
     "dextromethorphan-bupropion": ("auvelity",),
 }
+# One pattern per drug, compiled once: a message is searched for every name of every drug.
+_ANTIDEPRESSANT_NAMES = {
+    generic: re.compile(
+        r"\b(?:" + "|".join(map(re.escape, (generic.split("-")[0], *brands))) + r")\b"
+    )
+    for generic, brands in ANTIDEPRESSANTS.items()
+}
 _COUNT_WORDS = {
     **{"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "dos": 2, "tres": 3},
     **dict.fromkeys(("several", "many", "multiple", "numerous", "a few", "varios"), 3),
@@ -250,12 +257,7 @@ def assess(
 
 def antidepressants_named(text: str) -> tuple[str, ...]:
     """Generic names of the antidepressants a message names (brand or generic), in order."""
-    found = []
-    for generic, brands in ANTIDEPRESSANTS.items():
-        names = (generic.split("-")[0] if "-" in generic else generic, *brands)
-        if any(re.search(rf"\b{re.escape(name)}\b", text) for name in names):
-            found.append(generic)
-    return tuple(found)
+    return tuple(generic for generic, names in _ANTIDEPRESSANT_NAMES.items() if names.search(text))
 
 
 def antidepressant_trials(text: str) -> int:
