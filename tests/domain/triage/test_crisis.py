@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intake_service.cli import main
 from intake_service.domain.triage import crisis, crisis_eval
+from intake_service.domain.triage.crisis_rules import IDIOMS, RULES, WORDS
 
 EXAMPLES = Path(__file__).with_name("crisis_examples.toml")
 
@@ -133,3 +136,79 @@ def test_the_sms_webhook_contract_detect_takes_the_body_and_says_urgent_or_not()
     assert result.rule in ("goodbye", "hopelessness")
     assert result.words
     assert crisis.detect("Yes, Tuesday at 3 works").flagged is False
+
+
+# --- needles: detect skips a phrase none of whose needles is in the message ------------------
+
+
+def _said_plainly(phrase: str) -> str:
+    """A message saying the phrase in its first words: gaps and optional words left out."""
+    words = []
+    for raw in phrase.split():
+        if raw == "..." or (raw.startswith("[") and raw.endswith("]")):
+            continue
+        first = "30" if raw == "##" else raw.removesuffix("*").split("|")[0]
+        words.append(WORDS[first[1:-1]][0] if first.startswith("{") else first)
+    return " ".join(words)
+
+
+PHRASES = [(rule, phrase) for rule, (_, phrases) in RULES.items() for phrase in phrases]
+
+
+def test_each_phrase_said_plainly_is_found_as_when_every_phrase_is_scanned() -> None:
+    for rule, phrase in PHRASES:
+        text = _said_plainly(phrase)
+        everything = crisis.detect(text, every_phrase=True)
+
+        assert rule in everything.rules, (phrase, text)
+        assert crisis.detect(text) == everything, (phrase, text)
+
+
+def test_a_phrases_needles_are_the_spellings_of_a_word_it_cannot_leave_out() -> None:
+    assert crisis.needles("[really] want to die") == {"want"}
+    assert crisis.needles("... ##") == frozenset()  # nothing required: always scanned
+    suicide = crisis.needles("suicide")
+    assert {"suicide", "sucide", "suicdie"} <= suicide  # one letter dropped or two swapped
+    assert all(len(n) >= 6 for n in suicide)
+
+
+def _disguised(text: str, data: st.DataObject) -> str:
+    """The text as phones and distress type it: a letter dropped or doubled, leet, spaces."""
+    chars = list(text)
+    for _ in range(data.draw(st.integers(0, 4))):
+        if not chars:
+            break
+        i = data.draw(st.integers(0, len(chars) - 1))
+        change = data.draw(st.sampled_from(["drop", "double", "leet", "space", "upper", "swap"]))
+        if change == "drop":
+            del chars[i]
+        elif change == "double":
+            chars.insert(i, chars[i])
+        elif change == "leet":
+            chars[i] = {"i": "1", "e": "3", "o": "0", "a": "@", "s": "$"}.get(chars[i], chars[i])
+        elif change == "space":
+            chars.insert(i, " ")
+        elif change == "upper":
+            chars[i] = chars[i].upper()
+        elif i + 1 < len(chars):
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    return "".join(chars)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_needles_never_change_what_a_message_is_found_to_say(data: st.DataObject) -> None:
+    parts = data.draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(PHRASES).map(lambda p: _said_plainly(p[1])),
+                st.sampled_from(IDIOMS),
+                st.sampled_from(["i", "not", "my", "the", "pills", "tonight", "5 kms", "a"]),
+                st.text(alphabet="abcdeiklmnorstuy ", max_size=12),
+            ),
+            max_size=8,
+        )
+    )
+    text = _disguised(" ".join(parts), data)
+
+    assert crisis.detect(text) == crisis.detect(text, every_phrase=True)
