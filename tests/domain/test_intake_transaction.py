@@ -197,6 +197,19 @@ def test_transport_details_do_not_make_a_replay_a_conflict(db: Database) -> None
     assert again.lead_id == first.lead_id
 
 
+def test_a_fingerprint_is_what_it_was_when_earlier_submissions_stored_theirs() -> None:
+    """Stored fingerprints must keep matching: a key replayed after an upgrade is a replay."""
+    contact = intake.Contact("Ana", "Ruiz", "ana@example.com", "+13105550100", "evening")
+    data = intake.SubmissionInput(
+        form="phq9", contact=contact, message="hola", answers={"items": [1, 2, 3, 0, 1] + [2] * 4},
+        sms_consent=True, source={"utm_source": "tv"}, idempotency_key="k", ip="192.0.2.4",
+        locale="es", bot_signals=("fast",),
+    )  # fmt: skip
+
+    # sha256 of the canonical JSON as dataclasses.asdict() gave it, transport details left out
+    assert data.fingerprint() == "d607d3b203b0f0cc1f5338465ff979baa376fed7246c1bdd25a4d891658b2043"
+
+
 def test_invalid_submission_stores_nothing_and_names_each_field(db: Database) -> None:
     contact = intake.Contact(first_name=" ", email=None, phone=None, callback_window="noon")
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -47,6 +47,9 @@ class Contact:
     callback_window: str = "any"
 
 
+_TRANSPORT = frozenset(("idempotency_key", "ip", "user_agent", "via", "locale", "bot_signals"))
+
+
 @dataclass(frozen=True)
 class SubmissionInput:
     """One form post or API call, already shaped and normalised by the web tier."""
@@ -71,12 +74,11 @@ class SubmissionInput:
 
     def fingerprint(self) -> str:
         """A hash of what was asked, so a replayed key can be told from a reused one."""
-        content = asdict(self)
         # The page's language and the bot signals are how it was asked, not what: the same
-        # words resent from the Spanish page are the same submission.
-        transport = ("idempotency_key", "ip", "user_agent", "via", "locale", "bot_signals")
-        for transport_detail in transport:
-            content.pop(transport_detail)
+        # words resent from the Spanish page are the same submission. What asdict() gave, and
+        # so the stored fingerprints, without its deep copy of every field.
+        content = {k: v for k, v in vars(self).items() if k not in _TRANSPORT}
+        content["contact"] = vars(self.contact)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
