@@ -9,7 +9,7 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Queue
 
-from intake_service import broker, embedded_broker, metrics, tasks
+from intake_service import broker, embedded_broker, metrics, redis_broker, tasks
 from intake_service.config import Settings
 
 
@@ -29,6 +29,10 @@ def init_celery(app: Flask, settings: Settings) -> Celery:
     if settings.broker_url.startswith(("redis", "rediss")):
         # Fail fast when Redis is away: the outbox keeps the event and the sweep publishes it later.
         transport_options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+        if settings.broker_url.startswith("redis://"):
+            # kombu's, but a Redis outage cannot end the worker (redis_broker.py); rediss://
+            # stays on kombu's own, which derives its TLS settings from the scheme.
+            transport = redis_broker.TRANSPORT
     elif settings.broker_url.startswith(embedded_broker.URL_PREFIX):
         # The embedded default: SQLite that wakes its worker (embedded_broker.py), not kombu's
         # polling SQLAlchemy transport, which the `sqla+` of the setting would otherwise name.
