@@ -454,6 +454,10 @@ class Report:
         return (self.lost, self.stuck, self.unprocessed, tuple(sorted(self.statuses.items())))
 
 
+def _ago(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.1f} s ago"
+
+
 def check(scenario: str, stack: Stack, posted: list[Posted], engine: sa.Engine) -> Report:
     """Compare the ledger with what the SMTP server and the Twilio stand-in received."""
     report = Report(scenario)
@@ -470,7 +474,9 @@ def check(scenario: str, stack: Stack, posted: list[Posted], engine: sa.Engine) 
         messages = conn.execute(
             sa.text(
                 "SELECT id, lead_id, audience, channel, recipient, status, last_error, "
-                "provider_id, due_at <= now() AS due FROM messages"
+                "provider_id, due_at <= now() AS due, attempts, "
+                "extract(epoch FROM now() - due_at) AS due_for, "
+                "extract(epoch FROM now() - queued_at) AS queued_for FROM messages"
             )
         ).all()
         report.unprocessed = int(
@@ -506,7 +512,10 @@ def check(scenario: str, stack: Stack, posted: list[Posted], engine: sa.Engine) 
         report.statuses[row.status] = report.statuses.get(row.status, 0) + 1
         if row.status in NOT_FINAL and row.due:
             report.stuck += 1
-            report.problems.append(f"message {row.id} ({row.channel}) stuck in {row.status}")
+            report.problems.append(
+                f"message {row.id} ({row.channel}) stuck in {row.status}: due {row.due_for:.1f} s"
+                f" ago, queued {_ago(row.queued_for)}, {row.attempts} attempts"
+            )
         if row.status == "failed":
             report.failed += 1
         if row.status in ("failed", "suppressed", "undelivered") and not row.last_error:
