@@ -40,7 +40,11 @@ if TYPE_CHECKING:
 TEAM_EMAILS = ("team@sunrise.example", "oncall@sunrise.example")
 
 # Short timings so a fault heals within seconds. DELIVERY_STALE_AFTER must outlast the channel
-# timeouts, or a send still in progress would look abandoned.
+# timeouts, or a send still in progress would look abandoned. DELIVERY_REQUEUE_AFTER must
+# outlast the wait of a message in its lane during a scenario's burst: patient email is read
+# only when no team alert or text waits (broker.LANE_PRIORITY), a minute or more here, and at
+# 4 s every waiting message was handed on again every 4 s, nine deliver tasks per message
+# sent, which on CI's busy machine held the patient emails past the drain's deadline.
 FAULT_KNOBS = {
     "DISPATCH_INTERVAL": "0.5",
     "OUTBOX_REPUBLISH_AFTER": "3",
@@ -48,7 +52,7 @@ FAULT_KNOBS = {
     "DELIVERY_BACKOFF_BASE": "0.5",
     "DELIVERY_BACKOFF_CAP": "2",
     "DELIVERY_STALE_AFTER": "6",
-    "DELIVERY_REQUEUE_AFTER": "4",
+    "DELIVERY_REQUEUE_AFTER": "20",
     "SMTP_TIMEOUT": "2",
     "TWILIO_TIMEOUT": "2",
 }
