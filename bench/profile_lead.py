@@ -9,6 +9,7 @@ shared machine, so two runs minutes apart compare.
     python bench/profile_lead.py [--leads 200] [--top 25] [--sort tottime|cumulative]
     python bench/profile_lead.py --top 0     # the times without cProfile's own overhead
     python bench/profile_lead.py --only submission --sort cumulative   # one operation's profile
+    python bench/profile_lead.py --message   # each lead writes a few sentences (triage reads them)
 """
 
 from __future__ import annotations
@@ -73,7 +74,14 @@ def kinds_of(db: Database, message_ids: list[int]) -> dict[int, str]:
         return {row.id: f"deliver {row.audience} {row.channel}" for row in rows}
 
 
-def run(leads: int, top: int, sort: str, only: str | None) -> None:
+# What a patient might write in the contact form's message: the other benches post none.
+MESSAGE = (
+    "I have been depressed for years and tried Zoloft, Lexapro and Wellbutrin. Nothing has "
+    "helped and I want to know if TMS or ketamine could work for me. Please call after 5pm."
+)
+
+
+def run(leads: int, top: int, sort: str, only: str | None, message: str | None) -> None:
     postgres = PostgresServer(PG_ADMIN_URL)
     name = unique_name("intake_profile")
     pg_url = postgres.create_database(name)
@@ -95,9 +103,9 @@ def run(leads: int, top: int, sort: str, only: str | None) -> None:
             for index in range(leads):
                 if index == leads // 10 and top:
                     timed.profiler = profiler  # after warming up: caches filled, connections open
+                body = submission_body(index) | ({"message": message} if message else {})
                 answer = timed("submission (the API request)",
-                               partial(client.post, "/api/v1/submissions",
-                                       json=submission_body(index)))  # fmt: skip
+                               partial(client.post, "/api/v1/submissions", json=body))  # fmt: skip
                 lead_id = uuid.UUID(answer.get_json()["lead_id"])
                 due = timed("process_lead",
                             partial(processing.process_lead, db, settings, lead_id))  # fmt: skip
@@ -125,8 +133,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     parser.add_argument("--only", help="profile only the operations starting with this")
+    parser.add_argument("--message", action="store_const", const=MESSAGE, default=None,
+                        help="each submission carries a message of three sentences")  # fmt: skip
     args = parser.parse_args()
-    run(args.leads, args.top, args.sort, args.only)
+    run(args.leads, args.top, args.sort, args.only, args.message)
 
 
 if __name__ == "__main__":
