@@ -13,6 +13,8 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from tests.support.processes import wait_until
+
 from .harness import Client, LeadSpec, Stack, Timer, assert_clean, drain, in_background, stream
 
 pytestmark = pytest.mark.faults
@@ -29,7 +31,9 @@ def test_smtp_down_and_twilio_failing_then_recovering(make_stack: Callable[..., 
     client = Client(stack.base_url)
     specs = [LeadSpec("providers", n) for n in range(LEADS)]
     submitter = in_background(lambda: stream(client, specs, STREAM_SECONDS))
-    time.sleep(1.0)
+    # The outages begin once texts flow: they come after the first leads' processing and team
+    # alerts, later on a busy machine, and an outage over before the first text proves nothing.
+    wait_until(lambda: stack.twilio.messages, 30, "a first text at the stand-in")
     stack.smtp.stop()
     stack.twilio.outage(500)
     time.sleep(3.0)
