@@ -37,11 +37,16 @@ def test_smtp_down_and_twilio_failing_then_recovering(make_stack: Callable[..., 
     stack.smtp.stop()
     stack.twilio.outage(500)
     time.sleep(3.0)
+    # Each kind of refusal lasts until a text met it: texts wait behind team alerts and lead
+    # processing (broker.LANE_PRIORITY), for seconds on CI's busy machine.
+    wait_until(lambda: stack.twilio.outage_answers, 30, "a text refused with 500")
+    refused = stack.twilio.outage_answers
     stack.twilio.outage(429, retry_after=1)
     time.sleep(2.0)
-    stack.smtp.start()  # SMTP was refused for 5 s
+    wait_until(lambda: stack.twilio.outage_answers > refused, 30, "a text refused with 429")
+    stack.smtp.start()  # SMTP was refused for 5 s or more
     time.sleep(1.5)
-    stack.twilio.outage(None)  # Twilio failed for 4.5 s
+    stack.twilio.outage(None)  # Twilio failed for 4.5 s or more
     submitter.join(timeout=60)
     timer.mark("stream_and_outages")
 
