@@ -6,7 +6,7 @@ first close failed half way (the read of its pending BRPOP raising, Redis being 
 again in that second pass, and gives back its unacknowledged deliveries through a new Redis
 client built from the connection that is no longer there: kombu raised AttributeError, which
 Celery does not ignore, and the worker ended ("Unrecoverable error") in the middle of a Redis
-outage. A fault run lost every worker's held messages that way. Here that moment raises a
+outage (a CI fault run's worker did). Here that moment raises a
 connection error, which Celery's close ignores as meant: the worker reconnects when Redis is
 back, and what it held returns through Redis's visibility timeout and the requeue sweep.
 """
