@@ -117,6 +117,8 @@ def run(leads: int, top: int, sort: str, only: str | None, message: str | None) 
                 cpu = sorted(value[0] for value in values)[len(values) // 2]
                 wall = sorted(value[1] for value in values)[len(values) // 2]
                 print(f"  {what:32} {1000 * cpu:6.1f} ms  {1000 * wall:6.1f} ms")
+            if only and not any(what.startswith(only) for what in spent):
+                sys.exit(f"--only {only!r} names no operation; they are: " + ", ".join(spent))
             if top:
                 out = io.StringIO()
                 stats = pstats.Stats(profiler, stream=out)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import email as email_lib
+import email.policy as email_policy
 import smtplib
 import ssl
 import time
 from collections.abc import Callable
+from email.policy import compat32
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intake_service.channels import OutgoingMessage, PermanentError, TransientError, Unusable
 from intake_service.channels import email as email_channel
@@ -132,6 +137,45 @@ def test_english_in_short_lines_goes_as_it_is(
     for part in email.iter_parts():
         assert part["Content-Transfer-Encoding"] == "7bit"
         assert part["MIME-Version"] is None
+
+
+def _folded(fold: Callable[[], object]) -> object:
+    try:
+        return fold()
+    except Exception as error:  # compat32 refuses some values: ours must refuse the same
+        return type(error)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["Subject", "List-Unsubscribe", "X-Intake-Lead"]),
+    st.one_of(
+        st.text(st.characters(max_codepoint=127), max_size=1100),
+        st.text(st.sampled_from("ab <>@.:;=\t"), max_size=1000),
+        st.text(max_size=60),
+    ),
+)
+def test_headers_fold_exactly_as_compat32_folds_them(name: str, value: str) -> None:
+    # The channel's policy hands plain one-line headers back as they are: only where compat32
+    # would have changed nothing.
+    ours, theirs = email_channel._POLICY, compat32.clone(max_line_length=998)
+    assert _folded(lambda: ours.fold_binary(name, value)) == _folded(
+        lambda: theirs.fold_binary(name, value)
+    )
+    assert _folded(lambda: ours.fold(name, value)) == _folded(lambda: theirs.fold(name, value))
+
+
+def test_a_boundary_the_text_contains_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = iter(["0" * 24, "1" * 24])
+    monkeypatch.setattr(email_channel.secrets, "token_hex", lambda _: next(tokens))
+    taken = "=_intake_" + "0" * 24
+    message = outgoing(body_text=f"--{taken}\nquoted by a patient", body_html="<p>Hi</p>")
+
+    email = email_channel.build_email(message, "intake@sunrise.example")
+
+    assert email.get_boundary() == "=_intake_" + "1" * 24
+    parsed = email_lib.message_from_bytes(email.as_bytes(), policy=email_policy.default)
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
 def test_message_id_depends_only_on_message_and_mail_from_domain() -> None:
