@@ -97,3 +97,32 @@ def _transport_of(app: Flask) -> type:
     celery = app.extensions["celery"]
     with celery.connection_for_write() as connection:
         return type(connection.transport)
+
+
+def test_a_channel_keeps_one_client_for_its_commands_until_its_pool_is_new(
+    redis_server: PrivateRedis,
+) -> None:
+    connection = kombu.Connection(redis_server.url, transport=redis_broker.TRANSPORT)
+    channel = connection.default_channel
+    queue = kombu.Queue("kept")
+
+    with connection.Producer() as producer:
+        for number in range(3):
+            producer.publish({"task": number}, routing_key="kept", declare=[queue])
+    first = channel._create_client()
+    assert channel._create_client() is first
+    assert channel._create_client(asynchronous=True) is not first
+
+    channel._disconnect_pools()  # as after a broken connection
+    again = channel._create_client()
+    assert again is not first and again.connection_pool is channel.pool
+
+    # Publishing, consuming and acknowledging still go through it, on the new pool.
+    simple = connection.SimpleQueue(queue)
+    taken = [simple.get(timeout=2) for _ in range(3)]
+    for message in taken:
+        message.ack()
+    assert sorted(message.payload["task"] for message in taken) == [0, 1, 2]
+    with pytest.raises(simple.Empty):
+        simple.get(timeout=0.2)
+    connection.close()
