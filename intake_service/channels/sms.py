@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -73,6 +74,15 @@ class BaseUrlHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout, logger=_SDK_LOG)
         self._base = urlsplit(base_url)
         self._local = threading.local()
+        # requests reads the proxy variables by walking the whole environment twice per request
+        # (a fiftieth of a worker's CPU); the one host called here has them read once, NO_PROXY
+        # included, and the CA bundle variables with them (netrc does not apply: auth is given).
+        self.proxy = requests.utils.get_environ_proxies(base_url)
+        if self.session is not None:  # always: pool_connections is left on
+            self.session.trust_env = False
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                self.session.verify = bundle
 
     @property
     def last_response(self) -> Response | None:

@@ -224,6 +224,28 @@ def test_unreachable_twilio_is_transient_connection_error(
     assert caught.value.reason == "connection"
 
 
+def test_proxy_variables_are_honoured_as_requests_would(
+    make_channel: Callable[..., TwilioChannel],
+    twilio_standin: TwilioStandin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Read once when the client is made, not per request: a proxy that is not there fails the
+    # send, and NO_PROXY naming the host lets it through.
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    through_proxy = make_channel()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    around_it = make_channel()
+
+    with pytest.raises(TransientError) as caught:
+        through_proxy.send(outgoing())
+    sid = around_it.send(outgoing())
+
+    assert caught.value.reason == "connection"
+    assert [message["sid"] for message in twilio_standin.messages] == [sid]
+
+
 def test_find_existing_matches_recipient_and_body(channel: TwilioChannel) -> None:
     since = dt.datetime.now(dt.UTC)
     other_number = "+13105550199"
