@@ -160,11 +160,14 @@ def defaults(settings: Settings) -> dict[str, Any]:
 
 
 # Read for every lead processed and every message sent: built once, and only the two columns.
-_STORED = select(ClinicSetting.key, ClinicSetting.value).where(ClinicSetting.key.in_(FIELDS))
+# The table holds a row per field an admin set, so every row is read and the fields kept here:
+# `key IN (...)` of the fields had SQLAlchemy expand its list anew at each of those reads.
+_STORED = select(ClinicSetting.key, ClinicSetting.value)
+_FIELDS = frozenset(FIELDS)
 
 
 def _stored(session: Session) -> dict[str, Any]:
-    return {key: value for key, value in session.execute(_STORED)}
+    return {key: value for key, value in session.execute(_STORED) if key in _FIELDS}
 
 
 def _opening_hours(value: Any, settings: Settings) -> OpeningHours:

@@ -71,6 +71,17 @@ def test_a_change_overrides_the_environment_and_is_audited_with_before_and_after
     assert keys == {"timezone", "team_email_score"}
 
 
+def test_a_row_no_setting_owns_is_not_read_as_one(app: Flask, db: Database) -> None:
+    # A row left by an older release, or put there by hand, names no field of the profile.
+    settings = app.extensions["intake.settings"]
+    with db.transaction() as session:
+        session.add(ClinicSetting(key="legacy_banner", value="Closed for the holidays"))
+        session.add(ClinicSetting(key="name", value="Sunrise Mind"))
+    with db.session() as session:
+        profile = clinic_settings.effective_clinic(session, settings)
+    assert profile.name == "Sunrise Mind" and profile.overridden == frozenset({"name"})
+
+
 @pytest.mark.parametrize(
     ("field", "value", "words"),
     [
