@@ -9,6 +9,9 @@ cheapest task the service has: `deliver` of an id that does not exist (one UPDAT
 nothing), queued while the worker does not consume, then timed from the moment it does.
 Target (issue 15): at least 0.4x the floor's rate.
 
+It also prints the worker's CPU per lead (parent and pool processes, from /proc, between the
+first message and the last): unlike the rates, that hardly moves with the machine's load.
+
 Both rates move by a third from one run to the next on a shared 2-core machine, so `--rounds`
 repeats the whole run on fresh stacks and prints the median ratio beside each round's.
 
@@ -18,6 +21,7 @@ repeats the whole run on fresh stacks and prints the median ratio beside each ro
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -33,19 +37,43 @@ TARGET = 0.4
 MISSING_ID = 2_000_000_000
 
 
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user and system) of `pid` and of its children, by process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    spent = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(entry) == pid or int(fields[1]) == pid:
+            spent[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    return spent
+
+
 def delivered(stack) -> int:  # type: ignore[no-untyped-def]
     return len(stack.smtp.messages) + len(stack.twilio.messages)
 
 
-def watch(stack, expected: int, arrivals: list[float]) -> None:  # type: ignore[no-untyped-def]
-    """Note when the first and the last expected message arrived (polled every 5 ms)."""
+def watch(  # type: ignore[no-untyped-def]
+    stack, expected: int, arrivals: list[float], cpu: list[dict[int, float]] | None = None
+) -> None:
+    """Note when the first and the last expected message arrived (polled every 5 ms), and the
+    worker's CPU by process at both moments into `cpu`."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         count = delivered(stack)
         if count and not arrivals:
             arrivals.append(time.monotonic())
+            if cpu is not None:
+                cpu.append(tree_cpu(stack.worker.popen.pid))
         if count >= expected:
             arrivals.append(time.monotonic())
+            if cpu is not None:
+                cpu.append(tree_cpu(stack.worker.popen.pid))
             return
         time.sleep(0.005)
 
@@ -58,15 +86,17 @@ def run(
         _, errors = post_paced(stack.base, leads, None, threads=8)
         expected = 3 * (leads - errors)  # team email, patient email, patient text
         arrivals: list[float] = []
-        watcher = threading.Thread(target=watch, args=(stack, expected, arrivals), daemon=True)
-        watcher.start()
+        cpu: list[dict[int, float]] = []
+        watcher = threading.Thread(target=watch, args=(stack, expected, arrivals, cpu), daemon=True)
         worker = stack.start_worker()
+        watcher.start()
         out = stack.log_dir / "spy.txt"
         spy = profile(worker.popen.pid, py_spy, out) if py_spy else None
         watcher.join(timeout=300)
         messages = delivered(stack)
         took = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else float("nan")
         rate = (messages - 1) / took
+        parent_ms, pool_ms = cpu_per_lead(worker.popen.pid, cpu, leads - errors)
         if spy is not None:
             spy.wait(timeout=py_spy + 30)
             for line in headline(out, 25) if out.exists() else []:
@@ -85,9 +115,26 @@ def run(
     print(
         f"worker throughput ({pool} x{concurrency}): {messages} messages from {leads} leads "
         f"in {took:.2f} s = {rate:.1f}/s; floor (no-op deliver) {floor_rate:.1f}/s; "
-        f"ratio {ratio:.2f}x (target {TARGET}x){'' if ratio >= TARGET else ' MISSED'}"
+        f"ratio {ratio:.2f}x (target {TARGET}x){'' if ratio >= TARGET else ' MISSED'}; "
+        f"worker CPU per lead: parent {parent_ms:.1f} ms, pool processes and beat {pool_ms:.1f} ms"
     )
-    return {"messages_per_s": rate, "floor_per_s": floor_rate, "ratio": ratio}
+    return {
+        "messages_per_s": rate,
+        "floor_per_s": floor_rate,
+        "ratio": ratio,
+        "parent_cpu_ms": parent_ms,
+        "pool_cpu_ms": pool_ms,
+    }
+
+
+def cpu_per_lead(pid: int, cpu: list[dict[int, float]], leads: int) -> tuple[float, float]:
+    """The parent's and the pool processes' CPU per lead between the two snapshots, in ms."""
+    if len(cpu) < 2 or not leads:
+        return float("nan"), float("nan")
+    first, last = cpu
+    spent = {process: seconds - first.get(process, 0.0) for process, seconds in last.items()}
+    parent = spent.pop(pid, 0.0)
+    return 1000 * parent / leads, 1000 * sum(spent.values()) / leads
 
 
 def rounds(
@@ -102,6 +149,9 @@ def rounds(
         f"worker throughput, {count} rounds: median ratio {median:.2f}x (target {TARGET}x)"
         f"{'' if median >= TARGET else ' MISSED'}; rounds "
         + ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+        + "; worker CPU per lead, medians: parent "
+        + f"{statistics.median(result['parent_cpu_ms'] for result in results):.1f} ms, pool "
+        + f"{statistics.median(result['pool_cpu_ms'] for result in results):.1f} ms"
     )
     return {**middle, "ratio": median}
 
