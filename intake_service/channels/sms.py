@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -75,14 +74,14 @@ class BaseUrlHttpClient(TwilioHttpClient):
         self._base = urlsplit(base_url)
         self._local = threading.local()
         # requests reads the proxy variables by walking the whole environment twice per request
-        # (a fiftieth of a worker's CPU); the one host called here has them read once, NO_PROXY
-        # included, and the CA bundle variables with them (netrc does not apply: auth is given).
-        self.proxy = requests.utils.get_environ_proxies(base_url)
+        # (a fiftieth of a worker's CPU). For the one host called here, requests' own reading
+        # (proxies, NO_PROXY, the CA bundle) is taken once and kept; netrc does not apply, as
+        # every request carries its auth.
         if self.session is not None:  # always: pool_connections is left on
+            found = self.session.merge_environment_settings(base_url, {}, None, None, None)
+            self.proxy = found["proxies"]
+            self.session.verify = found["verify"]
             self.session.trust_env = False
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            if bundle:
-                self.session.verify = bundle
 
     @property
     def last_response(self) -> Response | None:
