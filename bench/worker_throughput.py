@@ -63,17 +63,19 @@ def watch(  # type: ignore[no-untyped-def]
 ) -> None:
     """Note when the first and the last expected message arrived (polled every 5 ms), and the
     worker's CPU by process at both moments into `cpu`."""
+
+    def arrived() -> None:
+        arrivals.append(time.monotonic())
+        if cpu is not None:
+            cpu.append(tree_cpu(stack.worker.popen.pid))
+
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         count = delivered(stack)
         if count and not arrivals:
-            arrivals.append(time.monotonic())
-            if cpu is not None:
-                cpu.append(tree_cpu(stack.worker.popen.pid))
+            arrived()
         if count >= expected:
-            arrivals.append(time.monotonic())
-            if cpu is not None:
-                cpu.append(tree_cpu(stack.worker.popen.pid))
+            arrived()
             return
         time.sleep(0.005)
 

@@ -6,9 +6,9 @@ first close failed half way (the read of its pending BRPOP raising, Redis being 
 again in that second pass, and gives back its unacknowledged deliveries through a new Redis
 client built from the connection that is no longer there: kombu raised AttributeError, which
 Celery does not ignore, and the worker ended ("Unrecoverable error") in the middle of a Redis
-outage (a CI fault run's worker did). Here that moment raises a
-connection error, which Celery's close ignores as meant: the worker reconnects when Redis is
-back, and what it held returns through Redis's visibility timeout and the requeue sweep.
+outage (a CI fault run's worker did). Here that moment raises a connection error, which
+Celery's close ignores as meant: the worker reconnects when Redis is back, and what it held
+returns through Redis's visibility timeout and the requeue sweep.
 
 The channel also keeps one Redis client for its commands (publish, acknowledge, restore)
 where kombu builds a new one for each: a redis-py client copies some 200 reply callbacks

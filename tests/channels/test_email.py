@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import email as email_lib
-import email.policy as email_policy
 import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from email.policy import compat32
+from email import message_from_bytes
+from email.policy import compat32, default
 from typing import Any
 
 import pytest
@@ -174,7 +173,7 @@ def test_a_boundary_the_text_contains_is_not_used(monkeypatch: pytest.MonkeyPatc
     email = email_channel.build_email(message, "intake@sunrise.example")
 
     assert email.get_boundary() == "=_intake_" + "1" * 24
-    parsed = email_lib.message_from_bytes(email.as_bytes(), policy=email_policy.default)
+    parsed = message_from_bytes(email.as_bytes(), policy=default)
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
