@@ -90,8 +90,10 @@ def run(
         arrivals: list[float] = []
         cpu: list[dict[int, float]] = []
         watcher = threading.Thread(target=watch, args=(stack, expected, arrivals, cpu), daemon=True)
-        worker = stack.start_worker()
+        # Watching before the worker starts: it may drain a small batch before it answers the
+        # ping start_worker waits for. stack.worker is set before any message can arrive.
         watcher.start()
+        worker = stack.start_worker()
         out = stack.log_dir / "spy.txt"
         spy = profile(worker.popen.pid, py_spy, out) if py_spy else None
         watcher.join(timeout=300)
