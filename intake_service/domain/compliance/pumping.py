@@ -26,6 +26,7 @@ from intake_service.config.abuse import AbuseSettings
 from intake_service.domain.compliance import text_volume
 from intake_service.domain.compliance.text_volume import AT_PROVIDER, country_of, prefix_of
 from intake_service.models import Lead, Message, SmsPause, TextVolume
+from intake_service.sql_lists import one_of
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,9 @@ _TAKEN_BY_NUMBER = (
     .where(
         Message.recipient == bindparam("number"),
         Message.created_at >= bindparam("number_since"),
-        Message.channel.in_(TOLLED_KINDS),
+        one_of(Message.channel, TOLLED_KINDS),
         Message.audience == "patient",
-        Message.status.in_(AT_PROVIDER),
+        one_of(Message.status, AT_PROVIDER),
     )
     .scalar_subquery()
 )

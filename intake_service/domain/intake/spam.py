@@ -16,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from intake_service.config.abuse import AbuseSettings
@@ -25,6 +25,7 @@ from intake_service.domain.compliance.audit import Actor
 from intake_service.domain.events import outbox
 from intake_service.models import BlockedValue, Lead, OutboxEvent
 from intake_service.models.abuse import BLOCK_KINDS
+from intake_service.sql_lists import one_of
 
 # The block list's own kinds (an address, a domain...), not a channel's.
 BLOCKED_EMAIL, BLOCKED_DOMAIN = "email", "domain"
@@ -120,7 +121,7 @@ BLOCKED_CHECKS = [
     exists()
     .where(
         BlockedValue.kind == kind,
-        BlockedValue.value.in_(bindparam(f"blocked_{kind}", expanding=True)),
+        one_of(BlockedValue.value, f"blocked_{kind}"),
     )
     .correlate(None)
     .label(f"blocked_{kind}")
