@@ -26,7 +26,6 @@ from intake_service.config.abuse import AbuseSettings
 from intake_service.domain.compliance import text_volume
 from intake_service.domain.compliance.text_volume import AT_PROVIDER, country_of, prefix_of
 from intake_service.models import Lead, Message, SmsPause, TextVolume
-from intake_service.sql_lists import one_of
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,9 @@ _TAKEN_BY_NUMBER = (
     .where(
         Message.recipient == bindparam("number"),
         Message.created_at >= bindparam("number_since"),
-        one_of(Message.channel, TOLLED_KINDS),
+        Message.channel.in_(TOLLED_KINDS),
         Message.audience == "patient",
-        one_of(Message.status, AT_PROVIDER),
+        Message.status.in_(AT_PROVIDER),
     )
     .scalar_subquery()
 )

@@ -52,7 +52,6 @@ from intake_service.domain.templates.versions import (
 )
 from intake_service.models import DeliveryAttempt, InboundMessage, Lead, Message, MessageStatus
 from intake_service.models.message import can_move_to
-from intake_service.sql_lists import one_of
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ _CLAIM = (
     update(Message)
     .where(
         Message.id == bindparam("message_id"),
-        one_of(Message.status, can_move_to(MessageStatus.SENDING)),
+        Message.status.in_(can_move_to(MessageStatus.SENDING)),
         Message.due_at <= bindparam("now"),
     )
     .values(

@@ -28,7 +28,6 @@ from intake_service.domain.outreach import liveness, text_pacing
 from intake_service.domain.outreach.delivery import finish_attempt
 from intake_service.models import Message, MessageStatus
 from intake_service.models.message import can_move_to
-from intake_service.sql_lists import one_of
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,7 @@ def _due_query(
     if paced:
         due = due | (
             (Message.status == MessageStatus.PLANNED)
-            & one_of(Message.channel, PACED_KINDS)
+            & Message.channel.in_(PACED_KINDS)
             & (Message.due_at <= bindparam("ahead"))
         )
     if by_lead:
@@ -167,9 +166,7 @@ def _due_query(
         )
         .where(due)
         # Urgent pages and crisis replies go ahead of everything else in the queue.
-        .order_by(
-            case((one_of(Message.template_key, URGENT_TEMPLATES), 0), else_=1), Message.due_at
-        )
+        .order_by(case((Message.template_key.in_(URGENT_TEMPLATES), 0), else_=1), Message.due_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
@@ -178,7 +175,7 @@ def _due_query(
 # The claim of what the query found: queued, if it is still claimable.
 _QUEUE = (
     update(Message)
-    .where(one_of(Message.id, "ids"), one_of(Message.status, CLAIMABLE))
+    .where(Message.id.in_(bindparam("ids", expanding=True)), Message.status.in_(CLAIMABLE))
     .values(
         # A dead worker may have reached the provider: look before sending again.
         needs_reconcile=case(
