@@ -53,7 +53,8 @@ def one_of(column: Any, values: Iterable[Any] | str) -> OneOf:
 
 
 def _list(element: OneOf, type_: Any) -> Any:
-    """The list's bind: an array of the column's type, or None for an expanding IN."""
+    """The list's parameter: of `type_` (an array of the column's type), or expanding for IN
+    when `type_` is None."""
     if element.values is None:
         return bindparam(element.name, type_=type_, expanding=type_ is None)
     # A fixed list's parameter gets a name of its own in each statement (unique), and its
