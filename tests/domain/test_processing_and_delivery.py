@@ -174,6 +174,26 @@ def test_processing_twice_triages_once_and_plans_nothing_twice(
         assert [tuple(row) for row in rows] == [first_triage]
 
 
+def test_a_returning_leads_new_submission_is_processed_after_the_first(
+    ready_app: Callable[..., Flask],
+) -> None:
+    app = ready_app(TEAM_EMAILS=", ".join(TEAM))
+    lead_id = submit(app)
+    process(app, lead_id)
+    team_emails = [m for m in messages_of(database(app), lead_id) if m.audience == "team"]
+
+    assert submit(app, message="Calling again, still waiting to hear back.") == lead_id
+    process(app, lead_id)
+
+    after = [m for m in messages_of(database(app), lead_id) if m.audience == "team"]
+    assert len(after) > len(team_emails)  # the team hears of the return
+    with database(app).session() as session:
+        waiting = session.execute(
+            sa.text("SELECT count(*) FROM outbox_events WHERE processed_at IS NULL")
+        ).scalar()
+    assert waiting == 0
+
+
 def test_processing_marks_the_outbox_event_processed(ready_app: Callable[..., Flask]) -> None:
     app = ready_app()
     lead_id = submit(app)

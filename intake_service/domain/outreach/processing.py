@@ -125,7 +125,7 @@ def _announce_return(
     """A returning lead's new submission: the team hears of it (once per submission); the
     patient's welcome, planned once per lead, is not sent again."""
     if submissions > 1:
-        step = sequences.Step(f"returning:{latest}", "team", "email", "team_new_lead")
+        step = sequences.Step("returning", "team", "email", "team_new_lead", occasion=str(latest))
         sequences.plan(session, lead, [step], settings, now)
 
 

@@ -70,6 +70,9 @@ class Step:
     channel: str  # "email" | "sms"
     template_key: str
     delay: dt.timedelta = dt.timedelta(0)
+    # What makes this one of several messages of the same step (a returning lead's submission
+    # id): part of the plan key, never of the step key, which stays a short name.
+    occasion: str = ""
 
 
 def parse_delay(text: str) -> dt.timedelta:
@@ -235,7 +238,8 @@ def plan(
     rows = []
     for step in steps:
         for recipient in recipients(session, lead, step, settings, now, facts):
-            plan_key = plan_key_for(step.key, step.audience, step.channel, recipient)
+            planned_as = f"{step.key}:{step.occasion}" if step.occasion else step.key
+            plan_key = plan_key_for(planned_as, step.audience, step.channel, recipient)
             if plan_key in existing:
                 continue
             # Due relative to the lead's arrival, so a late or repeated planning keeps the rhythm.
