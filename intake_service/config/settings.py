@@ -73,7 +73,7 @@ class Settings:
     ratelimit_submissions: str
     ratelimit_storage_uri: str
     task_queue: str
-    outbox_republish_after: float  # seconds before an untaken outbox event is published again
+    outbox_republish_after: float  # seconds before an untaken outbox event is first republished
     dispatch_interval: float  # seconds between scheduler ticks
     delivery: DeliverySettings
     ratelimit_enabled: bool

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -300,3 +302,91 @@ def test_submit_outside_an_app_leaves_the_event_to_the_sweep(
     age_events(db, outbox.IN_FLIGHT_GRACE + dt.timedelta(seconds=1))
     assert outbox.sweep(db, REPUBLISH_AFTER, broker_of(redis_app)) == 1
     assert [t["args"] for t in tasks_in(redis_url, queue)] == [[str(lead_id)]]
+
+
+def test_each_republish_of_an_event_waits_twice_as_long_as_the_last_up_to_a_cap(
+    redis_app: Flask, redis_url: str, queue: str
+) -> None:
+    """Under a backlog the first copy is usually still queued: a copy every period would flood
+    the queue and hold the patients' lanes back behind it."""
+    db = database(redis_app)
+    lead_id = submit_in(redis_app).lead_id
+    door = broker_of(redis_app)
+    second = dt.timedelta(seconds=1)
+
+    age_events(db, REPUBLISH_AFTER + second)
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 1  # published twice now
+    age_events(db, REPUBLISH_AFTER + second)
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 0  # two periods for the third time
+    age_events(db, REPUBLISH_AFTER)
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 1
+    assert event_of(db, lead_id).publish_count == 3
+
+    cap = 2**outbox.MAX_DOUBLINGS
+    with db.transaction() as session:
+        session.execute(sa.update(OutboxEvent).values(publish_count=40, published_at=utcnow()))
+    age_events(db, REPUBLISH_AFTER * (cap - 1))
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 0
+    age_events(db, REPUBLISH_AFTER + second)
+    assert outbox.sweep(db, REPUBLISH_AFTER, door) == 1
+    assert len(tasks_in(redis_url, queue)) == 4
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_sweeps_at_once_publish_each_event_once(
+    make_app: Callable[..., Flask],
+    redis_url: str,
+    queue: str,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Any,
+) -> None:
+    """Sweep ticks that waited behind a backlog run back to back on two workers: each event
+    they find due goes to the broker once, not once per sweep."""
+    url = (
+        f"sqlite:///{tmp_path / 'intake.sqlite'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    app = make_app(CELERY_BROKER_URL=redis_url, CELERY_QUEUE=queue, DATABASE_URL=url)
+    db, door = database(app), broker_of(app)
+    lead_id = submit_in(app).lead_id
+    long_ago = utcnow() - dt.timedelta(hours=1)
+    with db.transaction() as session:
+        session.execute(
+            sa.insert(OutboxEvent),
+            [
+                {"kind": outbox.LEAD_SUBMITTED, "lead_id": lead_id, "created_at": long_ago}
+                for _ in range(300)
+            ],
+        )
+    start = threading.Barrier(2)
+
+    def sweep() -> int:
+        start.wait()
+        return outbox.sweep(db, REPUBLISH_AFTER, door)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        swept = [future.result() for future in [pool.submit(sweep) for _ in range(2)]]
+
+    assert sum(swept) == 300, swept
+    assert len(tasks_in(redis_url, queue)) == 301  # and the submission's own
+    with db.session() as session:
+        counts = session.scalars(sa.select(OutboxEvent.publish_count)).all()
+    assert sorted(set(counts)) == [1]
+
+
+def test_an_event_the_broker_refuses_on_a_republish_keeps_its_record(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(CELERY_BROKER_URL=UNREACHABLE_BROKER)
+    db = database(app)
+    lead_id = submit_in(app).lead_id
+    published = utcnow() - REPUBLISH_AFTER * 3
+    with db.transaction() as session:
+        session.execute(sa.update(OutboxEvent).values(publish_count=1, published_at=published))
+
+    assert outbox.sweep(db, REPUBLISH_AFTER, broker_of(app)) == 0
+
+    event = event_of(db, lead_id)
+    assert (event.publish_count, event.published_at) == (1, published)

@@ -39,6 +39,7 @@ from tests.domain.builders import (
     submission,
 )
 from tests.support.smtp_server import SmtpServer
+from tests.support.statements import counting
 from tests.support.twilio_standin import TwilioStandin
 
 TEAM = ("team-a@sunrise.example", "team-b@sunrise.example")
@@ -172,6 +173,20 @@ def test_processing_twice_triages_once_and_plans_nothing_twice(
     with database(app).session() as session:
         rows = session.execute(sa.select(Triage.id, Triage.created_at)).all()
         assert [tuple(row) for row in rows] == [first_triage]
+
+
+def test_a_copy_of_a_done_task_reads_the_lead_and_stops(ready_app: Callable[..., Flask]) -> None:
+    """The outbox sweep publishes again an event still waiting in a backlog: the copy that comes
+    after the first was processed is one read, not a second processing."""
+    app = ready_app(TEAM_EMAILS=", ".join(TEAM))
+    lead_id = submit(app)
+    process(app, lead_id)
+
+    with counting(database(app).engine) as counts:
+        again = process(app, lead_id)
+
+    assert again == []
+    assert [s.split()[0] for s in counts.statements] == ["SELECT"], counts.statements
 
 
 def test_a_returning_leads_new_submission_is_processed_after_the_first(

@@ -11,9 +11,9 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake_service.broker import Broker, broker_in_context
@@ -161,32 +161,120 @@ def _with_leads(
     return known + [(row.id, row.lead_id) for row in rows]
 
 
-def stale_event_ids(session: Session, republish_after: dt.timedelta, now: dt.datetime) -> list[int]:
-    """Events not yet processed that were never published, or published too long ago."""
-    return list(
-        session.scalars(
-            select(OutboxEvent.id)
-            .where(
-                OutboxEvent.processed_at.is_(None),
-                or_(
-                    OutboxEvent.published_at.is_(None)
-                    & (OutboxEvent.created_at < now - IN_FLIGHT_GRACE),
-                    OutboxEvent.published_at < now - republish_after,
-                ),
-            )
-            .order_by(OutboxEvent.id)
-            .limit(500)
-        )
-    )
+# An event published again and still not processed waits twice as long before the next time,
+# up to 2**MAX_DOUBLINGS periods. Under a backlog (workers behind after an outage) the first
+# copy is usually still queued: publishing it every period would flood the queue with copies
+# that push the patients' lanes back (broker.LANE_PRIORITY), the storm docs/performance.md saw.
+MAX_DOUBLINGS = 4
+SWEEP_BATCH = 500
+
+
+def _due_again(republish_after: dt.timedelta, now: dt.datetime) -> ColumnElement[bool]:
+    """Events not yet processed that were never published, or published too long ago for the
+    number of times they were."""
+    waits: list[ColumnElement[bool]] = [
+        OutboxEvent.published_at.is_(None) & (OutboxEvent.created_at < now - IN_FLIGHT_GRACE)
+    ]
+    for doublings in range(MAX_DOUBLINGS + 1):
+        times = doublings + 1
+        if doublings == 0:
+            counted = OutboxEvent.publish_count <= times
+        elif doublings == MAX_DOUBLINGS:
+            counted = OutboxEvent.publish_count >= times
+        else:
+            counted = OutboxEvent.publish_count == times
+        waits.append(counted & (OutboxEvent.published_at < now - republish_after * 2**doublings))
+    return OutboxEvent.processed_at.is_(None) & or_(*waits)
 
 
 def sweep(db: Database, republish_after: dt.timedelta, broker: Broker | None = None) -> int:
-    """Publish again every event not taken in time; returns how many were published."""
-    with db.session() as session:
-        ids = stale_event_ids(session, republish_after, utcnow())
-    if ids:
-        log.info("outbox sweep republishing %d events", len(ids))
-    return publish(db, ids, force=True, broker=broker) if ids else 0
+    """Publish again every event not taken in time; returns how many were published.
+
+    The events are claimed (recorded as published) in a transaction of their own before the
+    broker hears of them, so a second sweep running meanwhile (ticks that waited in a backlog
+    run back to back) finds them taken. What the broker then refuses gets its record back.
+    """
+    door = broker or broker_in_context()
+    if door is None:
+        log.debug("no broker outside an app context; the outbox sweep will publish")
+        return 0
+    claimed = _claim_due(db, republish_after, utcnow())
+    if not claimed:
+        return 0
+    log.info("outbox sweep republishing %d events", len(claimed))
+    for sent, event in enumerate(claimed):
+        if not _sent(door, event.id, event.lead_id):
+            _give_back(db, claimed[sent:])  # the rest would fail the same way
+            return sent
+    return len(claimed)
+
+
+class _Claimed(NamedTuple):
+    """An event the sweep recorded as published, and the record it had before."""
+
+    id: int
+    lead_id: uuid.UUID
+    published_at: dt.datetime | None
+    publish_count: int
+
+
+def _claim_due(db: Database, republish_after: dt.timedelta, now: dt.datetime) -> list[_Claimed]:
+    """Record as published now the events due again; returns them with their previous record."""
+    due = _due_again(republish_after, now)
+    with db.transaction() as session:
+        # PostgreSQL: rows another sweep holds are skipped, and one it committed meanwhile is
+        # read again and no longer due. SQLite ignores the lock; its one writer and the UPDATE's
+        # own condition keep a second sweep from claiming the same events.
+        found = session.execute(
+            select(
+                OutboxEvent.id,
+                OutboxEvent.lead_id,
+                OutboxEvent.published_at,
+                OutboxEvent.publish_count,
+            )
+            .where(due)
+            .order_by(OutboxEvent.id)
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not found:
+            return []
+        taken = set(
+            session.scalars(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_([row.id for row in found]), due)
+                .values(published_at=now, publish_count=OutboxEvent.publish_count + 1)
+                .returning(OutboxEvent.id)
+            )
+        )
+    return [_Claimed(*row) for row in found if row.id in taken]
+
+
+# An event the broker refused gets back the record it had, unless it was published since.
+_GIVE_BACK = (
+    update(OutboxEvent)
+    .where(
+        OutboxEvent.id == bindparam("event_id"),
+        OutboxEvent.publish_count == bindparam("claimed_count"),
+    )
+    .values(published_at=bindparam("was_at"), publish_count=bindparam("was_count"))
+)
+
+
+def _give_back(db: Database, events: list[_Claimed]) -> None:
+    with db.transaction() as session:
+        session.connection().execute(
+            _GIVE_BACK,
+            [
+                {
+                    "event_id": event.id,
+                    "claimed_count": event.publish_count + 1,
+                    "was_at": event.published_at,
+                    "was_count": event.publish_count,
+                }
+                for event in events
+            ],
+        )
 
 
 def republish_taken_before(
@@ -206,6 +294,15 @@ def republish_taken_before(
     if ids:
         log.info("republishing %d events a dead worker may have taken", len(ids))
     return publish(db, ids, force=True, broker=broker) if ids else 0
+
+
+def pending(lead_id: Any) -> ColumnElement[bool]:
+    """Whether a submitted event of the lead (a column or bind) awaits processing."""
+    return (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.lead_id == lead_id, OutboxEvent.processed_at.is_(None))
+        .exists()
+    )
 
 
 def mark_processed(session: Session, lead_id: uuid.UUID, now: dt.datetime) -> None:

@@ -32,8 +32,9 @@ def process_lead(db: Database, settings: Settings, lead_id: uuid.UUID) -> list[i
     return [due.id for due in process_lead_routed(db, settings, lead_id)]
 
 
-# The lead locked for processing, with its triage and the consent ledger's latest word per
-# channel; then its latest submission with the count of them. Built once (docs/performance.md).
+# The lead locked for processing, with its triage, the consent ledger's latest word per
+# channel and whether a submitted event awaits processing; then its latest submission with the
+# count of them. Built once (docs/performance.md).
 _LEAD_FOR_PROCESSING = (
     select(
         Lead,
@@ -41,6 +42,7 @@ _LEAD_FOR_PROCESSING = (
             latest_action(bindparam("lead_id"), channel).scalar_subquery()
             for channel in CHANNEL_KINDS
         ),
+        outbox.pending(bindparam("lead_id")),
     )
     .where(Lead.id == bindparam("lead_id"))
     .options(joinedload(Lead.triage))
@@ -68,10 +70,15 @@ def process_lead_routed(
         if row is None:
             log.warning("lead %s not found; nothing to process", lead_id)
             return []
-        lead = row[0]
+        lead, *actions, pending = row
+        if lead.triage is not None and not pending:
+            # Another copy of a task already done: the outbox sweep publishes an event again
+            # when it was not processed in time, and the first copy may only have been waiting.
+            log.info("lead %s already processed; nothing to do", lead_id)
+            return []
         facts: Facts = {
             ("consent", channel): action == "opt_in"
-            for channel, action in zip(CHANNEL_KINDS, row[1:], strict=True)
+            for channel, action in zip(CHANNEL_KINDS, actions, strict=True)
         }
         # The latest submission, and how many the lead has (a returning lead's team email).
         found = session.execute(_LATEST_SUBMISSION, {"lead_id": lead.id}).first()
