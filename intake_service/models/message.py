@@ -78,7 +78,8 @@ class Message(Base):
     inbound_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
     )
-    plan_key: Mapped[str] = mapped_column(String(200))
+    # "<step>[:<occasion>]:<audience>:<channel>:<recipient>": room for a 320-character address.
+    plan_key: Mapped[str] = mapped_column(String(500))
     step_key: Mapped[str] = mapped_column(String(40))  # the sequence step: "first", "day1", ...
     audience: Mapped[str] = mapped_column(String(10))  # "team" | "patient"
     channel: Mapped[str] = mapped_column(String(10))  # "email" | "sms"

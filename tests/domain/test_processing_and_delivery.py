@@ -209,6 +209,29 @@ def test_a_returning_leads_new_submission_is_processed_after_the_first(
     assert waiting == 0
 
 
+def test_the_longest_valid_address_is_planned_and_sent(
+    ready_app: Callable[..., Flask], smtp_server: SmtpServer
+) -> None:
+    """254 characters, the most email-validator takes: every key built from it fits its column
+    (SQLite never checks a VARCHAR's length; PostgreSQL refuses what overflows)."""
+    local, labels = "a" * 64, ["b" * 63, "c" * 63, "d" * 53]
+    longest = f"{local}@{'.'.join(labels)}.example"
+    assert len(longest) == 254
+    app = ready_app(TEAM_EMAILS=", ".join(TEAM), SMTP_URL=smtp_server.url, SMS_ENABLED="false")
+    contact = intake.Contact(
+        first_name="Jane", last_name="Doe", email=longest, phone=None, callback_window="evening"
+    )
+    lead_id = submit(app, contact=contact, sms_consent=False)
+
+    due = process(app, lead_id)
+
+    to_patient = [m for m in messages_of(database(app), lead_id) if m.audience == "patient"]
+    assert to_patient and {m.recipient for m in to_patient} == {longest}
+    for message_id in due:
+        assert deliver(app, message_id).status == "sent"
+    assert any(longest in envelope.rcpt_tos for envelope in smtp_server.messages)
+
+
 def test_processing_marks_the_outbox_event_processed(ready_app: Callable[..., Flask]) -> None:
     app = ready_app()
     lead_id = submit(app)
