@@ -90,7 +90,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(default=0)  # every claim ever; also the claim token
     retry_base: Mapped[int] = mapped_column(default=0)  # attempts when an operator last retried
     last_error: Mapped[str | None] = mapped_column(Text)
-    provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    # A Twilio SID, or an email's Message-ID, which carries MAIL_FROM's domain (up to 253).
+    provider_id: Mapped[str | None] = mapped_column(String(320), index=True)
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
     # What was sent, kept for the lead's timeline; names are personal data, so encrypted.
     subject: Mapped[str | None] = mapped_column(EncryptedText)
@@ -143,4 +144,4 @@ class DeliveryAttempt(Base):
     # the request reached the provider, such as a read timeout; reconciled before the next try)
     outcome: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
-    provider_id: Mapped[str | None] = mapped_column(String(100))
+    provider_id: Mapped[str | None] = mapped_column(String(320))  # as the message's

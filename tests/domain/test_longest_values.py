@@ -9,6 +9,7 @@ API to its first messages sent.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -82,3 +83,29 @@ def test_the_longest_submission_is_stored_processed_and_sent(
     # The same key again is the same submission, answered as before.
     again = app.test_client().post("/api/v1/submissions", json=longest_body(), headers=headers)
     assert again.status_code in (200, 201) and again.get_json()["lead_id"] == str(lead_id)
+
+
+def test_an_email_from_the_longest_domain_is_recorded_as_sent_once(
+    wired_app: Callable[..., Flask], smtp_server: SmtpServer
+) -> None:
+    """The email's provider id is its Message-ID, which carries MAIL_FROM's domain: were it
+    refused after the server took the email, the email would go again."""
+    domain = f"{'m' * 63}.{'n' * 63}.{'o' * 63}.{'p' * 40}.example"
+    app = wired_app(MAIL_FROM=f"Sunrise Clinic <intake@{domain}>", SMS_ENABLED="false")
+    body = longest_body()
+    answer = app.test_client().post("/api/v1/submissions", json=body)
+    assert answer.status_code == 201, answer.get_json()
+    db, settings = database(app), settings_of(app)
+    lead_id = answer.get_json()["lead_id"]
+
+    due = processing.process_lead_routed(db, settings, uuid.UUID(lead_id))
+    assert due
+    for each in due:
+        assert delivery.deliver(db, settings, each.id).status == "sent"
+
+    with db.session() as session:
+        ids = session.scalars(
+            sa.select(Message.provider_id).where(Message.id.in_([d.id for d in due]))
+        ).all()
+    assert len(ids) == len(due) and all(i is not None and i.endswith(f"@{domain}>") for i in ids)
+    assert len(smtp_server.messages) == len(due)
