@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.db import Base, utcnow
 
@@ -31,6 +31,6 @@ class ClinicAsset(Base):
     digest: Mapped[str] = mapped_column(String(64))  # SHA-256, hex: the file's address
     size: Mapped[int]
     # Deferred: the pages ask which logo is in force on every render, not for its bytes.
-    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
