@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,25 +16,11 @@ from alembic import command
 
 from intake_service.db import make_engine
 from intake_service.migrate import alembic_config, upgrade
-from tests.support.services import PostgresServer, unique_name
 
 BEFORE = "b7c2d4e6f8a1"
 THIS = "b7c4e2a9d6f1"
 PHONE = "+12133734253"
 EMAIL = "jane.doe@patients.example"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database (no revision applied) on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = unique_name("intake_migrate")
-    url = server.create_database(name)
-    yield url
-    server.drop_database(name)
 
 
 LEADS = sa.table(

@@ -14,9 +14,8 @@ from alembic import command
 
 from intake_service.db import make_engine
 from intake_service.migrate import alembic_config, upgrade
-from tests.migrations.test_text_volume_migration import LEADS, MESSAGES, NOW, empty_url, text
-
-__all__ = ["empty_url"]  # the fixture, once on SQLite and once on PostgreSQL
+from tests.migrations.old_rows import a_lead
+from tests.migrations.test_text_volume_migration import MESSAGES, NOW, text
 
 BEFORE = "a4c8e2f6b9d1"
 LONG_KEY = "first:patient:email:" + "a" * 280
@@ -55,13 +54,7 @@ def test_up_widens_the_keys_keeping_rows_and_constraints_and_down_narrows_them(
     engine = make_engine(empty_url)
     lead_id = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(LEADS).values(
-                id=lead_id, created_at=NOW, updated_at=NOW, first_name="Jane", last_name="Doe",
-                callback_window="any", treatment_interest="tms", status="new", urgent=False,
-                source={},
-            )
-        )  # fmt: skip
+        conn.execute(a_lead(lead_id, NOW))
         conn.execute(sa.insert(MESSAGES), [text("first", lead_id, "sent", NOW, sent_at=NOW)])
         before = _shape(conn)
 

@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from intake_service.db import make_engine
 from intake_service.migrate import alembic_config, upgrade
-from tests.support.services import PostgresServer, unique_name
+from tests.migrations.old_rows import a_lead
 
 BEFORE = "d7e1a9c3f5b2"
 NOW = dt.datetime.now(dt.UTC)
 HOUR = NOW.replace(minute=0, second=0, microsecond=0)
 
-LEADS = sa.table(
-    "leads",
-    *(sa.column(n) for n in ("first_name", "last_name", "callback_window")),
-    *(sa.column(n) for n in ("treatment_interest", "status")),
-    sa.column("id", sa.Uuid()),
-    sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("updated_at", sa.DateTime(timezone=True)),
-    sa.column("urgent", sa.Boolean()),
-    sa.column("source", sa.JSON()),
-)
 MESSAGE_COLUMNS = ("plan_key", "audience", "channel", "template_key", "recipient", "status")
 MESSAGES = sa.table(
     "messages",
@@ -44,18 +31,6 @@ MESSAGES = sa.table(
     sa.column("updated_at", sa.DateTime(timezone=True)),
     sa.column("sent_at", sa.DateTime(timezone=True)),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = unique_name("intake_migrate")
-    url = server.create_database(name)
-    yield url
-    server.drop_database(name)
 
 
 def text(
@@ -75,13 +50,7 @@ def test_up_counts_the_last_eight_days_of_patients_texts_and_down_drops_the_coun
     lead_id = uuid.uuid4()
     an_hour_ago = HOUR - dt.timedelta(hours=1)
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(LEADS).values(
-                id=lead_id, created_at=NOW, updated_at=NOW, first_name="Jane", last_name="Doe",
-                callback_window="any", treatment_interest="tms", status="new", urgent=False,
-                source={},
-            )
-        )  # fmt: skip
+        conn.execute(a_lead(lead_id, NOW))
         conn.execute(
             sa.insert(MESSAGES),
             [

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,21 +16,11 @@ from alembic import command
 
 from intake_service.db import make_engine
 from intake_service.migrate import alembic_config, upgrade
-from tests.support.services import PostgresServer, unique_name
+from tests.migrations.old_rows import a_lead
 
 BEFORE = "b8e2c4d6f1a3"
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 
-LEADS = sa.table(
-    "leads",
-    *(sa.column(n) for n in ("first_name", "last_name", "callback_window")),
-    *(sa.column(n) for n in ("treatment_interest", "status")),
-    sa.column("id", sa.Uuid()),
-    sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("updated_at", sa.DateTime(timezone=True)),
-    sa.column("urgent", sa.Boolean()),
-    sa.column("source", sa.JSON()),
-)
 MESSAGE_COLUMNS = ("plan_key", "audience", "channel", "template_key", "recipient", "status")
 MESSAGES = sa.table(
     "messages",
@@ -67,18 +55,6 @@ INBOUND = sa.table(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = unique_name("intake_migrate")
-    url = server.create_database(name)
-    yield url
-    server.drop_database(name)
-
-
 def message(key: str, **about: object) -> dict[str, object]:
     values = dict(
         zip(MESSAGE_COLUMNS, (key, "team", "email", "t", "a@x.example", "sent"), strict=True)
@@ -91,13 +67,7 @@ def test_up_keeps_lead_rows_and_down_drops_only_rows_about_a_text(empty_url: str
     engine = make_engine(empty_url)
     lead_id = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(LEADS).values(
-                id=lead_id, created_at=NOW, updated_at=NOW, first_name="Jane", last_name="Doe",
-                callback_window="any", treatment_interest="tms", status="new", urgent=True,
-                source={},
-            )
-        )  # fmt: skip
+        conn.execute(a_lead(lead_id, NOW, urgent=True))
         conn.execute(sa.insert(MESSAGES).values(id=1, **message("page1", lead_id=lead_id)))
         conn.execute(sa.insert(ATTEMPTS).values(message_id=1, number=1, started_at=NOW))
         conn.execute(sa.insert(PAGES).values(lead_id=lead_id, round=2, due_at=NOW, created_at=NOW))

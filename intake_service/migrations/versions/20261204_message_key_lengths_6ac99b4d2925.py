@@ -31,18 +31,18 @@ WIDENED = {
 
 
 def upgrade() -> None:
-    for table, columns in WIDENED.items():
-        with op.batch_alter_table(table) as batch_op:
-            for column, before, after in columns:
-                batch_op.alter_column(
-                    column, existing_type=sa.String(length=before), type_=sa.String(length=after)
-                )
+    _resize(widen=True)
 
 
 def downgrade() -> None:
+    _resize(widen=False)
+
+
+def _resize(*, widen: bool) -> None:
     for table, columns in WIDENED.items():
         with op.batch_alter_table(table) as batch_op:
             for column, before, after in columns:
+                old, new = (before, after) if widen else (after, before)
                 batch_op.alter_column(
-                    column, existing_type=sa.String(length=after), type_=sa.String(length=before)
+                    column, existing_type=sa.String(length=old), type_=sa.String(length=new)
                 )
