@@ -39,6 +39,8 @@ from typing import Any
 
 from kombu.transport import virtual
 
+from intake_service.security.files import private_sqlite_database
+
 URL_PREFIX = "sqla+sqlite:///"  # the setting's spelling (CELERY_BROKER_URL), kept for users
 TRANSPORT = "intake_service.embedded_broker:Transport"
 
@@ -81,6 +83,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     key = str(path)
     connection = connections.get(key)
     if connection is None:
+        # 0600 in a 0700 folder, as the service's own database (db.py): a web or worker
+        # process started on its own may be the first to need the file, before its folder.
+        private_sqlite_database(path)
         # Autocommit: every statement is its own transaction unless BEGIN says otherwise.
         connection = sqlite3.connect(key, timeout=30, isolation_level=None)
         connection.execute("PRAGMA busy_timeout=30000")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -136,3 +137,16 @@ def test_a_closed_consumer_puts_back_what_it_had_not_acknowledged(url: str) -> N
         assert rows(url) == [("jobs", 1)]
     # A warm shutdown: kombu restores the unacknowledged message, here in its own row.
     assert rows(url) == [("jobs", 0)]
+
+
+def test_a_broker_file_in_a_folder_not_made_yet_is_made_private(tmp_path: Path) -> None:
+    """A web or worker process started on its own (not through `intake-service run`) may be
+    the first to open the broker: its folder and file are made, and nobody else may read them."""
+    path = tmp_path / "instance" / "not-yet" / "broker.sqlite"
+    url = f"sqla+sqlite:///{path}"
+
+    publish(url, {"lead": "1"})
+
+    assert rows(url) == [("jobs", 0)]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
