@@ -18,6 +18,7 @@ from intake_service.domain.clinic_settings import ClinicProfile, effective_clini
 from intake_service.domain.templates.versions import Author
 from intake_service.web.staff import clinic_zone_name, local_time
 from intake_service.web.staff.session import admin_required, me
+from intake_service.web.unstorable_input import refuse_nul
 
 bp = Blueprint(
     "admin",
@@ -26,6 +27,7 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+bp.before_request(refuse_nul)  # PostgreSQL cannot store a NUL (web/unstorable_input.py)
 
 SECTIONS = (
     ("admin.template_list", "Templates", "What every patient and team message says."),

@@ -14,8 +14,10 @@ from intake_service.domain.accounts import invites
 from intake_service.domain.accounts.users import AccountError
 from intake_service.security.passwords import MIN_LENGTH, WeakPassword
 from intake_service.web.admin.forms import SetPasswordForm
+from intake_service.web.unstorable_input import refuse_nul
 
 bp = Blueprint("accounts", __name__)
+bp.before_request(refuse_nul)  # PostgreSQL cannot store a NUL (web/unstorable_input.py)
 
 GONE = (
     "This link no longer works: it was used already, replaced by a newer one, or it expired. "

@@ -19,8 +19,10 @@ from intake_service.domain.templates.message_context import (
     TREATMENT_LABELS,
     WINDOW_LABELS,
 )
+from intake_service.web.unstorable_input import refuse_nul
 
 bp = Blueprint("staff", __name__, static_folder="static", static_url_path="/staff/static")
+bp.before_request(refuse_nul)  # PostgreSQL cannot store a NUL (web/unstorable_input.py)
 
 # What an inbound text was, as the timeline and the texts page name it.
 REPLY_LABELS = {
