@@ -20,6 +20,8 @@ from intake_service.domain.templates.versions import load_defaults
 from intake_service.models import DeliveryAttempt, Lead, Message
 
 PATIENT_EMAIL = "jane.doe@patients.example"
+# 254 characters, the longest address email-validator takes: every key built from it must fit.
+LONGEST_EMAIL = f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 53}.example"
 PATIENT_PHONE = "+12133734253"
 TMS_ALL_YES = {
     "struggles_with_depression_ocd_anxiety": True,

@@ -19,11 +19,10 @@ from flask import Flask
 from intake_service.domain.intake import rules
 from intake_service.domain.outreach import delivery, processing
 from intake_service.models import Lead, Message, Submission
-from tests.domain.builders import database, settings_of
+from tests.domain.builders import LONGEST_EMAIL, database, settings_of
 from tests.support.smtp_server import SmtpServer
 from tests.support.twilio_standin import TwilioStandin
 
-LONGEST_EMAIL = f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 53}.example"  # 254: email-validator's
 NAME = ("José María Núñez-" * 10)[: rules.MAX_NAME_CHARS]
 
 

@@ -28,6 +28,7 @@ from intake_service.models import (
     Triage,
 )
 from tests.domain.builders import (
+    LONGEST_EMAIL,
     PATIENT_EMAIL,
     PATIENT_PHONE,
     count,
@@ -214,8 +215,7 @@ def test_the_longest_valid_address_is_planned_and_sent(
 ) -> None:
     """254 characters, the most email-validator takes: every key built from it fits its column
     (SQLite never checks a VARCHAR's length; PostgreSQL refuses what overflows)."""
-    local, labels = "a" * 64, ["b" * 63, "c" * 63, "d" * 53]
-    longest = f"{local}@{'.'.join(labels)}.example"
+    longest = LONGEST_EMAIL
     assert len(longest) == 254
     app = ready_app(TEAM_EMAILS=", ".join(TEAM), SMTP_URL=smtp_server.url, SMS_ENABLED="false")
     contact = intake.Contact(
